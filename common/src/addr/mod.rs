@@ -1,0 +1,1 @@
+//! Interface identifiers and address arithmetic (being written).

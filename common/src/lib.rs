@@ -1,0 +1,8 @@
+//! mip6-common: the sans-IO protocol library both mip6 daemons stand on.
+//!
+//! `wire` holds packet formats (views over bytes plus `Repr` structs),
+//! `addr` interface identifiers and prefix arithmetic. Nothing here reads a
+//! clock or touches a socket except `sys`.
+
+pub mod addr;
+pub mod wire;
