@@ -55,7 +55,10 @@ pub fn pseudo_header(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, len: u32) 
 /// currently holds zero.
 pub fn upper_layer(src: &Ipv6Addr, dst: &Ipv6Addr, next_header: u8, payload: &[u8]) -> u16 {
     let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-    finish(accumulate(pseudo_header(src, dst, next_header, len), payload))
+    finish(accumulate(
+        pseudo_header(src, dst, next_header, len),
+        payload,
+    ))
 }
 
 /// True when `payload` (checksum field included, as received) verifies.
