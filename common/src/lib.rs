@@ -5,4 +5,5 @@
 //! clock or touches a socket except `sys`.
 
 pub mod addr;
+pub mod slaac;
 pub mod wire;
