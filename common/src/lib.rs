@@ -5,5 +5,6 @@
 //! clock or touches a socket except `sys`.
 
 pub mod addr;
+pub mod radv;
 pub mod slaac;
 pub mod wire;
