@@ -1,1 +1,25 @@
-//! Interface identifiers and address arithmetic (being written).
+//! Interface identifiers and address arithmetic.
+//!
+//! Where an address's low 64 bits come from: modified EUI-64 of the MAC
+//! ([`InterfaceId::from_mac`], RFC 4291 appendix A), RFC 7217 stable opaque
+//! identifiers ([`StableIdGenerator`]) or RFC 8981 random ones
+//! ([`random_iid`]), chosen by [`IidMode`] through [`IidGenerator`]; the
+//! reserved values all of them must avoid ([`InterfaceId::is_reserved`],
+//! RFC 5453); the lifetimes of temporary addresses ([`TempAddrLifetimes`]);
+//! and the prefix and multicast arithmetic SLAAC and DAD need ([`Prefix`],
+//! [`link_local`], [`solicited_node`], [`multicast_mac`]).
+//!
+//! Everything is pure except [`SecretKey::load_or_create`], which persists the
+//! RFC 7217 key. No clocks: lifetimes are durations the caller measures.
+
+mod error;
+mod eui64;
+mod iid;
+mod multicast;
+mod prefix;
+
+pub use error::AddrError;
+pub use eui64::Mac;
+pub use iid::InterfaceId;
+pub use multicast::{multicast_mac, solicited_node};
+pub use prefix::{IID_BITS, Prefix, link_local};
