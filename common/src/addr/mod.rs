@@ -17,9 +17,13 @@ mod eui64;
 mod iid;
 mod multicast;
 mod prefix;
+mod secret;
+mod stable;
 
 pub use error::AddrError;
 pub use eui64::Mac;
 pub use iid::InterfaceId;
 pub use multicast::{multicast_mac, solicited_node};
 pub use prefix::{IID_BITS, Prefix, link_local};
+pub use secret::{SECRET_KEY_LEN, SecretKey};
+pub use stable::{IDGEN_DELAY_SECS, IDGEN_RETRIES, StableIdGenerator, StableIid};
