@@ -19,6 +19,7 @@ mod multicast;
 mod prefix;
 mod secret;
 mod stable;
+mod temporary;
 
 pub use error::AddrError;
 pub use eui64::Mac;
@@ -27,3 +28,7 @@ pub use multicast::{multicast_mac, solicited_node};
 pub use prefix::{IID_BITS, Prefix, link_local};
 pub use secret::{SECRET_KEY_LEN, SecretKey};
 pub use stable::{IDGEN_DELAY_SECS, IDGEN_RETRIES, StableIdGenerator, StableIid};
+pub use temporary::{
+    REGEN_ADVANCE_MIN, TEMP_IDGEN_RETRIES, TEMP_PREFERRED_LIFETIME, TEMP_VALID_LIFETIME,
+    TempAddrConfig, TempAddrLifetimes, random_iid,
+};
