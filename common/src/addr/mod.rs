@@ -15,6 +15,7 @@
 mod error;
 mod eui64;
 mod iid;
+mod mode;
 mod multicast;
 mod prefix;
 mod secret;
@@ -24,6 +25,7 @@ mod temporary;
 pub use error::AddrError;
 pub use eui64::Mac;
 pub use iid::InterfaceId;
+pub use mode::{IidCandidate, IidGenerator, IidMode};
 pub use multicast::{multicast_mac, solicited_node};
 pub use prefix::{IID_BITS, Prefix, link_local};
 pub use secret::{SECRET_KEY_LEN, SecretKey};
