@@ -41,6 +41,13 @@ pub enum AddrError {
     /// caller retries far beyond IDGEN_RETRIES.
     #[error("DAD counter exhausted: no more stable interface identifiers to try")]
     DadCounterExhausted,
+    /// RFC 8981 section 3.8 requires TEMP_PREFERRED_LIFETIME to be smaller
+    /// than TEMP_VALID_LIFETIME.
+    #[error(
+        "temporary address preferred lifetime ({preferred} s) must be smaller than \
+         its valid lifetime ({valid} s) (RFC 8981 section 3.8)"
+    )]
+    TempLifetimes { preferred: u64, valid: u64 },
     #[error("interface identifier mode 'stable' needs a secret key")]
     MissingSecretKey,
 }

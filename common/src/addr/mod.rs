@@ -9,6 +9,19 @@
 //! and the prefix and multicast arithmetic SLAAC and DAD need ([`Prefix`],
 //! [`link_local`], [`solicited_node`], [`multicast_mac`]).
 //!
+//! ```
+//! use mip6_common::addr::{IidGenerator, IidMode, Mac, Prefix, link_local, solicited_node};
+//!
+//! let mac: Mac = "50-46-5d-6b-7a-54".parse().unwrap();
+//! let ids = IidGenerator::new(IidMode::Eui64, mac, None, b"eth0").unwrap();
+//! let mut rng = rand::rng();
+//! let iid = ids.candidate(Prefix::LINK_LOCAL.addr(), 0, &mut rng).unwrap().iid;
+//! assert_eq!(link_local(iid).to_string(), "fe80::5246:5dff:fe6b:7a54");
+//!
+//! let global = "2001:db8::/64".parse::<Prefix>().unwrap().with_iid(iid).unwrap();
+//! assert_eq!(solicited_node(global).to_string(), "ff02::1:ff6b:7a54");
+//! ```
+//!
 //! Everything is pure except [`SecretKey::load_or_create`], which persists the
 //! RFC 7217 key. No clocks: lifetimes are durations the caller measures.
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::Rng;
 
-use super::InterfaceId;
+use super::{AddrError, InterfaceId};
 
 /// RFC 8981 section 3.8 default: the longest a temporary address stays valid.
 pub const TEMP_VALID_LIFETIME: Duration = Duration::from_secs(2 * 24 * 60 * 60);
@@ -62,6 +62,20 @@ impl Default for TempAddrConfig {
 }
 
 impl TempAddrConfig {
+    /// RFC 8981 section 3.8: TEMP_PREFERRED_LIFETIME MUST be smaller than
+    /// TEMP_VALID_LIFETIME, or an address could still be chosen for new
+    /// connections moments before it becomes invalid under them.
+    pub fn validate(&self) -> Result<(), AddrError> {
+        if self.preferred_lifetime < self.valid_lifetime {
+            Ok(())
+        } else {
+            Err(AddrError::TempLifetimes {
+                preferred: self.preferred_lifetime.as_secs(),
+                valid: self.valid_lifetime.as_secs(),
+            })
+        }
+    }
+
     /// REGEN_ADVANCE = 2 + (TEMP_IDGEN_RETRIES * DupAddrDetectTransmits *
     /// RetransTimer / 1000) seconds (RFC 8981 section 3.8): time enough to run
     /// DAD on every retry before the old address deprecates. `retrans_timer`
@@ -195,6 +209,22 @@ mod tests {
         assert_eq!(c.idgen_retries, 3);
         // 0.4 * 86400 s = 34560 s = 9.6 h.
         assert_eq!(c.max_desync_factor(), Duration::from_secs(34_560));
+    }
+
+    #[test]
+    fn validate_preferred_below_valid() {
+        assert_eq!(TempAddrConfig::default().validate(), Ok(()));
+        let same = TempAddrConfig {
+            preferred_lifetime: TEMP_VALID_LIFETIME,
+            ..TempAddrConfig::default()
+        };
+        assert!(matches!(
+            same.validate(),
+            Err(AddrError::TempLifetimes {
+                preferred: 172_800,
+                valid: 172_800
+            })
+        ));
     }
 
     #[test]
