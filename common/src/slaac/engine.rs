@@ -275,7 +275,7 @@ impl Slaac {
         preferred: Option<Duration>,
         dad_delay: Duration,
     ) -> Option<Ipv6Addr> {
-        let iid = self.iids.iid(&prefix, attempt)?;
+        let (iid, attempt) = self.iids.iid(&prefix, attempt)?;
         let addr = join(&prefix, iid);
         if self.entries.iter().any(|e| e.info.addr == addr) {
             return None;
@@ -590,11 +590,11 @@ impl Slaac {
             self.retrans = rt;
         }
         self.learn_router(now, ra);
-        if let Some(mtu) = ra.mtu.filter(|m| *m >= 1280) {
-            if self.mtu != Some(mtu) {
-                self.mtu = Some(mtu);
-                self.actions.push_back(Action::SetMtu(mtu));
-            }
+        if let Some(mtu) = ra.mtu.filter(|m| *m >= 1280)
+            && self.mtu != Some(mtu)
+        {
+            self.mtu = Some(mtu);
+            self.actions.push_back(Action::SetMtu(mtu));
         }
         for p in &ra.prefixes {
             if is_link_local(&p.prefix) {
@@ -783,11 +783,11 @@ impl Slaac {
         if !src.is_unspecified() {
             return;
         }
-        if let Some(n) = nonce {
-            if dad.nonces.iter().any(|ours| ours.as_slice() == n) {
-                // Our own probe, looped back by the link (RFC 7527 4.2).
-                return;
-            }
+        if let Some(n) = nonce
+            && dad.nonces.iter().any(|ours| ours.as_slice() == n)
+        {
+            // Our own probe, looped back by the link (RFC 7527 4.2).
+            return;
         }
         self.conflict(now, idx);
     }

@@ -13,3 +13,41 @@ mod types;
 
 pub use engine::Slaac;
 pub use types::*;
+
+use crate::addr::{IidGenerator, IidMode};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use std::net::Ipv6Addr;
+
+/// The engine's identifier source backed by `addr`'s generators.
+#[derive(Debug)]
+pub struct GeneratorIids {
+    generator: IidGenerator,
+    rng: StdRng,
+}
+
+impl GeneratorIids {
+    pub fn new(generator: IidGenerator, seed: u64) -> Self {
+        Self {
+            generator,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+}
+
+impl IidSource for GeneratorIids {
+    fn kind(&self) -> IidKind {
+        match self.generator.mode() {
+            IidMode::Eui64 => IidKind::Eui64,
+            IidMode::Stable => IidKind::Stable,
+            IidMode::Random => IidKind::Random,
+        }
+    }
+
+    fn iid(&mut self, prefix: &Ipv6Addr, attempt: u8) -> Option<([u8; 8], u8)> {
+        self.generator
+            .candidate(*prefix, attempt, &mut self.rng)
+            .ok()
+            .map(|c| (c.iid.octets(), c.attempt))
+    }
+}

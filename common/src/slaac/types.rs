@@ -71,8 +71,10 @@ pub enum IidKind {
 pub trait IidSource {
     fn kind(&self) -> IidKind;
     /// The identifier to try for `prefix` (fe80:: for the link-local) on DAD
-    /// attempt `attempt` (0 first). `None` when nothing valid can be made.
-    fn iid(&mut self, prefix: &Ipv6Addr, attempt: u8) -> Option<[u8; 8]>;
+    /// attempt `attempt` (0 first), with the attempt it really used (RFC 7217
+    /// skips reserved values by counting on). `None` when nothing valid can
+    /// be made.
+    fn iid(&mut self, prefix: &Ipv6Addr, attempt: u8) -> Option<([u8; 8], u8)>;
 }
 
 /// A Prefix Information option as the engine needs it (RFC 4861 4.6.2).

@@ -17,16 +17,17 @@ impl IidSource for TestIids {
     fn kind(&self) -> IidKind {
         self.kind
     }
-    fn iid(&mut self, prefix: &Ipv6Addr, attempt: u8) -> Option<[u8; 8]> {
+    fn iid(&mut self, prefix: &Ipv6Addr, attempt: u8) -> Option<([u8; 8], u8)> {
         let tag = prefix.segments()[2] as u8;
-        Some(match self.kind {
+        let iid = match self.kind {
             IidKind::Eui64 => [0x52, 0x46, 0x5d, 0xff, 0xfe, 0x6b, 0x7a, 0x54],
             IidKind::Stable => [0, 0, 0, 0, 0, tag, 0x10, attempt + 1],
             IidKind::Random => {
                 self.draws += 1;
                 [0xee, 0, 0, 0, 0, tag, 0x20, self.draws]
             }
-        })
+        };
+        Some((iid, attempt))
     }
 }
 
