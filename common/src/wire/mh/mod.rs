@@ -29,6 +29,7 @@
 //! [`MhPacket::verify_checksum`] and then [`MhPacket::check_fields`];
 //! [`MhPacket::new_checked`] runs both checks at once.
 
+mod auth;
 mod message;
 mod options;
 
@@ -38,6 +39,9 @@ use super::checksum::{self, proto};
 use super::error::need;
 use super::{Error, Result};
 
+pub use auth::{
+    MN_HA_AUTHENTICATOR_LEN, mn_ha_auth_input, mn_ha_authenticator, mn_ha_sign, mn_ha_verify,
+};
 pub use message::{
     BaFlags, BaStatus, BeStatus, BindingAck, BindingError, BindingRefreshRequest, BindingUpdate,
     BuFlags, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit, LIFETIME_UNIT_SECS, MhRepr,
