@@ -33,6 +33,9 @@ mod auth;
 mod message;
 mod options;
 
+#[cfg(test)]
+mod tests;
+
 use std::net::Ipv6Addr;
 
 use super::checksum::{self, proto};
