@@ -195,6 +195,8 @@ impl Ipv6Repr {
 
     /// The whole packet in a new buffer.
     pub fn build(&self, payload: &[u8]) -> Result<BuiltPacket> {
+        // Refuse before allocating for a payload no packet can carry.
+        self.validate(payload.len())?;
         let mut bytes = vec![0u8; self.buffer_len(payload.len())];
         self.emit(payload, &mut bytes)?;
         Ok(BuiltPacket {
@@ -211,7 +213,10 @@ impl Ipv6Repr {
         payload: &[u8],
         checksum_offset: usize,
     ) -> Result<BuiltPacket> {
-        if checksum_offset + 2 > payload.len() {
+        if checksum_offset
+            .checked_add(2)
+            .is_none_or(|end| end > payload.len())
+        {
             return Err(Error::Unencodable {
                 what: "upper-layer checksum",
                 detail: format!(

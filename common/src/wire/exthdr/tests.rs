@@ -636,6 +636,7 @@ fn repr_refuses_what_it_cannot_emit() {
         Err(Error::Truncated { .. })
     ));
     assert!(repr.build_with_checksum(&MH8, 7).is_err());
+    assert!(repr.build_with_checksum(&MH8, usize::MAX).is_err());
 }
 
 #[test]
