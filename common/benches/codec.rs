@@ -3,8 +3,12 @@
 //! Run: cargo bench -p mip6-common --bench codec
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use mip6_common::wire::exthdr::parse_ipv6;
 use mip6_common::wire::mh::{
     BaFlags, BaStatus, BindingAck, BindingUpdate, BuFlags, MhOption, MhRepr, mn_ha_sign,
+};
+use mip6_common::wire::nd::{
+    HomeAgentInfo, NdOption, NdRepr, NeighborSolicit, PrefixInformation, RouterAdvert,
 };
 use std::hint::black_box;
 use std::net::Ipv6Addr;
@@ -69,5 +73,69 @@ fn mh(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, mh);
+/// An RA as a home agent's router sends it: SLLA, MTU, prefix with R,
+/// Advertisement Interval, Home Agent Information.
+fn ra() -> NdRepr {
+    NdRepr::RouterAdvert(RouterAdvert {
+        cur_hop_limit: 64,
+        home_agent: true,
+        router_lifetime: 1800,
+        options: vec![
+            NdOption::source_mac([2, 0, 0, 0, 0, 1]),
+            NdOption::mtu(1500),
+            NdOption::PrefixInformation(PrefixInformation {
+                router_address: true,
+                ..PrefixInformation::new(HA, 64, 86400, 14400)
+            }),
+            NdOption::adv_interval(1000),
+            NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
+        ],
+        ..RouterAdvert::default()
+    })
+}
+
+/// A DAD probe with an RFC 7527 nonce.
+fn ns() -> NdRepr {
+    NdRepr::NeighborSolicit(NeighborSolicit::dad(COA, Some([1, 2, 3, 4, 5, 6])))
+}
+
+fn nd(c: &mut Criterion) {
+    let ll = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
+    let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    for (name, repr) in [("ra", ra()), ("ns", ns())] {
+        let bytes = repr.to_bytes_with_checksum(&ll, &all_nodes).expect("emit");
+        c.bench_function(&format!("{name}/parse"), |b| {
+            b.iter(|| NdRepr::from_bytes(black_box(&bytes)).expect("parse"))
+        });
+        c.bench_function(&format!("{name}/parse+verify checksum"), |b| {
+            b.iter(|| NdRepr::parse_verified(black_box(&bytes), &ll, &all_nodes).expect("parse"))
+        });
+        let mut buf = vec![0u8; repr.buffer_len()];
+        c.bench_function(&format!("{name}/emit"), |b| {
+            b.iter(|| black_box(&repr).emit(&mut buf).expect("emit"))
+        });
+    }
+}
+
+/// The yardstick: etherparse, a widely used packet library, slicing the same
+/// whole BU packet (IPv6 header, destination options, payload) that our
+/// chain walker parses, so the figures can be read as a ratio.
+fn chain(c: &mut Criterion) {
+    let mh = bu().to_bytes_with_checksum(&HOA, &HA).expect("emit");
+    let mut ip = mip6_common::wire::exthdr::Ipv6Repr::new(COA, HA, 135);
+    ip.home_address_option = Some(HOA);
+    let packet = ip.build(&mh).expect("build").bytes;
+    c.bench_function("bu packet/ours: parse_ipv6 (HAO found)", |b| {
+        b.iter(|| {
+            parse_ipv6(black_box(&packet))
+                .expect("parse")
+                .home_address()
+        })
+    });
+    c.bench_function("bu packet/etherparse: Ipv6Slice::from_slice", |b| {
+        b.iter(|| etherparse::Ipv6Slice::from_slice(black_box(&packet)).expect("parse"))
+    });
+}
+
+criterion_group!(benches, mh, nd, chain);
 criterion_main!(benches);
