@@ -9,6 +9,7 @@
 //! says with [`Slaac::poll_timeout`] when it next wants to be woken.
 
 mod engine;
+pub mod from_nd;
 mod types;
 
 pub use engine::Slaac;
