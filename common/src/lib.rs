@@ -6,4 +6,5 @@
 
 pub mod addr;
 pub mod slaac;
+pub mod sys;
 pub mod wire;
