@@ -8,14 +8,30 @@
 //! - Send: hop limit 255 for unicast and multicast, IPV6_MULTICAST_LOOP off
 //!   (our own multicast probes do not come back through the local stack;
 //!   RFC 7527 nonces deal with links that loop them).
-//! - Source `::` (DAD probes, RFC 4862 5.4.2; RS before an address exists):
-//!   the kernel's source selection cannot be talked out of picking an
-//!   address the interface already has. IPV6_PKTINFO with `ipi6_addr = ::`
-//!   means "you choose" and it chooses the link-local. So such packets are
-//!   sent with a header we build ourselves through an IPPROTO_RAW socket
-//!   (header included), ICMPv6 checksum computed here. An AF_PACKET socket
-//!   would also work but needs the link-layer header, which differs per link
-//!   type (TUN has none).
+//!
+//! # Sending from `::` (DAD probes, RFC 4862 5.4.2; RS without an address)
+//!
+//! Measured on Linux 6.18:
+//!
+//! - IPV6_PKTINFO with `ipi6_addr = ::` means "kernel, choose", and it
+//!   chooses the interface's link-local address: the probe leaves with the
+//!   wrong source.
+//! - A header-included socket (IPPROTO_RAW, or IPV6_HDRINCL on the ICMPv6
+//!   socket) does put our `::` on the wire, but the kernel still runs source
+//!   address selection to route the packet and fails with EADDRNOTAVAIL
+//!   when the interface has no usable address yet: exactly the case of the
+//!   first DAD probe for a link-local address.
+//! - An AF_PACKET SOCK_DGRAM socket hands the finished IPv6 packet to the
+//!   driver with the link-layer header the kernel builds from the
+//!   destination we give (33:33 + low 32 bits of the group on Ethernet,
+//!   nothing on TUN and tunnels). No routing, no source selection, no local
+//!   loopback: it works with or without addresses.
+//!
+//! So a multicast packet from `::` goes out through AF_PACKET (on Ethernet
+//! and on links without link-layer header); a unicast one, or one on another
+//! link type, through the IPPROTO_RAW socket (which needs some address on
+//! the interface). Either way we build the IPv6 header and compute the
+//! ICMPv6 checksum here. AF_PACKET frames bypass netfilter's IPv6 hooks.
 
 use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -33,6 +49,30 @@ pub const MIPV6_TYPES: [u8; 4] = [144, 145, 146, 147];
 
 const ICMPV6_FILTER: libc::c_int = 1; // linux/icmpv6.h
 const IPV6_HEADER_LEN: usize = 40;
+const ETH_P_IPV6: u16 = 0x86dd; // linux/if_ether.h
+
+/// How a multicast packet from `::` reaches the link (from the ARPHRD_*
+/// type of the interface, linux/if_arp.h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkLayer {
+    /// ARPHRD_ETHER: 33:33:xx:xx:xx:xx multicast MACs (RFC 2464 7).
+    Ethernet,
+    /// No link-layer header: ARPHRD_NONE (TUN), RAWIP, PPP, TUNNEL6, SIT,
+    /// IP6GRE.
+    Bare,
+    /// Anything else: use the header-included IPv6 socket.
+    Other,
+}
+
+impl LinkLayer {
+    fn from_arphrd(t: u16) -> Self {
+        match t {
+            1 => Self::Ethernet,
+            0xfffe | 519 | 512 | 769 | 776 | 823 => Self::Bare,
+            _ => Self::Other,
+        }
+    }
+}
 
 /// Where a received message came from and went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +92,11 @@ pub struct RecvInfo {
 #[derive(Debug)]
 pub struct NdSocket {
     sock: Socket,
-    /// Header-included sender for packets from `::`.
+    /// Header-included IPv6 sender for unicast packets from `::`.
     raw: Socket,
+    /// AF_PACKET SOCK_DGRAM sender for multicast packets from `::`.
+    packet: Socket,
+    link: LinkLayer,
     ifindex: u32,
     ifname: String,
 }
@@ -107,6 +150,9 @@ impl NdSocket {
             s.set_unicast_hops_v6(255).map_err(ctx(what()))?;
             s.set_multicast_hops_v6(255).map_err(ctx(what()))?;
         }
+        // Protocol 0: this packet socket receives nothing, it only sends.
+        let packet = Socket::new(Domain::PACKET, Type::DGRAM, None).map_err(ctx(what()))?;
+        let link = LinkLayer::from_arphrd(arphrd(&sock, ifname).map_err(ctx(what()))?);
         socket::setsockopt(&sock, socket::sockopt::Ipv6RecvPacketInfo, &true)
             .map_err(to_io)
             .map_err(ctx(what()))?;
@@ -116,6 +162,8 @@ impl NdSocket {
         let me = Self {
             sock,
             raw,
+            packet,
+            link,
             ifindex,
             ifname: ifname.to_owned(),
         };
@@ -161,7 +209,8 @@ impl NdSocket {
     /// instead of waiting (for tokio's `AsyncFd`).
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         self.sock.set_nonblocking(nonblocking)?;
-        self.raw.set_nonblocking(nonblocking)
+        self.raw.set_nonblocking(nonblocking)?;
+        self.packet.set_nonblocking(nonblocking)
     }
 
     /// Joins `group` on this interface. Joining a group already joined is
@@ -240,17 +289,65 @@ impl NdSocket {
         }
     }
 
-    /// Builds the IPv6 header with source `::` and sends it header-included.
+    /// Builds the IPv6 header with source `::` and sends the packet through
+    /// AF_PACKET (multicast) or the header-included socket (see the module
+    /// notes).
     fn send_from_unspecified(&self, icmp: &[u8], dst: Ipv6Addr) -> io::Result<usize> {
         let packet = build_packet(&Ipv6Addr::UNSPECIFIED, &dst, 255, icmp)?;
-        let n = socket::sendto(
-            self.raw.as_raw_fd(),
-            &packet,
-            &self.dst_addr(dst),
-            MsgFlags::empty(),
-        )
-        .map_err(to_io)?;
+        let n = match self.link {
+            LinkLayer::Ethernet | LinkLayer::Bare if dst.is_multicast() => {
+                let mut ll = [0u8; 8];
+                let halen = if self.link == LinkLayer::Ethernet {
+                    let o = dst.octets();
+                    ll[..6].copy_from_slice(&[0x33, 0x33, o[12], o[13], o[14], o[15]]);
+                    6
+                } else {
+                    0
+                };
+                self.send_packet(&packet, &ll, halen)?
+            }
+            _ => socket::sendto(
+                self.raw.as_raw_fd(),
+                &packet,
+                &self.dst_addr(dst),
+                MsgFlags::empty(),
+            )
+            .map_err(to_io)?,
+        };
         Ok(n.saturating_sub(IPV6_HEADER_LEN))
+    }
+
+    /// Sends a whole IPv6 packet through the AF_PACKET socket to link-layer
+    /// address `ll[..halen]`.
+    fn send_packet(&self, packet: &[u8], ll: &[u8; 8], halen: u8) -> io::Result<usize> {
+        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = libc::AF_PACKET as libc::sa_family_t;
+        sll.sll_protocol = ETH_P_IPV6.to_be();
+        sll.sll_ifindex = i32::try_from(self.ifindex).unwrap_or(0);
+        sll.sll_halen = halen;
+        sll.sll_addr = *ll;
+        loop {
+            // SAFETY: `packet` is readable for its length and `sll` is a
+            // live sockaddr_ll of the length given.
+            let n = unsafe {
+                libc::sendto(
+                    self.packet.as_raw_fd(),
+                    packet.as_ptr().cast(),
+                    packet.len(),
+                    0,
+                    (&raw const sll).cast(),
+                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
     }
 
     /// Receives one ICMPv6 message into `buf`. A message longer than `buf`
@@ -298,6 +395,30 @@ impl NdSocket {
     }
 }
 
+/// The ARPHRD_* type of `ifname` (SIOCGIFHWADDR).
+fn arphrd(sock: &Socket, ifname: &str) -> io::Result<u16> {
+    // SAFETY: ifreq is plain data; all-zero is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    let name = ifname.as_bytes();
+    if name.len() >= ifr.ifr_name.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name too long",
+        ));
+    }
+    for (d, s) in ifr.ifr_name.iter_mut().zip(name) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR reads ifr_name and writes ifr_hwaddr inside the
+    // ifreq we pass.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &raw mut ifr) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: after SIOCGIFHWADDR the union holds ifru_hwaddr.
+    Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+}
+
 /// An IPv6 packet carrying `icmp` (its checksum recomputed for `src`/`dst`).
 pub fn build_packet(
     src: &Ipv6Addr,
@@ -326,6 +447,13 @@ pub fn build_packet(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_layer_kinds() {
+        assert_eq!(LinkLayer::from_arphrd(1), LinkLayer::Ethernet);
+        assert_eq!(LinkLayer::from_arphrd(0xfffe), LinkLayer::Bare);
+        assert_eq!(LinkLayer::from_arphrd(32), LinkLayer::Other); // InfiniBand
+    }
 
     #[test]
     fn packet_has_header_and_valid_checksum() {
