@@ -205,6 +205,21 @@ fn links_state_mtu_and_errors() {
         let e = nl.set_mtu(a, 10).unwrap_err();
         assert_eq!(netlink::errno(&e), Some(libc::EINVAL), "{e}");
         assert!(e.to_string().starts_with("set mtu 10 on va: "), "{e}");
+        // The kernel's extended ACK text is kept.
+        assert!(
+            e.to_string().contains("mtu less than device minimum"),
+            "{e}"
+        );
+        // A vanished interface is named by its index.
+        let e = nl
+            .add_address(9999, addr("2001:db8::5"), 64, &AddrOptions::default())
+            .unwrap_err();
+        assert_eq!(netlink::errno(&e), Some(libc::ENODEV), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("add address 2001:db8::5/64 on if#9999: No such device"),
+            "{e}"
+        );
     });
 }
 
@@ -264,6 +279,25 @@ fn routes_rules_and_proxy_neighbours() {
         assert_eq!(ip("-6 route show 2001:db8:99::/48").trim(), "");
         let e = nl.del_route(&r).unwrap_err();
         assert_eq!(netlink::errno(&e), Some(libc::ESRCH), "{e}");
+
+        // An expired route is no longer used (the route GC removes it later).
+        let short = RouteSpec {
+            gateway: Some(addr("2001:db8::3")),
+            oif: Some(a),
+            expires: Some(Duration::from_secs(1)),
+            ..RouteSpec::new(addr("2001:db8:98::"), 48)
+        };
+        nl.add_route(&short).unwrap();
+        let routed = || {
+            Command::new("ip")
+                .args(["-6", "route", "get", "2001:db8:98::1"])
+                .output()
+                .unwrap()
+                .status
+                .success()
+        };
+        assert!(routed());
+        wait_for("the route to expire", || (!routed()).then_some(()));
 
         // A default route through a link-local router in table 100.
         let d = RouteSpec {

@@ -26,7 +26,7 @@ use nix::sys::socket::{
 pub use addr::{AddrFlags, AddrOptions, AddressInfo};
 pub use link::{LinkInfo, OperState};
 pub use monitor::{AddressEvent, LinkEvent, LinkMonitor, MonitorEvent};
-pub use route::{RouteSpec, RuleSpec};
+pub use route::{RouteSpec, RuleSpec, TABLE_MAIN};
 
 use msg::{MsgBuilder, c};
 
@@ -95,6 +95,7 @@ pub(crate) fn ifname_or_index(index: u32) -> String {
     nix::net::if_::if_indextoname(index)
         .ok()
         .and_then(|n| n.into_string().ok())
+        .filter(|n| !n.is_empty())
         .unwrap_or_else(|| format!("if#{index}"))
 }
 

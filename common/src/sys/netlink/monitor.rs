@@ -7,12 +7,14 @@ use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::MsgFlags;
+use nix::sys::socket::{self, MsgFlags, sockopt};
 
 use super::addr::{AddrFlags, parse_addr};
 use super::link::{OperState, parse_link};
 use super::msg::{self, c};
 use super::{new_socket, op_error, recv_datagram};
+
+const MONITOR_RCVBUF: usize = 1 << 20;
 
 /// A link appeared, changed or went away.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +79,12 @@ impl LinkMonitor {
     pub fn new() -> io::Result<Self> {
         let (fd, _) = new_socket(c::RTMGRP_LINK | c::RTMGRP_IPV6_IFADDR)
             .map_err(|e| op_error("open netlink link monitor".into(), e))?;
+        // A roomy buffer makes ENOBUFS (lost events) unlikely when many
+        // links change at once; beyond rmem_max only root may go.
+        let size = MONITOR_RCVBUF;
+        if socket::setsockopt(&fd, sockopt::RcvBufForce, &size).is_err() {
+            let _ = socket::setsockopt(&fd, sockopt::RcvBuf, &size);
+        }
         Ok(Self {
             fd,
             buf: vec![0; 32 * 1024],

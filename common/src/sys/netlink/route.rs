@@ -25,8 +25,10 @@ pub struct RouteSpec {
     pub table: u32,
     /// RTA_PRIORITY; the kernel uses 1024 when unset.
     pub metric: Option<u32>,
-    /// RTA_EXPIRES: the kernel removes the route after this (whole seconds,
-    /// rounded up); `None` never expires.
+    /// RTA_EXPIRES: whole seconds (rounded up) after which the kernel stops
+    /// using the route; `None` never expires. Lookups ignore it from then
+    /// on, but it stays listed (`expires -3sec`) until the next route GC
+    /// (`net.ipv6.route.gc_interval`, 30 s) removes it.
     pub expires: Option<Duration>,
     /// RTA_PREFSRC: preferred source address.
     pub src: Option<Ipv6Addr>,
