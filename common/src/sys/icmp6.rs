@@ -136,6 +136,8 @@ impl NdSocket {
         let what = || format!("ND socket on {ifname}");
         let sock =
             Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).map_err(ctx(what()))?;
+        // Filter first, so nothing else gets queued in the meantime.
+        apply_filter(&sock, types).map_err(ctx(what()))?;
         let raw = Socket::new(
             Domain::IPV6,
             Type::RAW,
@@ -159,16 +161,14 @@ impl NdSocket {
         socket::setsockopt(&sock, socket::sockopt::Ipv6RecvHopLimit, &true)
             .map_err(to_io)
             .map_err(ctx(what()))?;
-        let me = Self {
+        Ok(Self {
             sock,
             raw,
             packet,
             link,
             ifindex,
             ifname: ifname.to_owned(),
-        };
-        me.set_filter(types)?;
-        Ok(me)
+        })
     }
 
     pub fn ifindex(&self) -> u32 {
@@ -181,28 +181,8 @@ impl NdSocket {
 
     /// Receive only the ICMPv6 `types` from now on.
     pub fn set_filter(&self, types: &[u8]) -> io::Result<()> {
-        // struct icmp6_filter: a set bit blocks the type (Linux semantics).
-        let mut data = [u32::MAX; 8];
-        for &t in types {
-            data[usize::from(t >> 5)] &= !(1u32 << (t & 31));
-        }
-        // SAFETY: the pointer and length describe `data`, a live [u32; 8]
-        // laid out like struct icmp6_filter.
-        let r = unsafe {
-            libc::setsockopt(
-                self.sock.as_raw_fd(),
-                libc::IPPROTO_ICMPV6,
-                ICMPV6_FILTER,
-                data.as_ptr().cast(),
-                std::mem::size_of_val(&data) as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(ctx(format!("set ICMPv6 filter on {}", self.ifname))(
-                io::Error::last_os_error(),
-            ));
-        }
-        Ok(())
+        apply_filter(&self.sock, types)
+            .map_err(ctx(format!("set ICMPv6 filter on {}", self.ifname)))
     }
 
     /// In non-blocking mode `recv` and `send` fail with `WouldBlock`
@@ -393,6 +373,30 @@ impl NdSocket {
         }
         Ok(info)
     }
+}
+
+/// Sets ICMP6_FILTER on `sock` to pass exactly `types`.
+fn apply_filter(sock: &Socket, types: &[u8]) -> io::Result<()> {
+    // struct icmp6_filter: a set bit blocks the type (Linux semantics).
+    let mut data = [u32::MAX; 8];
+    for &t in types {
+        data[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+    }
+    // SAFETY: the pointer and length describe `data`, a live [u32; 8] laid
+    // out like struct icmp6_filter.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_ICMPV6,
+            ICMPV6_FILTER,
+            data.as_ptr().cast(),
+            std::mem::size_of_val(&data) as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// The ARPHRD_* type of `ifname` (SIOCGIFHWADDR).
