@@ -7,4 +7,5 @@
 pub mod addr;
 pub mod radv;
 pub mod slaac;
+pub mod sys;
 pub mod wire;
