@@ -1,5 +1,7 @@
 //! mip6-mn: the Mobile IPv6 mobile node daemon.
 
+mod autoconf;
+
 use anyhow::bail;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -23,6 +25,8 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Configure one interface by SLAAC with DAD and print every step.
+    Autoconf(autoconf::AutoconfArgs),
     /// Print the binding update list and handover history of the running daemon.
     Status {
         /// Machine-readable output.
@@ -32,6 +36,13 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MIP6_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     // Errors go out as one line, not as anyhow's debug dump with a backtrace.
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,6 +55,13 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Autoconf(args) => {
+            if autoconf::run(args)? {
+                Ok(())
+            } else {
+                bail!("address autoconfiguration did not complete")
+            }
+        }
         Command::Run { .. } => {
             bail!("`mip6-mn run` is not built yet (see issue: mobile node daemon)")
         }

@@ -59,6 +59,7 @@ pub struct Slaac {
     on_link: Vec<OnLinkPrefix>,
     rs_sent: u8,
     rs_next: Option<Instant>,
+    ras_heard: u32,
     mtu: Option<u32>,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
@@ -139,6 +140,7 @@ impl Slaac {
             on_link: Vec::new(),
             rs_sent: 0,
             rs_next: None,
+            ras_heard: 0,
             mtu: None,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -178,6 +180,25 @@ impl Slaac {
 
     pub fn is_disabled(&self) -> bool {
         self.disabled
+    }
+
+    pub fn is_link_up(&self) -> bool {
+        self.link_up
+    }
+
+    /// Whether any address is still being probed.
+    pub fn dad_pending(&self) -> bool {
+        self.entries.iter().any(|e| e.dad.is_some())
+    }
+
+    /// Whether a Router Advertisement was heard since the link came up.
+    pub fn heard_router(&self) -> bool {
+        self.ras_heard > 0
+    }
+
+    /// Whether solicitations are still to be sent.
+    pub fn soliciting(&self) -> bool {
+        self.rs_next.is_some()
     }
 
     pub fn poll_action(&mut self) -> Option<Action> {
@@ -260,6 +281,7 @@ impl Slaac {
             });
         }
         self.rs_next = None;
+        self.ras_heard = 0;
         self.retrans = self.config.retrans_timer;
         self.mtu = None;
     }
@@ -585,6 +607,7 @@ impl Slaac {
             return;
         }
         self.event(now, EventKind::RaReceived { router: ra.router });
+        self.ras_heard = self.ras_heard.saturating_add(1);
         self.rs_next = None;
         if let Some(rt) = ra.retrans_timer.filter(|d| !d.is_zero()) {
             self.retrans = rt;

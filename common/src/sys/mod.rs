@@ -44,4 +44,5 @@
 
 pub mod icmp6;
 pub mod netlink;
+pub mod slaac_io;
 pub mod sysctl;

@@ -141,6 +141,13 @@ impl SysctlGuard {
         &self.saved
     }
 
+    /// Keeps the current values: nothing is restored later. For a tool that
+    /// leaves an interface configured on purpose (like a DHCP client leaving
+    /// its lease in place).
+    pub fn keep(&mut self) {
+        self.saved.clear();
+    }
+
     /// Writes the original values back (newest first) and forgets them.
     /// Returns the first error; keeps going past errors and skips files
     /// that no longer exist (their interface is gone).
