@@ -59,6 +59,15 @@ fn parse_mode(s: &str) -> Result<IidMode, String> {
     s.parse().map_err(|e| format!("{e}"))
 }
 
+/// Prints a line; a reader that went away (`| head`) must not stop the
+/// clean-up that follows, so write errors are ignored.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -106,17 +115,17 @@ impl Printer {
             v["t_ms"] = json!((t_ms * 1000.0).round() / 1000.0);
             v["unix_ms"] = json!(unix_ms.round());
             v["iface"] = json!(ifname);
-            println!("{v}");
+            out!("{v}");
         } else {
-            println!("{t_ms:10.3} ms  {}", event_text(&ev.kind));
+            out!("{t_ms:10.3} ms  {}", event_text(&ev.kind));
         }
     }
 
     fn note(&self, what: &str) {
         if self.json {
-            println!("{}", json!({ "event": "note", "message": what }));
+            out!("{}", json!({ "event": "note", "message": what }));
         } else {
-            println!("{:>10}     {what}", "");
+            out!("{:>10}     {what}", "");
         }
     }
 }
@@ -298,7 +307,7 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
         ));
     }
     if let Some(e) = cleanup_err {
-        eprintln!("mip6-mn: warning: clean-up: {e}");
+        eout!("mip6-mn: warning: clean-up: {e}");
     }
     let outcome = result?;
     let summary = match &outcome {
@@ -313,15 +322,15 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
             .addresses()
             .map(|a| json!({"addr": a.addr, "state": a.state.name(), "link_local": a.link_local}))
             .collect();
-        println!(
+        out!(
             "{}",
             json!({"event": "done", "outcome": summary, "addresses": addrs,
                    "removed": args.remove})
         );
     } else {
-        println!("{:>10}     {summary}", "");
+        out!("{:>10}     {summary}", "");
         for a in engine.addresses() {
-            println!(
+            out!(
                 "{:>10}     {}/{} {}",
                 "",
                 a.addr,

@@ -19,11 +19,98 @@ struct Cli {
 enum Command {
     /// Build the default topology, move one mobile node home -> A -> B -> home, report.
     Demo,
+    /// Send Router Advertisements on one interface until interrupted (the
+    /// project's own RA sender; answers solicitations at once).
+    RaSender(RaSenderArgs),
     /// Run a topology and scenario file.
     Run {
         /// Topology and scenario (YAML).
         file: PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct RaSenderArgs {
+    /// Interface to advertise on (must have a link-local address).
+    iface: String,
+    /// Prefix to advertise with L and A set, e.g. 2001:db8:a::/64; repeatable.
+    #[arg(long = "prefix", required = true)]
+    prefixes: Vec<String>,
+    /// Maximum interval between unsolicited advertisements, milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Router lifetime, seconds.
+    #[arg(long, default_value_t = 1800)]
+    router_lifetime: u16,
+    /// Valid lifetime of the prefixes, seconds.
+    #[arg(long, default_value_t = 86400)]
+    valid: u32,
+    /// Preferred lifetime of the prefixes, seconds.
+    #[arg(long, default_value_t = 14400)]
+    preferred: u32,
+    /// RetransTimer to announce, milliseconds (0: unspecified).
+    #[arg(long, default_value_t = 0)]
+    retrans_ms: u32,
+    /// Link MTU to announce.
+    #[arg(long)]
+    mtu: Option<u32>,
+    /// Announce a home agent (H flag); with a router address, in the prefix
+    /// with the R flag.
+    #[arg(long)]
+    home_agent: Option<std::net::Ipv6Addr>,
+}
+
+static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn ra_sender(args: RaSenderArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use mip6_common::radv::{HomeAgentConfig, PrefixConfig, RaContent, RaTiming};
+    let mut prefixes = Vec::new();
+    for p in &args.prefixes {
+        let prefix: mip6_common::addr::Prefix =
+            p.parse().with_context(|| format!("--prefix {p}"))?;
+        prefixes.push(PrefixConfig {
+            prefix: prefix.addr(),
+            len: prefix.prefix_len(),
+            valid: Some(args.valid),
+            preferred: Some(args.preferred),
+            on_link: true,
+            autonomous: true,
+            router_address: args.home_agent.filter(|ha| prefix.contains(*ha)),
+        });
+    }
+    let content = RaContent {
+        router_lifetime: args.router_lifetime,
+        retrans_timer: args.retrans_ms,
+        mtu: args.mtu,
+        prefixes,
+        advertisement_interval: Some(u32::try_from(args.interval_ms).unwrap_or(u32::MAX)),
+        home_agent: args.home_agent.map(|_| HomeAgentConfig {
+            preference: 0,
+            lifetime: None,
+        }),
+        ..RaContent::default()
+    };
+    let timing = RaTiming::mobile(std::time::Duration::from_millis(args.interval_ms));
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe {
+            libc::signal(sig, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+    let seed = u64::from(std::process::id());
+    let mut sender = mip6_common::sys::radv_io::RaSender::open(&args.iface, content, timing, seed)
+        .with_context(|| format!("cannot advertise on {}", args.iface))?;
+    sender.run(&STOP)?;
+    eprintln!(
+        "mip6-testbed ra-sender: {} advertisements sent, {} solicitations answered",
+        sender.sent, sender.solicited
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -39,6 +126,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::RaSender(args) => ra_sender(args),
         Command::Demo => bail!(
             "`mip6-testbed demo` is not built yet: it needs the home agent and mobile node daemons"
         ),

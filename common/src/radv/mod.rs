@@ -4,6 +4,8 @@
 //! unsolicited advertisement, how to answer a Router Solicitation without
 //! flooding the link. The testbed's routers and the home agent both use it.
 
+mod content;
 mod schedule;
 
+pub use content::{HomeAgentConfig, PrefixConfig, RaContent};
 pub use schedule::{RaScheduler, RaTiming};

@@ -44,5 +44,6 @@
 
 pub mod icmp6;
 pub mod netlink;
+pub mod radv_io;
 pub mod slaac_io;
 pub mod sysctl;
