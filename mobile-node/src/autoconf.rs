@@ -307,7 +307,7 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
         ));
     }
     if let Some(e) = cleanup_err {
-        eout!("mip6-mn: warning: clean-up: {e}");
+        eprintln!("mip6-mn: warning: clean-up: {e}");
     }
     let outcome = result?;
     let summary = match &outcome {
