@@ -5,6 +5,23 @@
 //! - [`seq`]: Binding Update sequence numbers, compared modulo 2^16.
 //! - [`ntp`]: the 64-bit NTP timestamps of the replay protection option and a
 //!   wall clock the engines extrapolate from the caller's samples.
+//! - [`cache`]: the home agent's binding cache ([`BindingCache`]).
+//!
+//! Both engines follow the project's sans-IO style (see `slaac`): the I/O
+//! shell calls `handle_*` with the current [`std::time::Instant`], drains
+//! `poll_action` and `poll_event`, and calls `handle_timeout` when
+//! `poll_timeout` says. They never read a clock; wall-clock time (for the
+//! RFC 4285 timestamps) comes from the caller through `set_wall_clock`.
+//!
+//! Messages leave the engines finished: emitted, signed with the MN-HA
+//! authenticator when a key is configured, and with the Mobility Header
+//! checksum filled over the pseudo-header of the home address and the home
+//! agent address (see `wire::mh` for why those two).
 
+pub mod cache;
 pub mod ntp;
 pub mod seq;
+
+mod msg;
+
+pub use cache::BindingCache;
