@@ -6,6 +6,8 @@
 //! - [`ntp`]: the 64-bit NTP timestamps of the replay protection option and a
 //!   wall clock the engines extrapolate from the caller's samples.
 //! - [`cache`]: the home agent's binding cache ([`BindingCache`]).
+//! - [`update_list`]: the mobile node's home registration
+//!   ([`HomeRegistration`]).
 //!
 //! Both engines follow the project's sans-IO style (see `slaac`): the I/O
 //! shell calls `handle_*` with the current [`std::time::Instant`], drains
@@ -21,7 +23,9 @@
 pub mod cache;
 pub mod ntp;
 pub mod seq;
+pub mod update_list;
 
 mod msg;
 
 pub use cache::BindingCache;
+pub use update_list::HomeRegistration;
