@@ -27,5 +27,8 @@ pub mod update_list;
 
 mod msg;
 
+#[cfg(test)]
+mod e2e_tests;
+
 pub use cache::BindingCache;
 pub use update_list::HomeRegistration;
