@@ -444,12 +444,9 @@ impl BindingCache {
                 refresh_interval: r,
             });
         }
-        let key = reply.policy.map(|i| {
-            let p = self.policy(i);
-            (p.spi, p.key.clone())
-        });
-        if let Some((spi, _)) = &key {
-            options.push(msg::mn_ha_placeholder(*spi));
+        let policy = reply.policy.map(|i| self.policy(i));
+        if let Some(p) = policy {
+            options.push(msg::mn_ha_placeholder(p.spi));
         }
         let ba = BindingAck {
             status,
@@ -459,7 +456,7 @@ impl BindingCache {
             options,
         };
         let repr = MhRepr::BindingAck(ba.clone());
-        let sign = key.as_ref().map(|(_, k)| (&k[..], reply.to, reply.hoa));
+        let sign = policy.map(|p| (&p.key[..], reply.to, reply.hoa));
         let Ok(mh_bytes) = msg::finish(&repr, sign, reply.from, reply.hoa) else {
             // Only an impossible option set fails to emit; count it as a drop.
             self.stats.bu_dropped += 1;
