@@ -5,6 +5,7 @@
 //! clock or touches a socket except `sys`.
 
 pub mod addr;
+pub mod binding;
 pub mod radv;
 pub mod slaac;
 pub mod sys;
