@@ -178,15 +178,17 @@ impl Iface {
     }
 
     /// Cable pulled: sets the bridge-side peer down, so the node's end
-    /// loses carrier (IFF_LOWER_UP clears, operstate DOWN, the kernel
-    /// drops its IPv6 addresses as on a real carrier loss) while staying
-    /// administratively up. Returns once the node sees it.
+    /// loses carrier (IFF_LOWER_UP clears, NO-CARRIER, operstate DOWN,
+    /// `/sys/class/net/<if>/carrier` 0; routes marked linkdown) while it
+    /// stays administratively up. Linux keeps the IPv6 addresses. Returns
+    /// once the node sees it. (veth refuses `ip link set carrier off`.)
     pub fn set_down(&self) -> Result<()> {
         self.set_carrier(false)
     }
 
     /// Cable plugged back in: the bridge-side peer up; returns once the
-    /// node has carrier again (DAD on its addresses starts over).
+    /// node has carrier again. Linux does not redo DAD or send an RS for
+    /// a carrier flap (only an admin down/up does: [`Iface::bounce`]).
     pub fn set_up(&self) -> Result<()> {
         self.set_carrier(true)
     }
@@ -210,6 +212,14 @@ impl Iface {
     pub fn admin_up(&self) -> Result<()> {
         self.ip(&["link", "set", "dev", self.name(), "up"])
             .map(drop)
+    }
+
+    /// Admin down and up on the node's end: the kernel flushes the
+    /// interface's addresses (manual ones too) and starts over with
+    /// link-local DAD, RS and SLAAC.
+    pub fn bounce(&self) -> Result<()> {
+        self.admin_down()?;
+        self.admin_up()
     }
 
     /// Sets the node's own end administratively down.

@@ -73,6 +73,17 @@ pub struct AttachOptions {
     pub down: bool,
 }
 
+/// Options of one [`Lab::move_iface_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MoveOptions {
+    /// How long the carrier stays off after the node noticed the loss.
+    pub carrier_off_for: Duration,
+    /// Also set the node's end administratively down while unplugged and
+    /// up again after: the kernel then flushes the interface's addresses
+    /// (manual ones too) and redoes link-local DAD, RS and SLAAC.
+    pub bounce: bool,
+}
+
 /// State shared by a lab and the nodes and interfaces it hands out.
 #[derive(Debug)]
 pub(crate) struct LabShared {
@@ -244,7 +255,7 @@ impl Lab {
         }
         let ns = naming::netns(&self.shared.prefix, name);
         registry::create_netns(&ns, self.shared.timeouts.command)?;
-        let node = Node::new(Arc::clone(&self.shared), name, ns);
+        let node = Node::new(Arc::clone(&self.shared), name, ns, opts.clone());
         self.shared
             .ip(&["-n", node.netns(), "link", "set", "lo", "up"])?;
         let sysctls = opts.sysctls();
@@ -365,6 +376,7 @@ impl Lab {
             link.bridge(),
             "up",
         ])?;
+        node.apply_iface_sysctls(ifname)?;
         if !opts.down {
             self.shared
                 .ip(&["-n", node.netns(), "link", "set", "dev", ifname, "up"])?;
@@ -407,6 +419,8 @@ impl Lab {
             "netns",
             b.netns(),
         ])?;
+        a.apply_iface_sysctls(a_if)?;
+        b.apply_iface_sysctls(b_if)?;
         self.shared
             .ip(&["-n", a.netns(), "link", "set", "dev", a_if, "up"])?;
         self.shared
@@ -435,15 +449,17 @@ impl Lab {
     }
 
     /// Moves an attached interface to another link the way a laptop moves
-    /// between networks: carrier off (the node sees it), re-plugged into
-    /// `to`'s bridge, carrier on.
+    /// between networks: carrier off (returns only once the node saw it),
+    /// re-plugged into `to`'s bridge, carrier on. Linux keeps the
+    /// interface's addresses over the carrier loss and neither redoes DAD
+    /// nor sends an RS when the carrier returns; use
+    /// [`MoveOptions::bounce`] for a node whose kernel should start over.
     pub fn move_iface(&self, iface: &Iface, to: &Link) -> Result<()> {
-        self.move_iface_with(iface, to, Duration::ZERO)
+        self.move_iface_with(iface, to, &MoveOptions::default())
     }
 
-    /// [`Lab::move_iface`], leaving the carrier off for `off_for` after the
-    /// node noticed the loss.
-    pub fn move_iface_with(&self, iface: &Iface, to: &Link, off_for: Duration) -> Result<()> {
+    /// [`Lab::move_iface`] with options.
+    pub fn move_iface_with(&self, iface: &Iface, to: &Link, opts: &MoveOptions) -> Result<()> {
         let Far::Switch {
             netns: sw,
             peer,
@@ -465,16 +481,23 @@ impl Lab {
         self.shared
             .ip(&["-n", sw, "link", "set", "dev", peer, "down"])?;
         iface.wait_carrier(false, self.shared.timeouts.carrier)?;
+        if opts.bounce {
+            iface.admin_down()?;
+        }
         self.shared
             .ip(&["-n", sw, "link", "set", "dev", peer, "master", to.bridge()])?;
         *link
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = to.clone();
-        if !off_for.is_zero() {
-            thread::sleep(off_for);
+        if !opts.carrier_off_for.is_zero() {
+            thread::sleep(opts.carrier_off_for);
         }
         self.shared
             .ip(&["-n", sw, "link", "set", "dev", peer, "up"])?;
+        if opts.bounce {
+            iface.admin_up()?;
+        }
+        iface.wait_carrier(true, self.shared.timeouts.carrier)?;
         tracing::debug!(
             iface = iface.name(),
             node = iface.node(),

@@ -51,7 +51,7 @@ pub use cmd::CmdOutput;
 pub use error::{HarnessError, Result};
 pub use iface::{Iface, Link};
 pub use ipjson::{AddrInfo, LinkState};
-pub use lab::{AttachOptions, Lab, LabOptions, Timeouts};
+pub use lab::{AttachOptions, Lab, LabOptions, MoveOptions, Timeouts};
 pub use netns::{NETNS_DIR, list as list_netns, pid_alive};
 pub use node::{Node, NodeOptions};
 pub use preflight::{check_kernel, require_root};

@@ -1,7 +1,9 @@
 //! `Node`: one network namespace of a lab, and the ways to run things in it.
 
 use std::fs::File;
+use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
@@ -14,7 +16,7 @@ use super::cmd::{self, CmdOutput};
 use super::error::{HarnessError, Result};
 use super::iface::{Far, Iface};
 use super::lab::LabShared;
-use super::{netns, wait};
+use super::{netns, registry, wait};
 
 /// Sysctls applied when a node is created, before it has interfaces.
 /// Defaults leave the kernel's values alone.
@@ -25,12 +27,15 @@ pub struct NodeOptions {
     pub accept_ra: Option<u8>,
     /// `net.ipv6.conf.all.forwarding` (a router or home agent).
     pub forwarding: bool,
-    /// Remove the kernel's random delay (up to `rtr_solicit_delay`, 1 s)
-    /// before DAD's first NS and the first RS: sets `rtr_solicit_delay=0`.
+    /// Remove the kernel's random delay (up to
+    /// `router_solicitation_delay`, 1 s) before DAD's first NS and the
+    /// first RS: sets `router_solicitation_delay=0`.
     pub no_dad_delay: bool,
     /// `net.ipv6.conf.{all,default}.dad_transmits`.
     pub dad_transmits: Option<u32>,
-    /// `net.ipv6.neigh.default.retrans_time_ms` (the DAD probe interval).
+    /// `net.ipv6.neigh.<iface>.retrans_time_ms` (the DAD probe interval)
+    /// of every interface the harness makes in the node, set before the
+    /// interface comes up (a namespace has no `neigh.default`).
     pub retrans_time_ms: Option<u32>,
     /// Further sysctls (`net.` keys only), applied last.
     pub extra: Vec<(String, String)>,
@@ -95,18 +100,27 @@ impl NodeOptions {
             both(&mut v, "accept_ra", ra.to_string());
         }
         if self.no_dad_delay {
-            both(&mut v, "rtr_solicit_delay", "0".to_owned());
+            both(&mut v, "router_solicitation_delay", "0".to_owned());
         }
         if let Some(n) = self.dad_transmits {
             both(&mut v, "dad_transmits", n.to_string());
         }
+        v.extend(self.extra.iter().cloned());
+        v
+    }
+
+    /// The `(key, value)` pairs these options set on interface `ifname`
+    /// when the harness creates it, before it comes up.
+    #[must_use]
+    pub fn iface_sysctls(&self, ifname: &str) -> Vec<(String, String)> {
+        let mut v = Vec::new();
         if let Some(ms) = self.retrans_time_ms {
+            // Slashes: interface names may contain dots.
             v.push((
-                "net.ipv6.neigh.default.retrans_time_ms".to_owned(),
+                format!("net/ipv6/neigh/{ifname}/retrans_time_ms"),
                 ms.to_string(),
             ));
         }
-        v.extend(self.extra.iter().cloned());
         v
     }
 }
@@ -117,15 +131,33 @@ pub struct Node {
     lab: Arc<LabShared>,
     name: String,
     netns: String,
+    opts: Arc<NodeOptions>,
 }
 
 impl Node {
-    pub(crate) fn new(lab: Arc<LabShared>, name: &str, netns: String) -> Self {
+    pub(crate) fn new(lab: Arc<LabShared>, name: &str, netns: String, opts: NodeOptions) -> Self {
         Self {
             lab,
             name: name.to_owned(),
             netns,
+            opts: Arc::new(opts),
         }
+    }
+
+    /// The options the node was made with.
+    #[must_use]
+    pub fn options(&self) -> &NodeOptions {
+        &self.opts
+    }
+
+    /// Applies the node's per-interface sysctls to a new interface.
+    pub(crate) fn apply_iface_sysctls(&self, ifname: &str) -> Result<()> {
+        let s = self.opts.iface_sysctls(ifname);
+        if s.is_empty() {
+            return Ok(());
+        }
+        let pairs: Vec<(&str, &str)> = s.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        self.sysctls(&pairs)
     }
 
     /// The node's name within the lab ("ha").
@@ -172,6 +204,14 @@ impl Node {
         }
         let mut out = cmd::run(&self.ns_argv(argv), None, timeout)?;
         out.cmd = format!("[{}] {}", self.name, cmd::render(argv));
+        // `ip netns exec` reports a missing program as exit 1 with this
+        // message: make it an error, not a "no answer".
+        if !out.success() && out.stderr.starts_with("exec of \"") {
+            return Err(HarnessError::Spawn {
+                cmd: out.cmd,
+                source: std::io::Error::other(out.stderr.trim().to_owned()),
+            });
+        }
         Ok(out)
     }
 
@@ -204,7 +244,10 @@ impl Node {
         let file2 = file
             .try_clone()
             .map_err(|e| HarnessError::io("duplicating a log descriptor", e))?;
-        let child = Command::new("ip")
+        let target = netns_id(&netns::path(&self.netns))
+            .map_err(|e| HarnessError::io(format!("no namespace {}", self.netns), e))?;
+        let guard = registry::creation_lock()?;
+        let mut child = Command::new("ip")
             .args(["netns", "exec", &self.netns])
             .args(argv)
             .stdin(Stdio::null())
@@ -218,8 +261,29 @@ impl Node {
                 cmd: line.clone(),
                 source,
             })?;
-        tracing::debug!(cmd = %line, pid = child.id(), "spawned");
-        Ok(Child::new(child, line, log, self.lab.timeouts.kill_grace))
+        // Return only once it is inside the namespace (or gone), so that a
+        // lab's cleanup, which finds processes by namespace, sees it.
+        let proc_ns = PathBuf::from(format!("/proc/{}/ns/net", child.id()));
+        let entered = wait::poll(
+            &format!("`{line}` to enter {}", self.netns),
+            self.lab.timeouts.command,
+            Duration::from_millis(1),
+            || {
+                if netns_id(&proc_ns).ok() == Some(target) {
+                    return Ok(Ok(()));
+                }
+                match child.try_wait() {
+                    Ok(Some(_)) => Ok(Ok(())),
+                    Ok(None) => Ok(Err("not yet".to_owned())),
+                    Err(e) => Err(HarnessError::io("waiting for a spawned process", e)),
+                }
+            },
+        );
+        drop(guard);
+        let child = Child::new(child, line, log, self.lab.timeouts.kill_grace);
+        entered?;
+        tracing::debug!(cmd = child.cmd(), pid = child.pid(), "spawned");
+        Ok(child)
     }
 
     /// Sets one sysctl inside the node. Only `net.` keys are accepted:
@@ -349,6 +413,10 @@ impl Node {
     }
 }
 
+fn netns_id(p: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    std::fs::metadata(p).map(|m| (m.dev(), m.ino()))
+}
+
 fn check_sysctl_key(key: &str) -> Result<()> {
     let ok = (key.starts_with("net.") || key.starts_with("net/"))
         && !key.contains("..")
@@ -379,11 +447,18 @@ mod tests {
         let s = o.sysctls();
         assert!(s.contains(&("net.ipv6.conf.all.forwarding".into(), "1".into())));
         assert!(s.contains(&("net.ipv6.conf.default.accept_ra".into(), "2".into())));
-        assert!(s.contains(&("net.ipv6.conf.default.rtr_solicit_delay".into(), "0".into())));
         assert!(s.contains(&(
-            "net.ipv6.neigh.default.retrans_time_ms".into(),
-            "100".into()
+            "net.ipv6.conf.default.router_solicitation_delay".into(),
+            "0".into()
         )));
+        assert!(!s.iter().any(|(k, _)| k.contains("retrans_time_ms")));
+        assert_eq!(
+            o.iface_sysctls("eth0.10"),
+            vec![(
+                "net/ipv6/neigh/eth0.10/retrans_time_ms".into(),
+                "100".into()
+            )]
+        );
         assert_eq!(
             s.last(),
             Some(&("net.ipv6.conf.all.proxy_ndp".into(), "1".into()))

@@ -112,15 +112,36 @@ pub fn deregister(prefix: &str) {
     lock().live.remove(prefix);
 }
 
-/// Creates the named namespace `name` (`ip netns add`), unless a signal
-/// is being handled.
-pub fn create_netns(name: &str, timeout: Duration) -> Result<()> {
+/// Held while something enters a lab's namespaces (a namespace is created,
+/// a process is started in one), so the signal handler, which takes the
+/// same lock, never misses it.
+#[derive(Debug)]
+pub struct CreationGuard(#[allow(dead_code)] MutexGuard<'static, Registry>);
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("live", &self.live)
+            .field("shutting_down", &self.shutting_down)
+            .finish()
+    }
+}
+
+/// Takes the creation lock, unless a signal is being handled.
+pub fn creation_lock() -> Result<CreationGuard> {
     let reg = lock();
     if reg.shutting_down {
         return Err(HarnessError::ShuttingDown);
     }
+    Ok(CreationGuard(reg))
+}
+
+/// Creates the named namespace `name` (`ip netns add`), unless a signal
+/// is being handled.
+pub fn create_netns(name: &str, timeout: Duration) -> Result<()> {
+    let guard = creation_lock()?;
     let r = cmd::run_ok(&["ip", "netns", "add", name], timeout);
-    drop(reg);
+    drop(guard);
     r.map(drop)
 }
 
