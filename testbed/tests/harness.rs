@@ -12,8 +12,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use mip6_testbed::harness::{
-    Lab, LabOptions, MoveOptions, NETNS_DIR, Node, NodeOptions, Timeouts, check_kernel, list_netns,
-    naming, pid_alive, require_root, sweep_stale,
+    AttachOptions, Lab, LabOptions, MoveOptions, NETNS_DIR, Node, NodeOptions, Timeouts,
+    check_kernel, list_netns, naming, pid_alive, require_root, sweep_stale,
 };
 
 /// Generous bound for anything involving DAD or a carrier change.
@@ -39,22 +39,13 @@ fn ours(prefix: &str) -> Vec<String> {
 fn wait_gone(pid: u32, within: Duration) -> bool {
     let start = Instant::now();
     while start.elapsed() < within {
-        if !pid_alive(pid) || is_zombie(pid) {
+        // pid_alive counts a zombie as dead.
+        if !pid_alive(pid) {
             return true;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     false
-}
-
-fn is_zombie(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(false)
 }
 
 fn carrier_file(node: &Node, ifname: &str) -> String {
@@ -77,8 +68,17 @@ fn two_nodes_ping_link_local() {
     let b = lab.node_with("b", &fast()).expect("node b");
     let home = lab.link("home").expect("link");
     let ia = lab.attach(&a, &home, "eth0").expect("attach a");
-    let ib = lab.attach(&b, &home, "eth0").expect("attach b");
-    let lla = ia.wait_link_local(T).expect("a's link-local");
+    let opts = AttachOptions {
+        mac: Some("02:00:5e:10:00:0b".to_owned()),
+        mtu: Some(1400),
+        ..AttachOptions::default()
+    };
+    let ib = lab.attach_with(&b, &home, "eth0", &opts).expect("attach b");
+    assert_eq!(ib.mac().expect("mac"), "02:00:5e:10:00:0b");
+    assert_eq!(ib.state().expect("state").mtu, 1400);
+    let lla = ia
+        .wait_link_local(lab.timeouts().addr)
+        .expect("a's link-local");
     let llb = ib.wait_link_local(T).expect("b's link-local");
     assert_ne!(lla, llb);
     assert!(
@@ -174,7 +174,17 @@ fn moving_between_links() {
 
     // Watch link events from inside the node while it moves.
     let monitor = mn.spawn(&["ip", "monitor", "link"]).expect("ip monitor");
-    std::thread::sleep(Duration::from_millis(300));
+    // It is listening once it reports a change we make (an MTU on lo).
+    let start = Instant::now();
+    for mtu in (60000..).map(|m| m.to_string()) {
+        mn.exec(&["ip", "link", "set", "dev", "lo", "mtu", &mtu])
+            .expect("lo mtu");
+        std::thread::sleep(Duration::from_millis(50));
+        if monitor.log().contains(&format!("mtu {mtu}")) {
+            break;
+        }
+        assert!(start.elapsed() < T, "ip monitor never reported anything");
+    }
     let slow = MoveOptions {
         carrier_off_for: Duration::from_millis(200),
         ..MoveOptions::default()
@@ -458,6 +468,14 @@ fn sweep_removes_only_labs_of_dead_processes() {
     let dead_pid = gone.id();
     gone.wait().expect("reap");
     assert!(!pid_alive(dead_pid));
+    // A creator that was killed but not reaped yet (a zombie) is dead too.
+    let zombie = Reap(Command::new("true").spawn().expect("true"));
+    let zombie_pid = zombie.0.id();
+    let start = Instant::now();
+    while pid_alive(zombie_pid) {
+        assert!(start.elapsed() < T, "true never exited");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     // A pid that is alive and not ours.
     let live = Reap(Command::new("sleep").arg("120").spawn().expect("sleep"));
     let live_pid = live.0.id();
@@ -466,15 +484,17 @@ fn sweep_removes_only_labs_of_dead_processes() {
     let dead_sw = naming::netns(&naming::prefix(dead_pid, 0xfe), "sw");
     let alive = naming::netns(&naming::prefix(live_pid, 0xfe), "x");
     let staging = naming::netns(&naming::prefix(live_pid, 0xfd), "x");
+    let undead = naming::netns(&naming::prefix(zombie_pid, 0xfe), "x");
     let foreign = format!("m6-foreign-{}", std::process::id());
     let guard = NsGuard(vec![
+        undead.clone(),
         dead.clone(),
         dead_sw.clone(),
         alive.clone(),
         staging.clone(),
         foreign.clone(),
     ]);
-    for n in [&staging, &dead_sw, &alive, &foreign] {
+    for n in [&staging, &dead_sw, &alive, &foreign, &undead] {
         let ok = Command::new("ip")
             .args(["netns", "add", n])
             .status()
@@ -524,6 +544,8 @@ fn sweep_removes_only_labs_of_dead_processes() {
         !ns_exists(&dead_sw),
         "stale switch namespace survived: {report:?}"
     );
+    assert!(!ns_exists(&undead), "a zombie creator's namespace survived");
+    drop(zombie);
     assert!(ns_exists(&alive), "a live process's namespace was removed");
     assert!(ns_exists(&foreign), "a foreign namespace was removed");
     let start = Instant::now();

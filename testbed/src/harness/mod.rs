@@ -26,9 +26,11 @@
 //! let (a, b) = (lab.node_with("a", &fast)?, lab.node_with("b", &fast)?);
 //! let home = lab.link("home")?;
 //! let (ia, ib) = (lab.attach(&a, &home, "eth0")?, lab.attach(&b, &home, "eth0")?);
-//! let lla = ia.wait_link_local(Duration::from_secs(20))?;
-//! ib.wait_link_local(Duration::from_secs(20))?;
+//! let lla = ia.wait_link_local(lab.timeouts().addr)?;
+//! ib.wait_link_local(lab.timeouts().addr)?;
 //! assert!(b.ping6(&format!("{lla}%eth0"), Duration::from_secs(2))?);
+//! let away = lab.link("away")?;
+//! lab.move_iface(&ib, &away)?; // b's eth0 sees NO-CARRIER, then the new link
 //! # Ok(()) }
 //! ```
 

@@ -49,17 +49,27 @@ pub fn list_prefix(prefix: &str) -> Result<Vec<String>> {
         .collect())
 }
 
-/// Whether process `pid` exists (a zombie counts).
+/// Whether process `pid` is alive: it exists and is not a zombie (a
+/// killed creator whose parent has not reaped it yet is dead for us).
 #[must_use]
 pub fn pid_alive(pid: u32) -> bool {
     let Ok(raw) = i32::try_from(pid) else {
         return false;
     };
     match kill(Pid::from_raw(raw), None) {
-        Ok(()) => true,
-        Err(Errno::ESRCH) => false,
-        Err(_) => true, // EPERM: it exists, it is just not ours
+        Ok(()) | Err(Errno::EPERM) => !is_zombie(pid),
+        Err(_) => false,
     }
+}
+
+fn is_zombie(pid: u32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 fn ns_id(p: &Path) -> Option<(u64, u64)> {
