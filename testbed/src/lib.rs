@@ -1,0 +1,4 @@
+//! mip6 testbed: topologies of network namespaces for end-to-end tests,
+//! scenarios and measurements.
+
+pub mod harness;
