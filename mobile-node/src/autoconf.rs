@@ -50,6 +50,10 @@ pub struct AutoconfArgs {
     /// probe; a mobile node skips it by default (RFC 6275 11.5.1).
     #[arg(long)]
     pub initial_delay: bool,
+    /// Seed for every random choice (identifiers, nonces): a run can be
+    /// replayed exactly, e.g. to stage a collision in a class or a test.
+    #[arg(long, hide = true)]
+    pub seed: Option<u64>,
     /// Secret key file for stable identifiers (RFC 7217), created if absent.
     #[arg(long, default_value = "/var/lib/mip6/stable-secret")]
     pub secret_file: PathBuf,
@@ -259,11 +263,13 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
     monitor.set_nonblocking(true)?;
     let mut io = SlaacIo::open(&args.iface)
         .with_context(|| format!("cannot take over interface {}", args.iface))?;
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1)
-        ^ u64::from(std::process::id());
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+            ^ u64::from(std::process::id())
+    });
     let mut engine = build_engine(&args, io.mac, seed)?;
     let start = Instant::now();
     let printer = Printer {
