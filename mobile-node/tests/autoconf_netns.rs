@@ -552,3 +552,60 @@ fn link_up_to_usable_address_against_the_kernel() {
         "ours {std_ms} ms, kernel {kernel_ms} ms"
     );
 }
+
+#[test]
+fn watch_follows_carrier_loss_and_return() {
+    let n = net("acwatch");
+    let _ra = OwnRouter::start(&n.router, PREFIX);
+    let secret = secret_file(&n.lab);
+    let mut child = n
+        .host
+        .spawn(&[
+            MN,
+            "autoconf",
+            "eth0",
+            "--json",
+            "--watch",
+            "--remove",
+            "--mode",
+            "stable",
+            "--secret-file",
+            secret.to_str().expect("path"),
+        ])
+        .expect("spawn autoconf --watch");
+    let t = Duration::from_secs(15);
+    let global = stable_addr(&secret, PREFIX, 0);
+    let preferred = format!(r#""addr":"{global}","event":"address","from":"tentative""#);
+    child.wait_log(&preferred, t).expect("first address");
+    // Carrier off from the switch side, as when a cable is pulled.
+    n.host_eth.set_down().expect("carrier off");
+    child.wait_log(r#""event":"link_down""#, t).expect("link down seen");
+    n.host_eth
+        .wait_addr_gone(global, t)
+        .expect("addresses taken away with the link");
+    n.host_eth.set_up().expect("carrier on");
+    let log_before = child.log().matches(&preferred).count();
+    wait_until(t, || child.log().matches(&preferred).count() > log_before);
+    n.host_eth
+        .wait_addr_ready(global, t)
+        .expect("the same stable address again");
+    let status = child.stop().expect("stop");
+    assert!(status.success(), "SIGTERM must end a watch cleanly: {status:?}");
+    // --remove: nothing of ours is left, and the kernel has its settings back.
+    assert!(globals(&n.host_eth).iter().all(|(a, _)| *a != global));
+    assert_eq!(
+        n.host
+            .read_sysctl("net.ipv6.conf.eth0.accept_ra")
+            .expect("sysctl")
+            .trim(),
+        "1"
+    );
+}
+
+fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "condition not met in {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
