@@ -2,3 +2,5 @@
 //! scenarios and measurements.
 
 pub mod harness;
+pub mod probe;
+pub mod report;
