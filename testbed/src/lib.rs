@@ -4,3 +4,4 @@
 pub mod harness;
 pub mod probe;
 pub mod report;
+pub mod traffic;
