@@ -210,9 +210,8 @@ mod tests {
             let c = TcpStream::connect(addr).expect("connect");
             (&c).write_all(&[pattern(0)]).expect("write");
             // SO_LINGER 0: close with a reset.
-            let sock = socket_linger_zero(&c);
+            socket_linger_zero(&c);
             drop(c);
-            sock
         });
         let r = serve_one(&listener, &stop, Duration::from_secs(5));
         writer.join().expect("join");
