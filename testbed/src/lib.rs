@@ -4,4 +4,5 @@
 pub mod harness;
 pub mod probe;
 pub mod report;
+pub mod topology;
 pub mod traffic;
