@@ -303,8 +303,11 @@ impl MobileNodeConfig {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    let s: String = s.chars().filter(|c| !c.is_whitespace() && *c != ':').collect();
-    if s.is_empty() || s.len() % 2 != 0 {
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if s.is_empty() || !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -384,11 +387,14 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
             .find(|&i| {
                 let l = &lines[i];
                 let d = indent_of(l);
-                is_content(l)
-                    && (d < ci || (d == ci && !(key && l.trim_start().starts_with('-'))))
+                is_content(l) && (d < ci || (d == ci && !(key && l.trim_start().starts_with('-'))))
             })
             .unwrap_or(end);
-        start = if matches!(seg, Seg::Index(_)) { at } else { at + 1 };
+        start = if matches!(seg, Seg::Index(_)) {
+            at
+        } else {
+            at + 1
+        };
         end = next;
     }
     found.map(|i| i + 1)
@@ -420,11 +426,7 @@ impl Checker<'_> {
 }
 
 fn valid_ifname(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() < 16
-        && !s.contains(['/', ' ', '\0'])
-        && s != "."
-        && s != ".."
+    !s.is_empty() && s.len() < 16 && !s.contains(['/', ' ', '\0']) && s != "." && s != ".."
 }
 
 impl Config {
@@ -489,13 +491,20 @@ impl Config {
             );
         }
         if self.home_prefixes.is_empty() {
-            c.fail(&[Key("home_prefixes")], "at least one home prefix is needed");
+            c.fail(
+                &[Key("home_prefixes")],
+                "at least one home prefix is needed",
+            );
         }
         for (i, p) in self.home_prefixes.iter().enumerate() {
             let path = [Key("home_prefixes"), Index(i), Key("prefix")];
-            if p.prefix.prefix_len() > 121 || home_agents_anycast(p.prefix.addr(), p.prefix.prefix_len()).is_none()
+            if p.prefix.prefix_len() > 121
+                || home_agents_anycast(p.prefix.addr(), p.prefix.prefix_len()).is_none()
             {
-                c.fail(&path, "longer than /121: no room for the home agents anycast address");
+                c.fail(
+                    &path,
+                    "longer than /121: no room for the home agents anycast address",
+                );
             }
             if p.prefix.addr().is_multicast() || p.prefix.addr().is_unicast_link_local() {
                 c.fail(&path, "must be a global or unique-local prefix");
@@ -510,7 +519,10 @@ impl Config {
             }
         }
         let ha = self.ha_address;
-        if ha.is_multicast() || ha.is_unspecified() || ha.is_loopback() || ha.is_unicast_link_local()
+        if ha.is_multicast()
+            || ha.is_unspecified()
+            || ha.is_loopback()
+            || ha.is_unicast_link_local()
         {
             c.fail(&[Key("ha_address")], "must be a global unicast address");
         } else if !self.home_prefixes.is_empty() && !self.on_home_prefix(&ha) {
@@ -531,9 +543,9 @@ impl Config {
             );
         }
         if !self
-                .nftables_table
-                .chars()
-                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
+            .nftables_table
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')
             || !self
                 .nftables_table
                 .chars()
@@ -559,7 +571,10 @@ impl Config {
             c.fail(&[Key("proxy_nd"), Key("unsolicited_nas")], "at most 10");
         }
         if !(10..=60_000).contains(&self.proxy_nd.interval_ms) {
-            c.fail(&[Key("proxy_nd"), Key("interval_ms")], "must be 10 to 60000");
+            c.fail(
+                &[Key("proxy_nd"), Key("interval_ms")],
+                "must be 10 to 60000",
+            );
         }
         if self.home_agent_lifetime == 0 {
             c.fail(
@@ -673,7 +688,10 @@ impl Config {
                     preferred: p.preferred_lifetime,
                     on_link: true,
                     autonomous: true,
-                    router_address: p.prefix.contains(self.ha_address).then_some(self.ha_address),
+                    router_address: p
+                        .prefix
+                        .contains(self.ha_address)
+                        .then_some(self.ha_address),
                 })
                 .collect(),
             advertisement_interval: Some(ra.max_interval_ms),

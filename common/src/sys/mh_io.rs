@@ -107,7 +107,10 @@ impl RawRecvSocket {
     pub fn bind_device(&self, ifname: &str) -> io::Result<()> {
         self.sock
             .bind_device(Some(ifname.as_bytes()))
-            .map_err(ctx(format!("bind protocol {} socket to {ifname}", self.protocol)))
+            .map_err(ctx(format!(
+                "bind protocol {} socket to {ifname}",
+                self.protocol
+            )))
     }
 
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {

@@ -124,9 +124,7 @@ impl NftTable {
         }
         self.installed = false;
         let name = &self.name;
-        nft_script(&format!(
-            "add table ip6 {name}\ndelete table ip6 {name}\n"
-        ))
+        nft_script(&format!("add table ip6 {name}\ndelete table ip6 {name}\n"))
     }
 }
 

@@ -49,7 +49,11 @@ fn defaults_fill_in() {
     assert_eq!(cc.mobile_nodes[0].nai.as_deref(), Some("mn1@example.org"));
     assert_eq!(
         c.anycast_addresses(),
-        vec!["2001:db8:1::fdff:ffff:ffff:fffe".parse::<Ipv6Addr>().unwrap()]
+        vec![
+            "2001:db8:1::fdff:ffff:ffff:fffe"
+                .parse::<Ipv6Addr>()
+                .unwrap()
+        ]
     );
     let ra = c.ra_content();
     assert!(ra.home_agent.is_some());
@@ -68,7 +72,10 @@ fn semantic_errors_name_field_and_line() {
     assert!(e.to_string().contains("not on any home prefix"), "{e}");
 
     let e = err(&MIN.replace("spi: 257", "spi: 256"));
-    assert_eq!((e.field.as_str(), e.line), ("mobile_nodes[1].spi", Some(11)));
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("mobile_nodes[1].spi", Some(11))
+    );
 
     let e = err(&MIN.replace("spi: 256", "spi: 7"));
     assert_eq!((e.field.as_str(), e.line), ("mobile_nodes[0].spi", Some(8)));
@@ -90,10 +97,17 @@ fn sequences_at_key_indentation_are_found() {
     let text = MIN
         .replace("  - prefix", "- prefix")
         .replace("  - id:", "- id:")
-        .replace("  - home_address: 2001:db8:1::101", "- home_address: 2001:db8:9::101")
+        .replace(
+            "  - home_address: 2001:db8:1::101",
+            "- home_address: 2001:db8:9::101",
+        )
         .replace("    ", "  ");
     let e = err(&text);
-    assert_eq!((e.field.as_str(), e.line), ("mobile_nodes[1].home_address", Some(10)), "{text}");
+    assert_eq!(
+        (e.field.as_str(), e.line),
+        ("mobile_nodes[1].home_address", Some(10)),
+        "{text}"
+    );
 }
 
 #[test]
