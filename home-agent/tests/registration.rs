@@ -1,6 +1,8 @@
 //! The home agent end to end in network namespaces: registration and what
 //! it does to the home link. Run as root with `--test-threads=2` at most.
 
+#![allow(clippy::unwrap_used)]
+
 mod support;
 
 use std::time::{Duration, Instant, SystemTime};
