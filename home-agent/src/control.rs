@@ -232,3 +232,76 @@ pub fn render_table(s: &StatusReport) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::state::PubBinding;
+    use crate::tunnel::{TunnelCounters, TunnelPlane};
+    use mip6_common::wire::mh::BuFlags;
+    use std::collections::HashMap;
+    use std::net::Ipv6Addr;
+    use std::time::Instant;
+
+    struct Fake;
+    impl TunnelPlane for Fake {
+        fn set_bindings(&self, _: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {}
+        fn counters(&self, _: &Ipv6Addr) -> Option<TunnelCounters> {
+            Some((3, 300, 4, 400))
+        }
+        fn tun_name(&self) -> &str {
+            "tun9"
+        }
+    }
+
+    #[test]
+    fn status_round_trip_over_the_socket() {
+        let dir = std::env::temp_dir().join(format!("mip6-ha-ctl-{}", std::process::id()));
+        let path = dir.join("ha.sock");
+        let shared = Arc::new(Shared::new(
+            "2001:db8:1::1".parse().unwrap(),
+            "eth0".into(),
+            true,
+            Arc::new(Fake),
+        ));
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        shared.lock().bindings.insert(
+            hoa,
+            PubBinding {
+                hoa,
+                coa: "2001:db8:2::100".parse().unwrap(),
+                mn_id: Some("mn1@example.org".into()),
+                sequence: 9,
+                flags: BuFlags::A | BuFlags::H,
+                lifetime_secs: 600,
+                expires: Instant::now() + Duration::from_secs(300),
+            },
+        );
+        let server = ControlServer::start(&path, Arc::clone(&shared)).unwrap();
+        // A second daemon on the same socket is refused.
+        assert!(ControlServer::start(&path, Arc::clone(&shared)).is_err());
+        let s = request_status(&path).unwrap();
+        assert_eq!(s.tunnel_device, "tun9");
+        let b = &s.bindings[0];
+        assert_eq!((b.hoa, b.sequence, b.flags.as_str()), (hoa, 9, "AH"));
+        assert_eq!((b.packets_to_mn, b.bytes_from_mn), (3, 400));
+        assert!(b.lifetime_left_secs <= 300 && b.lifetime_left_secs >= 298);
+        let table = render_table(&s);
+        assert!(table.contains("mn1@example.org") && table.contains("UNAUTHENTICATED"));
+        assert!(
+            table.contains("3/4") && table.contains("300/400"),
+            "{table}"
+        );
+        // A bad request gets an error line, not a hang.
+        let stream = UnixStream::connect(&path).unwrap();
+        (&stream).write_all(b"{\"command\":\"reboot\"}\n").unwrap();
+        let mut line = String::new();
+        BufReader::new(&stream).read_line(&mut line).unwrap();
+        let r: Response = serde_json::from_str(&line).unwrap();
+        assert!(!r.ok && r.error.unwrap().contains("reboot"));
+        drop(server);
+        assert!(!path.exists(), "socket file removed");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

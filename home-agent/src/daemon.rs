@@ -156,6 +156,12 @@ impl Daemon {
             .with_context(|| format!("tunnel device {tun_name}"))?;
 
         let mut sysctls = SysctlGuard::new();
+        // Forwarding makes the kernel ignore RAs unless accept_ra is 2: a
+        // home agent that learns its default route from the home link's
+        // router (radvd) must keep doing so.
+        if sysctl::read(&home, "accept_ra").is_ok_and(|v| v == "1") {
+            sysctls.set(&home, "accept_ra", "2")?;
+        }
         sysctls.set("all", "forwarding", "1")?;
         sysctls.set("all", "proxy_ndp", "1")?;
         sysctls.set(&home, "proxy_ndp", "1")?;
