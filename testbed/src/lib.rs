@@ -2,6 +2,7 @@
 //! scenarios and measurements.
 
 pub mod build;
+pub mod demo;
 pub mod harness;
 pub mod probe;
 pub mod report;

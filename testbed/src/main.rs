@@ -17,8 +17,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build the default topology, move one mobile node home -> A -> B -> home, report.
-    Demo,
+    /// Build the default topology, move one mobile node home -> A -> B -> home
+    /// under a TCP stream and a 1 kHz probe, print the report, write it as
+    /// JSON and SVG, and remove everything.
+    Demo(DemoArgs),
     /// Send Router Advertisements on one interface until interrupted (the
     /// project's own RA sender; answers solicitations at once).
     RaSender(RaSenderArgs),
@@ -27,6 +29,55 @@ enum Command {
         /// Topology and scenario (YAML).
         file: PathBuf,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Where to write the JSON report (schema in README.md).
+    #[arg(long, default_value = "mip6-demo.json")]
+    report: PathBuf,
+    /// Where to write the SVG timeline.
+    #[arg(long, default_value = "mip6-demo.svg")]
+    svg: PathBuf,
+    /// Use care-of addresses while DAD runs (RFC 4429).
+    #[arg(long)]
+    optimistic: bool,
+    /// How long the mobile node stays on each link, milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    dwell_ms: u64,
+}
+
+fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let opts = mip6_testbed::demo::DemoOptions {
+        bin_dir: mip6_testbed::demo::find_bin_dir()?,
+        optimistic: args.optimistic,
+        dwell: std::time::Duration::from_millis(args.dwell_ms),
+        ..Default::default()
+    };
+    eprintln!(
+        "mip6-testbed demo: building the default topology and moving the mobile node home -> a -> b -> home ({} DAD)...",
+        if opts.optimistic {
+            "optimistic"
+        } else {
+            "standard"
+        }
+    );
+    let report = mip6_testbed::demo::run(&opts)?;
+    print!("{}", report.table());
+    std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", args.report.display()))?;
+    std::fs::write(&args.svg, report.svg())
+        .with_context(|| format!("writing {}", args.svg.display()))?;
+    println!(
+        "report: {}  timeline: {}",
+        args.report.display(),
+        args.svg.display()
+    );
+    if !report.tcp_survived {
+        anyhow::bail!("a TCP connection did not survive the handovers");
+    }
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -127,9 +178,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::RaSender(args) => ra_sender(args),
-        Command::Demo => bail!(
-            "`mip6-testbed demo` is not built yet: it needs the home agent and mobile node daemons"
-        ),
+        Command::Demo(args) => demo(args),
         Command::Run { .. } => bail!(
             "`mip6-testbed run` is not built yet: it needs the home agent and mobile node daemons"
         ),

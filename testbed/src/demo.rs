@@ -1,0 +1,420 @@
+//! `mip6-testbed demo`: the default topology, one mobile node moving
+//! home -> A -> B -> home under a TCP stream and a 1 kHz probe, the real
+//! daemons, and a report of every handover.
+
+use crate::build::{Built, build};
+use crate::harness::{Child, Lab, Node, check_kernel, require_root};
+use crate::probe::{self, ProbeLog};
+use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
+use crate::topology::{DEFAULT_TOPOLOGY, Topology};
+use crate::traffic::{self, StreamResult};
+use anyhow::{Context, anyhow, bail};
+use serde_json::Value;
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PROBE_PORT: u16 = 9000;
+const TCP_PORT: u16 = 9001;
+const KEY_HEX: &str = "6d6970362064656d6f206b6579";
+const SPI: u32 = 4660;
+const NAI: &str = "mn@demo.mip6";
+
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Where mip6-ha, mip6-mn and mip6-testbed are.
+    pub bin_dir: PathBuf,
+    /// The links the mobile node visits after starting at home.
+    pub moves: Vec<String>,
+    /// How long it stays on each link.
+    pub dwell: Duration,
+    pub optimistic: bool,
+    pub tcp_rate: u64,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            bin_dir: PathBuf::new(),
+            moves: vec!["a".into(), "b".into(), "home".into()],
+            dwell: Duration::from_secs(3),
+            optimistic: false,
+            tcp_rate: 2 << 20,
+        }
+    }
+}
+
+/// Finds the daemons: `MIP6_BIN_DIR`, else beside the running executable.
+pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
+    let dir = match std::env::var_os("MIP6_BIN_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => std::env::current_exe()?
+            .parent()
+            .map(Path::to_path_buf)
+            .ok_or_else(|| anyhow!("cannot tell where this executable lives"))?,
+    };
+    for b in ["mip6-ha", "mip6-mn", "mip6-testbed"] {
+        if !dir.join(b).exists() {
+            bail!(
+                "{b} is not in {}: build the workspace first (cargo build --release --workspace) or set MIP6_BIN_DIR",
+                dir.display()
+            );
+        }
+    }
+    Ok(dir)
+}
+
+fn unix_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .unwrap_or(0.0)
+}
+
+fn path_str(p: &Path) -> anyhow::Result<&str> {
+    p.to_str()
+        .ok_or_else(|| anyhow!("non-UTF-8 path {}", p.display()))
+}
+
+fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
+    let ha = t
+        .home_agents
+        .first()
+        .ok_or_else(|| anyhow!("no home agent"))?;
+    let home = t
+        .link(&ha.home_link)
+        .ok_or_else(|| anyhow!("no home link"))?;
+    let mut mns = String::new();
+    for m in t.mobile_nodes.iter().filter(|m| m.home_agent == ha.name) {
+        mns.push_str(&format!(
+            "  - id: {NAI}\n    home_address: \"{}\"\n    spi: {SPI}\n    key_hex: \"{KEY_HEX}\"\n",
+            m.home_address
+        ));
+    }
+    let text = format!(
+        "home_interface: eth0\n\
+         ha_address: \"{}\"\n\
+         home_prefixes:\n  - prefix: \"{}\"\n\
+         max_binding_lifetime: 600\n\
+         tunnel_device: mip6ha0\n\
+         state_file: {}\n\
+         control_socket: {}\n\
+         metrics:\n  listen: \"[::1]:9106\"\n\
+         nftables_table: mip6ha_demo\n\
+         dad:\n  transmits: 1\n  retrans_ms: 200\n\
+         router_advertisements:\n  enabled: {}\n  max_interval_ms: 200\n\
+         mobile_nodes:\n{mns}",
+        ha.address,
+        home.prefix,
+        path_str(&dir.join("ha-bindings.json"))?,
+        path_str(&dir.join("ha.sock"))?,
+        ha.home_router,
+    );
+    let p = dir.join("ha.yaml");
+    std::fs::write(&p, text)?;
+    Ok(p)
+}
+
+fn mn_config(t: &Topology, dir: &Path, optimistic: bool) -> anyhow::Result<PathBuf> {
+    let m = t
+        .mobile_nodes
+        .first()
+        .ok_or_else(|| anyhow!("no mobile node"))?;
+    let ha = t
+        .home_agents
+        .iter()
+        .find(|h| h.name == m.home_agent)
+        .ok_or_else(|| anyhow!("no home agent {}", m.home_agent))?;
+    let mut ifs = String::new();
+    for f in &m.interfaces {
+        ifs.push_str(&format!(
+            "  - name: {}\n    priority: {}\n    iid_mode: {}\n",
+            f.name, f.priority, f.mode
+        ));
+    }
+    let text = format!(
+        "home_address: \"{}\"\n\
+         home_agent: \"{}\"\n\
+         mn_id: {NAI}\n\
+         security:\n  spi: {SPI}\n  key: {KEY_HEX}\n\
+         interfaces:\n{ifs}\
+         optimistic_dad: {}\n\
+         binding_lifetime: 600\n\
+         control_socket: {}\n\
+         stable_secret_file: {}\n",
+        m.home_address,
+        ha.address,
+        optimistic || m.optimistic_dad,
+        path_str(&dir.join("mn.sock"))?,
+        path_str(&dir.join("stable-secret"))?,
+    );
+    let p = dir.join("mn.yaml");
+    std::fs::write(&p, text)?;
+    Ok(p)
+}
+
+fn mn_status(node: &Node, bin: &Path, socket: &Path) -> anyhow::Result<Value> {
+    let out = node.exec(&[
+        path_str(bin)?,
+        "status",
+        "--json",
+        "--socket",
+        path_str(socket)?,
+    ])?;
+    Ok(serde_json::from_str(&out)?)
+}
+
+fn wait_status(
+    node: &Node,
+    bin: &Path,
+    socket: &Path,
+    what: &str,
+    timeout: Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let start = Instant::now();
+    loop {
+        if let Ok(v) = mn_status(node, bin, socket)
+            && ok(&v)
+        {
+            return Ok(v);
+        }
+        if start.elapsed() > timeout {
+            bail!("the mobile node did not reach {what} within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Move {
+    to: String,
+    at: Duration,
+    unix_ms: f64,
+}
+
+/// Runs the demo and returns its report. Everything it built is gone when
+/// it returns, whether it succeeded or not.
+pub fn run(opts: &DemoOptions) -> anyhow::Result<Report> {
+    require_root().map_err(|e| anyhow!("{e}"))?;
+    check_kernel().map_err(|e| anyhow!("{e}"))?;
+    let t = Topology::parse(DEFAULT_TOPOLOGY)?;
+    let lab = Lab::new("demo")?;
+    let b = build(&lab, &t, &opts.bin_dir.join("mip6-testbed"))?;
+    let dir = lab.workdir().to_path_buf();
+    let result = drive(opts, &t, &lab, &b, &dir);
+    drop(b);
+    lab.cleanup()
+        .map_err(|e| anyhow!("removing the namespaces: {e}"))?;
+    result
+}
+
+fn drive(
+    opts: &DemoOptions,
+    t: &Topology,
+    lab: &Lab,
+    b: &Built,
+    dir: &Path,
+) -> anyhow::Result<Report> {
+    let ha_bin = opts.bin_dir.join("mip6-ha");
+    let mn_bin = opts.bin_dir.join("mip6-mn");
+    let ha_spec = t
+        .home_agents
+        .first()
+        .ok_or_else(|| anyhow!("no home agent"))?;
+    let mn_spec = t
+        .mobile_nodes
+        .first()
+        .ok_or_else(|| anyhow!("no mobile node"))?;
+    let cn_spec = t
+        .correspondents
+        .first()
+        .ok_or_else(|| anyhow!("no correspondent"))?;
+    let hoa = mn_spec.home_address;
+    let mn_if = mn_spec
+        .interfaces
+        .first()
+        .ok_or_else(|| anyhow!("no interface"))?;
+
+    let ha_conf = ha_config(t, dir)?;
+    let ha_node = b.node(&ha_spec.name)?;
+    let mut ha: Child = ha_node.spawn(&[path_str(&ha_bin)?, "run", "-c", path_str(&ha_conf)?])?;
+    ha.wait_log("mip6-ha ready", Duration::from_secs(20))
+        .map_err(|e| anyhow!("the home agent did not start: {e}\n{}", ha.log()))?;
+
+    let mn_conf = mn_config(t, dir, opts.optimistic)?;
+    let mn_node = b.node(&mn_spec.name)?.clone();
+    let mn_sock = dir.join("mn.sock");
+    let mn: Child = mn_node.spawn(&[path_str(&mn_bin)?, "run", "-c", path_str(&mn_conf)?])?;
+    wait_status(
+        &mn_node,
+        &mn_bin,
+        &mn_sock,
+        "home",
+        Duration::from_secs(30),
+        |v| v["location"] == "home",
+    )
+    .map_err(|e| anyhow!("{e}\n{}", mn.log()))?;
+
+    // Traffic: the applications on the mobile node only know the HoA.
+    let stop = probe::stop_flag();
+    let start = Instant::now();
+    let started_unix_ms = unix_ms();
+    let (probe_rx, tcp_rx) = {
+        let stop = Arc::clone(&stop);
+        let stop2 = Arc::clone(&stop);
+        let rx = mn_node.thread_in(move || -> std::io::Result<Vec<(u32, Duration)>> {
+            let s = UdpSocket::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PROBE_PORT)))?;
+            probe::receive(&s, &stop, start)
+        })?;
+        let listener = mn_node
+            .run_in(|| TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, TCP_PORT))))??;
+        let tcp = mn_node
+            .thread_in(move || traffic::serve_one(&listener, &stop2, Duration::from_secs(20)))?;
+        (rx, tcp)
+    };
+    let cn_node = b.node(&cn_spec.name)?;
+    let probe_tx = {
+        let stop = Arc::clone(&stop);
+        cn_node.thread_in(move || {
+            probe::send(
+                SocketAddr::from((hoa, PROBE_PORT)),
+                Duration::from_millis(1),
+                &stop,
+                start,
+            )
+        })?
+    };
+    let tcp_tx = {
+        let stop = Arc::clone(&stop);
+        let rate = opts.tcp_rate;
+        cn_node.thread_in(move || {
+            traffic::send_stream(
+                SocketAddr::from((hoa, TCP_PORT)),
+                rate,
+                &stop,
+                Duration::from_secs(5),
+            )
+        })?
+    };
+
+    // The moves, carrier off while the cable is being moved.
+    let iface = b.iface(&mn_spec.name, &mn_if.link)?.clone();
+    let mut moves = vec![Move {
+        to: mn_if.link.clone(),
+        at: Duration::ZERO,
+        unix_ms: started_unix_ms,
+    }];
+    std::thread::sleep(opts.dwell);
+    for to in &opts.moves {
+        let at = start.elapsed();
+        let unix = unix_ms();
+        lab.move_iface(&iface, b.link(to)?)?;
+        moves.push(Move {
+            to: to.clone(),
+            at,
+            unix_ms: unix,
+        });
+        std::thread::sleep(opts.dwell);
+    }
+    let duration = start.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let sent = probe_tx
+        .join()
+        .map_err(|_| anyhow!("probe sender panicked"))??
+        .context("probe sender")?;
+    let arrivals = probe_rx
+        .join()
+        .map_err(|_| anyhow!("probe receiver panicked"))??
+        .context("probe receiver")?;
+    let client: StreamResult = tcp_tx
+        .join()
+        .map_err(|_| anyhow!("TCP client panicked"))??;
+    let server: StreamResult = tcp_rx
+        .join()
+        .map_err(|_| anyhow!("TCP server panicked"))??;
+    let status = mn_status(&mn_node, &mn_bin, &mn_sock)?;
+
+    let _ = mn.stop();
+    let _ = ha.stop();
+
+    let log = ProbeLog {
+        sent,
+        interval: Duration::from_millis(1),
+        arrivals,
+    };
+    let marks: Vec<Duration> = moves.iter().map(|m| m.at).collect();
+    let windows = log.analyse(&marks);
+    let daemon_handovers = status["handovers"].as_array().cloned().unwrap_or_default();
+    let ms = |v: &Value| v.as_f64();
+    let mut handovers = Vec::new();
+    let mut timeline = Vec::new();
+    let mut probe_gaps = Vec::new();
+    for (i, (m, w)) in moves.iter().zip(&windows).enumerate() {
+        let end = moves.get(i + 1).map_or(duration, |n| n.at);
+        // The daemon's own record of this handover: the first one whose
+        // link event follows the move.
+        let d = daemon_handovers.iter().find(|h| {
+            ms(&h["link_event_unix_ms"]).is_some_and(|t| t >= m.unix_ms - 50.0)
+                && (i == 0 || h["link"].as_str().is_some())
+        });
+        let coa = d.and_then(|h| h["coa"].as_str()).map(str::to_string);
+        timeline.push(Segment {
+            mn: mn_spec.name.clone(),
+            link: m.to.clone(),
+            care_of_address: coa.clone(),
+            from_ms: m.at.as_secs_f64() * 1000.0,
+            to_ms: end.as_secs_f64() * 1000.0,
+        });
+        if w.gap_ms > 5.0 {
+            probe_gaps.push(Gap {
+                mn: mn_spec.name.clone(),
+                from_ms: w.gap_start_ms,
+                to_ms: w.gap_start_ms + w.gap_ms,
+            });
+        }
+        if i == 0 {
+            continue;
+        }
+        let get = |k: &str| d.and_then(|h| ms(&h[k]));
+        let link = get("link_event_unix_ms");
+        let diff = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
+        let at_ms = m.at.as_secs_f64() * 1000.0;
+        handovers.push(Handover {
+            mn: mn_spec.name.clone(),
+            index: i,
+            from_link: moves[i - 1].to.clone(),
+            to_link: m.to.clone(),
+            at_ms,
+            care_of_address: coa,
+            link_to_ra_ms: diff(link, get("ra_unix_ms")),
+            dad_ms: diff(get("ra_unix_ms"), get("coa_usable_unix_ms")),
+            link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),
+            bu_to_ba_ms: diff(get("bu_sent_unix_ms"), get("ba_received_unix_ms")),
+            link_to_first_probe_ms: (w.lost > 0).then(|| w.gap_start_ms + w.gap_ms - at_ms),
+            gap_ms: w.gap_ms,
+            lost_probes: w.lost,
+            gap_ms_up: None,
+            lost_probes_up: None,
+        });
+    }
+    let tcp = vec![TcpResult {
+        name: format!("{} -> {} (HoA {hoa})", cn_spec.name, mn_spec.name),
+        bytes: server.bytes,
+        survived: client.survived() && server.survived(),
+        error: client.error.or(server.error),
+    }];
+    Ok(Report {
+        schema: SCHEMA.into(),
+        topology: t.name.clone(),
+        started_unix_ms,
+        duration_ms: duration.as_secs_f64() * 1000.0,
+        summary: Summary::of(&handovers),
+        tcp_survived: tcp.iter().all(|c| c.survived),
+        handovers,
+        tcp,
+        timeline,
+        probe_gaps,
+    })
+}
