@@ -392,7 +392,7 @@ fn drive(
             dad_ms: diff(get("ra_unix_ms"), get("coa_usable_unix_ms")),
             link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),
             bu_to_ba_ms: diff(get("bu_sent_unix_ms"), get("ba_received_unix_ms")),
-            link_to_first_probe_ms: (w.lost > 0).then(|| w.gap_start_ms + w.gap_ms - at_ms),
+            link_to_first_probe_ms: (w.lost > 0).then_some(w.gap_start_ms + w.gap_ms - at_ms),
             gap_ms: w.gap_ms,
             lost_probes: w.lost,
             gap_ms_up: None,
