@@ -579,7 +579,9 @@ fn watch_follows_carrier_loss_and_return() {
     child.wait_log(&preferred, t).expect("first address");
     // Carrier off from the switch side, as when a cable is pulled.
     n.host_eth.set_down().expect("carrier off");
-    child.wait_log(r#""event":"link_down""#, t).expect("link down seen");
+    child
+        .wait_log(r#""event":"link_down""#, t)
+        .expect("link down seen");
     n.host_eth
         .wait_addr_gone(global, t)
         .expect("addresses taken away with the link");
@@ -590,7 +592,10 @@ fn watch_follows_carrier_loss_and_return() {
         .wait_addr_ready(global, t)
         .expect("the same stable address again");
     let status = child.stop().expect("stop");
-    assert!(status.success(), "SIGTERM must end a watch cleanly: {status:?}");
+    assert!(
+        status.success(),
+        "SIGTERM must end a watch cleanly: {status:?}"
+    );
     // --remove: nothing of ours is left, and the kernel has its settings back.
     assert!(globals(&n.host_eth).iter().all(|(a, _)| *a != global));
     assert_eq!(
@@ -605,7 +610,10 @@ fn watch_follows_carrier_loss_and_return() {
 fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) {
     let start = Instant::now();
     while !f() {
-        assert!(start.elapsed() < timeout, "condition not met in {timeout:?}");
+        assert!(
+            start.elapsed() < timeout,
+            "condition not met in {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }

@@ -43,6 +43,7 @@
 //! - An MTU below 1280 removes every IPv6 address of the link.
 
 pub mod icmp6;
+pub mod mn_signal;
 pub mod netlink;
 pub mod radv_io;
 pub mod slaac_io;
