@@ -106,6 +106,8 @@ pub struct Daemon {
     published: Published,
     counters: Counters,
     last_bu: Option<(Instant, Ipv6Addr)>,
+    /// The care-of address of the last handover away from home.
+    last_coa: Option<Ipv6Addr>,
     stopping: bool,
     buf: Vec<u8>,
 }
@@ -195,6 +197,7 @@ impl Daemon {
             published: Arc::new(Mutex::new(None)),
             counters: Counters::default(),
             last_bu: None,
+            last_coa: None,
             stopping: false,
             buf: vec![0; 65_536],
             cfg,
@@ -414,12 +417,8 @@ impl Daemon {
             }
             return;
         }
-        let old = self.location;
         self.location = target;
-        let previous_coa = match old {
-            Location::Away { coa, .. } => Some(coa),
-            _ => None,
-        };
+        let previous_coa = self.last_coa;
         let link_event = Some(self.clock.unix_ms(self.last_link_event));
         match target {
             Location::Away { iface, coa } => {
@@ -429,6 +428,7 @@ impl Daemon {
                     tracing::error!(error = %e, "cannot move the home address back to the tunnel");
                 }
                 self.set_tunnel_local(Some(coa));
+                self.last_coa = Some(coa);
                 let f = &self.ifaces[iface];
                 tracing::info!(link = f.name, %coa, previous = ?previous_coa, "care-of address");
                 self.history.begin(Start {
