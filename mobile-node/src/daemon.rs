@@ -109,6 +109,7 @@ pub struct Daemon {
     /// The care-of address of the last handover away from home.
     last_coa: Option<Ipv6Addr>,
     stopping: bool,
+    torn_down: bool,
     buf: Vec<u8>,
 }
 
@@ -199,6 +200,7 @@ impl Daemon {
             last_bu: None,
             last_coa: None,
             stopping: false,
+            torn_down: false,
             buf: vec![0; 65_536],
             cfg,
         })
@@ -441,6 +443,14 @@ impl Daemon {
                     coa_usable_unix_ms: f.usable_at(&coa).map(|t| self.clock.unix_ms(t)),
                 });
                 self.reg.handle_new_coa(now, coa);
+                if self.reg.state() == RegistrationState::Registered
+                    && self.reg.binding().is_some_and(|b| b.coa == coa)
+                {
+                    // Back on the link of a binding that still holds (a
+                    // carrier flap): nothing to send.
+                    tracing::info!(%coa, "binding still valid for this care-of address");
+                    self.history.close("binding unchanged");
+                }
             }
             Location::Home { iface } => {
                 self.set_tunnel_local(None);
@@ -821,8 +831,13 @@ impl Daemon {
             .unwrap_or_else(PoisonError::into_inner) = Some(status);
     }
 
-    /// Puts everything back. Safe to call after a partial setup.
+    /// Puts everything back. Safe to call after a partial setup, and again
+    /// (a drop after a panic does).
     pub fn teardown(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        self.torn_down = true;
         let now = Instant::now();
         self.set_tunnel_local(None);
         self.remove_main_routes();
@@ -855,5 +870,11 @@ impl Daemon {
             c.stop();
         }
         tracing::info!("mobile node stopped; everything it changed is restored");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.teardown();
     }
 }

@@ -638,6 +638,15 @@ fn stop_and_check_restored(
     assert!(!sock.exists(), "control socket left behind");
 }
 
+/// The icmp_seq of every echo reply in ping's output.
+fn replied_seqs(out: &str) -> Vec<u32> {
+    out.lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
 fn check_handover(s: &Status, prefix: Ipv6Addr) {
     let h = s
         .handovers
@@ -721,7 +730,22 @@ fn daemon_registers_moves_and_restores() {
         "{text}"
     );
 
-    // Move: carrier off, re-plugged into fb, carrier on.
+    // The kernel's Parameter Problem answers to our BAs were suppressed
+    // by the daemon's nftables table.
+    let table = n.mn.cmd("nft list table ip6 mip6_mn").expect("nft");
+    let suppressed = table
+        .lines()
+        .find(|l| l.contains("@th,400,8 0x2"))
+        .and_then(|l| l.split("counter packets ").nth(1))
+        .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok());
+    assert!(suppressed.is_some_and(|p| p >= 1), "{table}");
+
+    // Move: carrier off, re-plugged into fb, carrier on, with a
+    // correspondent pinging the home address all along.
+    let ping =
+        n.cn.spawn(&["ping", "-6", "-n", "-i", "0.05", &HOA.to_string()])
+            .expect("ping");
+    std::thread::sleep(Duration::from_millis(500));
     n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
     let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
     let coa_b = s.care_of_address.expect("coa");
@@ -742,6 +766,19 @@ fn daemon_registers_moves_and_restores() {
     );
     n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
         .unwrap_or_else(|e| panic!("{e}\ndaemon log:\n{}", daemon.log()));
+    std::thread::sleep(Duration::from_millis(500));
+    let ping_log = ping.log_path().to_owned();
+    drop(ping);
+    let seqs = replied_seqs(&std::fs::read_to_string(ping_log).unwrap_or_default());
+    let gap = seqs.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    eprintln!(
+        "ping across the move: {} replies, longest gap {gap} x 50 ms",
+        seqs.len()
+    );
+    assert!(
+        seqs.len() >= 10 && gap > 1,
+        "replies before and after the move: {seqs:?}"
+    );
 
     // Stop: deregistration, then everything restored.
     stop_and_check_restored(&n, daemon, &sock, &before, &["eth0"]);
