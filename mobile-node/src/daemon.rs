@@ -433,13 +433,24 @@ impl Daemon {
                 self.last_coa = Some(coa);
                 let f = &self.ifaces[iface];
                 tracing::info!(link = f.name, %coa, previous = ?previous_coa, "care-of address");
+                // A prefix that a later RA brought, without a carrier
+                // change (a new router, renumbering): that RA is the event.
+                let mut ra_at = f.ra_at;
+                let mut event = link_event;
+                if let (Some(first_ra), Some(created)) = (f.ra_at, f.created_at(&coa))
+                    && created > first_ra
+                    && created > self.last_link_event
+                {
+                    ra_at = Some(created);
+                    event = Some(self.clock.unix_ms(created));
+                }
                 self.history.begin(Start {
                     kind: "away",
                     link: f.name.clone(),
                     coa: Some(coa),
                     previous_coa,
-                    link_event_unix_ms: link_event,
-                    ra_unix_ms: f.ra_at.map(|t| self.clock.unix_ms(t)),
+                    link_event_unix_ms: event,
+                    ra_unix_ms: ra_at.map(|t| self.clock.unix_ms(t)),
                     coa_usable_unix_ms: f.usable_at(&coa).map(|t| self.clock.unix_ms(t)),
                 });
                 self.reg.handle_new_coa(now, coa);

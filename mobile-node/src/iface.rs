@@ -392,6 +392,14 @@ impl ManagedIface {
         self.routers.iter().copied().collect()
     }
 
+    /// When the engine made `addr` (the RA that brought its prefix).
+    pub fn created_at(&self, addr: &Ipv6Addr) -> Option<Instant> {
+        self.engine
+            .addresses()
+            .find(|a| a.addr == *addr)
+            .map(|a| a.created)
+    }
+
     pub fn usable_at(&self, addr: &Ipv6Addr) -> Option<Instant> {
         self.usable_at.get(addr).copied()
     }

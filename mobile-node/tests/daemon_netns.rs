@@ -49,6 +49,7 @@ const RTR_HOME: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe);
 const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
 const PREFIX_A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0);
 const PREFIX_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xb, 0, 0, 0, 0, 0);
+const PREFIX_D: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xd, 0, 0, 0, 0, 0);
 const HOME_PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0);
 const KEY: &str = "00112233445566778899aabbccddeeff";
 const SPI: u32 = 4660;
@@ -990,4 +991,39 @@ fn daemon_returns_home_and_leaves_again() {
         .expect("ping through the tunnel");
     stop_and_check_restored(&n, daemon, &sock, &before, &["eth0"]);
     let _ = &n.rtr;
+}
+
+#[test]
+fn daemon_follows_a_new_prefix_without_carrier_change() {
+    let n = net("mnprefix", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa_a = s.care_of_address.expect("coa");
+    // A second prefix appears on the same link (a new router, or
+    // renumbering): no carrier change, only a Router Advertisement.
+    n.rtr
+        .cmd("ip -6 addr add 2001:db8:d::1/64 dev fa0 nodad")
+        .expect("router address");
+    let _ra_d = OwnRouter::start(&n.rtr, "fa0", PREFIX_D);
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_D, Duration::from_secs(30));
+    check_handover(&s, PREFIX_D);
+    let h = s.handovers.last().expect("handover");
+    assert_eq!(h.previous_coa, Some(coa_a));
+    // The handover dates from the RA that brought the prefix.
+    assert_eq!(h.link_event_unix_ms, h.ra_unix_ms, "{h:#?}");
+    assert_eq!(n.ha.binding(), Some((HOA, s.care_of_address.expect("coa"))));
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through the new care-of address");
+    let st = daemon.stop().expect("stop");
+    assert!(st.success());
 }
