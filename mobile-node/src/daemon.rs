@@ -213,6 +213,7 @@ impl Daemon {
             ParamProblemFilter::install(&self.cfg.nft_table)
                 .context("cannot install the nftables table")?,
         );
+        self.sweep_stale_tables();
         let settings = TunnelSettings {
             tun_name: self.cfg.tunnel.name.clone(),
             mtu: self.cfg.tunnel.mtu,
@@ -255,6 +256,42 @@ impl Daemon {
             "mobile node started"
         );
         Ok(())
+    }
+
+    /// Rules and routes a killed run left in our tables (a clean exit
+    /// leaves none). Our tables are ours by configuration.
+    fn sweep_stale_tables(&self) {
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        for i in 0..self.cfg.interfaces.len() {
+            let t = self.cfg.table_of(i).to_string();
+            let mut rules = 0;
+            while rules < 256 && ip(&["-6", "rule", "del", "table", &t]) {
+                rules += 1;
+            }
+            let routes = std::process::Command::new("ip")
+                .args(["-6", "route", "show", "table", &t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+                .unwrap_or(0);
+            if routes > 0 {
+                ip(&["-6", "route", "flush", "table", &t]);
+            }
+            if rules + routes > 0 {
+                tracing::warn!(
+                    table = t,
+                    rules,
+                    routes,
+                    "removed what a previous run left in its table"
+                );
+            }
+        }
     }
 
     /// The loop; returns once stopped (after the deregistration, if any).

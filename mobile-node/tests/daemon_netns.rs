@@ -1027,3 +1027,48 @@ fn daemon_follows_a_new_prefix_without_carrier_change() {
     let st = daemon.stop().expect("stop");
     assert!(st.success());
 }
+
+#[test]
+fn daemon_starts_clean_after_being_killed() {
+    let n = net("mnkill", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let argv = [
+        "env",
+        "MIP6_LOG=debug",
+        MN,
+        "run",
+        "-c",
+        cfg.to_str().expect("utf-8"),
+    ];
+    let first = n.mn.spawn(&argv).expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa = s.care_of_address.expect("coa");
+    // SIGKILL: nothing is cleaned up; the rule and table 200 stay behind.
+    let pid = i32::try_from(first.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let st = first.stop().expect("reap");
+    assert!(!st.success());
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(rules.contains("lookup 200"), "{rules}");
+    // A new run takes over: stale rules and routes go, the socket file is
+    // replaced, the nftables table too, and it registers again.
+    let second = n.mn.spawn(&argv).expect("spawn daemon again");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    assert_eq!(s.care_of_address, Some(coa), "same stable care-of address");
+    let log_path = second.log_path().to_owned();
+    let st = second.stop().expect("stop");
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    assert!(st.success(), "{log}");
+    assert!(log.contains("removed what a previous run left"), "{log}");
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(!rules.contains("lookup 200"), "{rules}");
+    let table = n.mn.cmd("ip -6 route show table all").expect("routes");
+    assert!(
+        !table.contains("table 200") && !table.contains("mip6tun0"),
+        "{table}"
+    );
+    let tables = n.mn.cmd("nft list tables").expect("nft");
+    assert!(!tables.contains("mip6_mn"), "{tables}");
+    assert_eq!(n.ha.binding(), None);
+}
