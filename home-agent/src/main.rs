@@ -1,9 +1,13 @@
 //! mip6-ha: the Mobile IPv6 home agent daemon.
 
-use anyhow::bail;
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use mip6_home_agent::config::{Config, LogFormat, default_control_socket};
+use mip6_home_agent::tunnel::DeviceOnly;
+use mip6_home_agent::{control, daemon};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Mobile IPv6 home agent: keeps the binding cache, answers Binding Updates,
 /// defends home addresses by proxy Neighbor Discovery and tunnels their
@@ -17,9 +21,15 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the home agent in the foreground.
+    /// Run the home agent in the foreground (SIGTERM or SIGINT stops it and
+    /// removes its routes, proxy entries, nftables table and TUN device).
     Run {
-        /// Configuration file (YAML).
+        /// Configuration file (YAML; see examples/ha.yaml).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit.
+    Check {
         #[arg(short, long)]
         config: PathBuf,
     },
@@ -28,6 +38,12 @@ enum Command {
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
+        /// Take the control socket's path from this configuration file.
+        #[arg(short, long)]
+        config: Option<PathBuf>,
+        /// The control socket (default /run/mip6/ha.sock).
+        #[arg(long, conflicts_with = "config")]
+        socket: Option<PathBuf>,
     },
 }
 
@@ -42,13 +58,53 @@ fn main() -> ExitCode {
     }
 }
 
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => b.json().init(),
+        LogFormat::Text => b.init(),
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Run { .. } => {
-            bail!("`mip6-ha run` is not built yet (see issue: home agent daemon)")
+        Command::Run { config } => {
+            let cfg = Config::load(&config)?;
+            init_logs(cfg.log_format);
+            let tunnel = DeviceOnly::create(&cfg.tunnel_device, cfg.tunnel_mtu)
+                .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
+            daemon::run(cfg, Arc::new(tunnel))
         }
-        Command::Status { .. } => {
-            bail!("`mip6-ha status` is not built yet (see issue: home agent daemon)")
+        Command::Check { config } => {
+            let cfg = Config::load(&config)?;
+            println!(
+                "{}: ok ({} mobile node(s))",
+                config.display(),
+                cfg.mobile_nodes.len()
+            );
+            Ok(())
+        }
+        Command::Status {
+            json,
+            config,
+            socket,
+        } => {
+            let path = match (socket, config) {
+                (Some(s), _) => s,
+                (None, Some(c)) => Config::load(&c)?.control_socket,
+                (None, None) => default_control_socket(),
+            };
+            let status = control::request_status(&path)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", control::render_table(&status));
+            }
+            Ok(())
         }
     }
 }

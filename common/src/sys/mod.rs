@@ -43,8 +43,10 @@
 //! - An MTU below 1280 removes every IPv6 address of the link.
 
 pub mod icmp6;
+pub mod mh_io;
 pub mod mn_signal;
 pub mod netlink;
+pub mod nft;
 pub mod radv_io;
 pub mod slaac_io;
 pub mod sysctl;

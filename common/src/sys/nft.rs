@@ -1,0 +1,156 @@
+//! An nftables table a daemon owns: created on start, removed on exit
+//! (and on drop), through the `nft` command.
+//!
+//! [`param_problem_ruleset`] is the table that keeps a stock kernel from
+//! answering Mobile IPv6 signalling with ICMPv6 Parameter Problems
+//! (DESIGN.md fact 3), narrowed to the packets that carried the headers it
+//! does not know. The 8-octet ICMPv6 header is followed by the invoking
+//! packet, whose Next Header octet is at offset 8 + 6 = 14 (bit 112):
+//!
+//! | code | invoking packet's first Next Header | cause |
+//! | --- | --- | --- |
+//! | 2 (unrecognized option) | 60, destination options | Home Address option (BU, MPS from a care-of address) |
+//! | 0 (erroneous field) | 43, routing | type 2 routing header (BA, MPA to a care-of address) |
+//! | 1 (unrecognized next header) | 41 or 135 | IPv6-in-IPv6 or a Mobility Header with no socket for it |
+//!
+//! Installing is atomic and idempotent: one `nft -f` transaction adds the
+//! table (in case it is absent), deletes it (a leftover of a killed run)
+//! and creates it afresh.
+
+use std::io::{self, Write};
+use std::process::{Command, Stdio};
+
+/// The ruleset text of the Parameter Problem filter in table `name`.
+pub fn param_problem_ruleset(name: &str) -> String {
+    format!(
+        "table ip6 {name} {{\n\
+         \tchain out {{\n\
+         \t\ttype filter hook output priority 0; policy accept;\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 2 @th,112,8 60 counter drop comment \"home address option\"\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 0 @th,112,8 43 counter drop comment \"type 2 routing header\"\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 1 @th,112,8 {{ 41, 135 }} counter drop comment \"ip6ip6 or mobility header\"\n\
+         \t}}\n\
+         }}\n"
+    )
+}
+
+fn check_name(name: &str) -> io::Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad nftables table name {name:?}"),
+        ))
+    }
+}
+
+/// Runs `nft -f -` with `script` on stdin.
+fn nft_script(script: &str) -> io::Result<()> {
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| io::Error::new(e.kind(), format!("run nft: {e}")))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "nft -f failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Whether table `ip6 name` exists.
+pub fn table_exists(name: &str) -> io::Result<bool> {
+    check_name(name)?;
+    let out = Command::new("nft")
+        .args(["list", "table", "ip6", name])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| io::Error::new(e.kind(), format!("run nft: {e}")))?;
+    Ok(out.success())
+}
+
+/// An `ip6` table this process created; removed by [`NftTable::remove`] or
+/// on drop.
+#[derive(Debug)]
+pub struct NftTable {
+    name: String,
+    installed: bool,
+}
+
+impl NftTable {
+    /// Creates table `ip6 name` with `ruleset` (which must define exactly
+    /// that table), replacing any table of that name.
+    pub fn install(name: &str, ruleset: &str) -> io::Result<Self> {
+        check_name(name)?;
+        let script = format!("add table ip6 {name}\ndelete table ip6 {name}\n{ruleset}");
+        nft_script(&script)?;
+        Ok(Self {
+            name: name.to_owned(),
+            installed: true,
+        })
+    }
+
+    /// The Parameter Problem filter (see the module docs) in table `name`.
+    pub fn param_problem_filter(name: &str) -> io::Result<Self> {
+        Self::install(name, &param_problem_ruleset(name))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Deletes the table. Deleting one that is already gone is not an error.
+    pub fn remove(&mut self) -> io::Result<()> {
+        if !self.installed {
+            return Ok(());
+        }
+        self.installed = false;
+        let name = &self.name;
+        nft_script(&format!("add table ip6 {name}\ndelete table ip6 {name}\n"))
+    }
+}
+
+impl Drop for NftTable {
+    fn drop(&mut self) {
+        let _ = self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruleset_names_its_table() {
+        let r = param_problem_ruleset("mip6ha");
+        assert!(r.starts_with("table ip6 mip6ha {"));
+        assert!(r.contains("@th,112,8 60"));
+        assert!(r.contains("{ 41, 135 }"));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("mip6_ha-1").is_ok());
+        for bad in ["", "1abc", "a b", "x;flush ruleset", "a}"] {
+            assert!(check_name(bad).is_err(), "{bad}");
+        }
+    }
+}

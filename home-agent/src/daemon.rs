@@ -1,0 +1,954 @@
+//! `mip6-ha run`: the I/O shell around the binding cache.
+//!
+//! One thread runs a `poll(2)` loop over the signalling sockets, the home
+//! link's ND socket, the DHAAD socket, the RA sender and a signal pipe,
+//! feeds the sans-IO engines (the binding cache, DAD, the home agents list)
+//! and carries out their actions. The control socket and the metrics
+//! endpoint run on their own threads from what the loop publishes.
+//!
+//! Kernel state per binding, in this order (DESIGN.md): the route
+//! `HoA/128` into the TUN device, then the proxy neighbour entry on the
+//! home link (netlink, NTF_PROXY: the kernel answers solicitations with our
+//! MAC), then unsolicited Neighbor Advertisements with O=1 to all-nodes so
+//! neighbours that cached the mobile node's own MAC switch to ours at once.
+//! Removal goes the other way round. The data plane gets the cache's
+//! snapshot after every change.
+
+use std::collections::HashSet;
+use std::io;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context;
+use mip6_common::binding::BindingCache;
+use mip6_common::binding::cache::{Action, BuContext, Event, EventKind};
+use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
+use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
+use mip6_common::sys::nft::NftTable;
+use mip6_common::sys::radv_io::RaSender;
+use mip6_common::sys::sysctl::{self, SysctlGuard};
+use mip6_common::wire::checksum::proto;
+use mip6_common::wire::dhaad::{DhaadRepr, HaadReply, MobilePrefixAdvert, msg_type};
+use mip6_common::wire::exthdr::{Ipv6Repr, parse_payload};
+use mip6_common::wire::mh::{BaStatus, MhOption, MhPacket, MhRepr, auth_subtype};
+use mip6_common::wire::nd::{
+    ALL_NODES, INFINITE_LIFETIME, NdOption, NdOptions, NdRepr, NeighborAdvert, NeighborSolicit,
+    PrefixInformation, solicited_node_multicast,
+};
+use tracing::{debug, info, warn};
+
+use crate::config::Config;
+use crate::control::ControlServer;
+use crate::dad::{DadAction, DadRunner};
+use crate::halist::HomeAgentList;
+use crate::icmp_io::Icmp6Socket;
+use crate::persist;
+use crate::state::{PubBinding, Shared, flags_text};
+use crate::tunnel::TunnelPlane;
+
+/// rtm_protocol of our routes, so `ip -6 route show proto 109` finds them.
+pub const ROUTE_PROTOCOL: u8 = 109;
+/// The line the daemon logs when it is serving.
+pub const READY: &str = "mip6-ha ready";
+
+/// Unsolicited NAs still to send for one address.
+#[derive(Debug, Clone, Copy)]
+struct NaJob {
+    target: Ipv6Addr,
+    next: Instant,
+    left: u8,
+}
+
+/// What a poll slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Signal,
+    DstOpts,
+    Mobility,
+    HomeNd,
+    Dhaad,
+    Ra,
+}
+
+struct Daemon {
+    cfg: Config,
+    cache: BindingCache,
+    nl: Netlink,
+    home_ifindex: u32,
+    home_mac: Option<[u8; 6]>,
+    tun_ifindex: u32,
+    tunnel: Arc<dyn TunnelPlane>,
+    sock60: RawRecvSocket,
+    sock135: RawRecvSocket,
+    sender: RawSender,
+    nd: NdSocket,
+    dhaad: Icmp6Socket,
+    ra: Option<RaSender>,
+    dad: DadRunner,
+    halist: HomeAgentList,
+    nas: Vec<NaJob>,
+    routed: HashSet<Ipv6Addr>,
+    proxied: HashSet<Ipv6Addr>,
+    anycast: Vec<Ipv6Addr>,
+    shared: Arc<Shared>,
+    signals: UnixStream,
+    dirty: bool,
+    buf: Vec<u8>,
+    // Held for their Drop: the nftables table, the sysctls, the control
+    // socket file.
+    nft: Option<NftTable>,
+    sysctls: SysctlGuard,
+    control: Option<ControlServer>,
+}
+
+/// Runs the home agent until SIGTERM or SIGINT, then takes down everything
+/// it set up.
+pub fn run(cfg: Config, tunnel: Arc<dyn TunnelPlane>) -> anyhow::Result<()> {
+    let mut d = Daemon::start(cfg, tunnel)?;
+    let r = d.run_loop();
+    d.shutdown();
+    r
+}
+
+fn ignore_exists(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if netlink::errno(&e) == Some(libc::EEXIST) => Ok(()),
+        r => r,
+    }
+}
+
+fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e) if matches!(netlink::errno(&e), Some(libc::ENOENT | libc::ESRCH)) => Ok(()),
+        r => r,
+    }
+}
+
+impl Daemon {
+    fn start(cfg: Config, tunnel: Arc<dyn TunnelPlane>) -> anyhow::Result<Self> {
+        let (signals, sig_w) = UnixStream::pair()?;
+        signals.set_nonblocking(true)?;
+        for sig in [libc::SIGTERM, libc::SIGINT] {
+            signal_hook::low_level::pipe::register(sig, sig_w.try_clone()?)
+                .context("install signal handlers")?;
+        }
+        if cfg.allow_unauthenticated {
+            warn!(
+                "!!! allow_unauthenticated is ON: Binding Updates without MN-HA authentication \
+                 are accepted for home addresses without a key. Anyone can take those \
+                 addresses. Lab use only !!!"
+            );
+        }
+        let home = cfg.home_interface.clone();
+        let mut nl = Netlink::new()?;
+        let home_ifindex = nl
+            .link_index(&home)
+            .with_context(|| format!("home interface {home}"))?;
+        let home_mac = <[u8; 6]>::try_from(nl.link_info(home_ifindex)?.mac.as_slice()).ok();
+        let tun_name = tunnel.tun_name().to_owned();
+        let tun_ifindex = nl
+            .link_index(&tun_name)
+            .with_context(|| format!("tunnel device {tun_name}"))?;
+
+        let mut sysctls = SysctlGuard::new();
+        // Forwarding makes the kernel ignore RAs unless accept_ra is 2: a
+        // home agent that learns its default route from the home link's
+        // router (radvd) must keep doing so.
+        if sysctl::read(&home, "accept_ra").is_ok_and(|v| v == "1") {
+            sysctls.set(&home, "accept_ra", "2")?;
+        }
+        sysctls.set("all", "forwarding", "1")?;
+        sysctls.set("all", "proxy_ndp", "1")?;
+        sysctls.set(&home, "proxy_ndp", "1")?;
+        sysctls.set_path(sysctl::neigh_path(&home, "proxy_delay")?, "0")?;
+
+        let nft = NftTable::param_problem_filter(&cfg.nftables_table)
+            .context("install the nftables table")?;
+
+        let sock60 = RawRecvSocket::open(proto::DST_OPTS)?;
+        let sock135 = RawRecvSocket::open(proto::MOBILITY)?;
+        sock60.set_nonblocking(true)?;
+        sock135.set_nonblocking(true)?;
+        let sender = RawSender::open()?;
+        let nd = NdSocket::with_types(&home, &[134, 135, 136])?;
+        nd.set_nonblocking(true)?;
+        let dhaad = Icmp6Socket::open(&[msg_type::HAAD_REQUEST])?;
+        let anycast = cfg.anycast_addresses();
+        for a in &anycast {
+            dhaad.join_anycast(*a, home_ifindex)?;
+        }
+        let ra = if cfg.router_advertisements.enabled {
+            let mut s = RaSender::open(&home, cfg.ra_content(), cfg.ra_timing(), rand::random())
+                .context("router advertisements")?;
+            s.start(Instant::now());
+            Some(s)
+        } else {
+            None
+        };
+
+        let now = Instant::now();
+        let mut cache = BindingCache::new(
+            cfg.cache_config(),
+            now,
+            ntp_from_system_time(SystemTime::now()),
+        );
+        let records = match persist::load(&cfg.state_file) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "binding cache file unusable; starting empty");
+                Vec::new()
+            }
+        };
+        let restored = cache.restore(&records, SystemTime::now(), now);
+        info!(
+            restored,
+            stored = records.len(),
+            file = %cfg.state_file.display(),
+            "binding cache restored"
+        );
+
+        let shared = Arc::new(Shared::new(
+            cfg.ha_address,
+            home.clone(),
+            cfg.allow_unauthenticated,
+            Arc::clone(&tunnel),
+        ));
+        let halist = HomeAgentList::new(
+            cfg.ha_address,
+            cfg.home_agent_preference,
+            cfg.home_prefixes.iter().map(|p| p.prefix).collect(),
+        );
+        let dad = DadRunner::new(
+            cfg.dad.transmits,
+            Duration::from_millis(cfg.dad.retrans_ms.into()),
+        );
+        let mut d = Self {
+            cache,
+            nl,
+            home_ifindex,
+            home_mac,
+            tun_ifindex,
+            tunnel,
+            sock60,
+            sock135,
+            sender,
+            nd,
+            dhaad,
+            ra,
+            dad,
+            halist,
+            nas: Vec::new(),
+            routed: HashSet::new(),
+            proxied: HashSet::new(),
+            anycast,
+            shared: Arc::clone(&shared),
+            signals,
+            dirty: false,
+            buf: vec![0; 65536],
+            nft: Some(nft),
+            sysctls,
+            control: None,
+            cfg,
+        };
+        // Proxy entries a killed run left for nodes that are not bound now.
+        let stale: Vec<Ipv6Addr> = d
+            .cfg
+            .mobile_nodes
+            .iter()
+            .map(|m| m.home_address)
+            .filter(|h| d.cache.binding(h).is_none())
+            .collect();
+        for h in stale {
+            let _ = d.nl.del_proxy_neigh(d.home_ifindex, h);
+        }
+        d.drain(Instant::now());
+        d.control = Some(ControlServer::start(
+            &d.cfg.control_socket,
+            Arc::clone(&shared),
+        )?);
+        if let Some(listen) = &d.cfg.metrics.listen {
+            let addr = listen.parse().context("metrics.listen")?;
+            let bound = crate::metrics::start(addr, Arc::clone(&shared))?;
+            info!(%bound, "metrics endpoint");
+        }
+        info!(
+            ha = %d.cfg.ha_address,
+            home = %d.cfg.home_interface,
+            tun = %d.tunnel.tun_name(),
+            control = %d.cfg.control_socket.display(),
+            nft_table = %d.cfg.nftables_table,
+            router_advertisements = d.ra.is_some(),
+            mobile_nodes = d.cfg.mobile_nodes.len(),
+            "{READY}"
+        );
+        Ok(d)
+    }
+
+    fn run_loop(&mut self) -> anyhow::Result<()> {
+        loop {
+            let now = Instant::now();
+            self.cache
+                .set_wall_clock(now, ntp_from_system_time(SystemTime::now()));
+            self.cache.handle_timeout(now);
+            self.dad.handle_timeout(now);
+            self.send_due_nas(now);
+            if let Some(ra) = &mut self.ra
+                && let Err(e) = ra.handle_timeout(now)
+            {
+                warn!(error = %e, "router advertisement");
+            }
+            self.drain(now);
+
+            let deadline = [
+                self.cache.poll_timeout(),
+                self.dad.poll_timeout(),
+                self.nas.iter().map(|n| n.next).min(),
+                self.ra.as_ref().and_then(RaSender::poll_timeout),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            let wait = deadline
+                .map_or(Duration::from_secs(1), |t| {
+                    t.saturating_duration_since(Instant::now())
+                })
+                .min(Duration::from_secs(1));
+            let mut slots: Vec<(RawFd, Source)> = vec![
+                (self.signals.as_raw_fd(), Source::Signal),
+                (self.sock60.as_raw_fd(), Source::DstOpts),
+                (self.sock135.as_raw_fd(), Source::Mobility),
+                (self.nd.as_raw_fd(), Source::HomeNd),
+                (self.dhaad.as_fd().as_raw_fd(), Source::Dhaad),
+            ];
+            if let Some(ra) = &self.ra {
+                slots.push((ra.fd().as_raw_fd(), Source::Ra));
+            }
+            let mut fds: Vec<libc::pollfd> = slots
+                .iter()
+                .map(|(fd, _)| libc::pollfd {
+                    fd: *fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let ms = i32::try_from(wait.as_micros().div_ceil(1000)).unwrap_or(1000);
+            // SAFETY: `fds` is a live array of pollfd of the length given.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e).context("poll");
+            }
+            for (pfd, (_, src)) in fds.iter().zip(&slots) {
+                if pfd.revents == 0 {
+                    continue;
+                }
+                match src {
+                    Source::Signal => {
+                        info!("signal received; shutting down");
+                        return Ok(());
+                    }
+                    Source::DstOpts => self.read_signalling(true),
+                    Source::Mobility => self.read_signalling(false),
+                    Source::HomeNd => self.read_home_nd(),
+                    Source::Dhaad => self.read_dhaad(),
+                    Source::Ra => {
+                        if let Some(ra) = &mut self.ra
+                            && let Err(e) = ra.handle_readable(Instant::now())
+                        {
+                            debug!(error = %e, "router solicitation");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Takes down what the bindings installed (the bindings stay on disk
+    /// for the next start), the RAs, the nftables table and the control
+    /// socket; the TUN device goes with the data plane.
+    fn shutdown(&mut self) {
+        if let Some(ra) = &mut self.ra
+            && let Err(e) = ra.stop()
+        {
+            warn!(error = %e, "final router advertisement");
+        }
+        for a in std::mem::take(&mut self.proxied) {
+            if let Err(e) = ignore_missing(self.nl.del_proxy_neigh(self.home_ifindex, a)) {
+                warn!(error = %e, "remove proxy neighbour");
+            }
+        }
+        for a in std::mem::take(&mut self.routed) {
+            if let Err(e) = ignore_missing(self.nl.del_route(&self.route(a))) {
+                warn!(error = %e, "remove route");
+            }
+        }
+        self.control = None;
+        if let Some(mut t) = self.nft.take()
+            && let Err(e) = t.remove()
+        {
+            warn!(error = %e, "remove the nftables table");
+        }
+        if let Err(e) = self.sysctls.restore() {
+            warn!(error = %e, "restore sysctls");
+        }
+        info!(
+            bindings = self.cache.len(),
+            "stopped; bindings kept on disk"
+        );
+    }
+
+    fn route(&self, hoa: Ipv6Addr) -> RouteSpec {
+        RouteSpec {
+            oif: Some(self.tun_ifindex),
+            protocol: ROUTE_PROTOCOL,
+            replace: true,
+            ..RouteSpec::new(hoa, 128)
+        }
+    }
+
+    fn kernel_result(&self, what: &str, r: io::Result<()>) {
+        if let Err(e) = r {
+            self.shared.lock().shell.kernel_errors += 1;
+            warn!(error = %e, "{what}");
+        }
+    }
+
+    /// Carries out everything the engines queued, until they are quiet.
+    fn drain(&mut self, now: Instant) {
+        let mut changed = false;
+        loop {
+            let mut progress = false;
+            while let Some(a) = self.cache.poll_action() {
+                progress = true;
+                self.do_action(now, a);
+            }
+            while let Some(a) = self.dad.poll_action() {
+                progress = true;
+                self.do_dad(now, a);
+            }
+            while let Some(ev) = self.cache.poll_event() {
+                progress = true;
+                changed |= self.on_event(ev);
+            }
+            if !progress {
+                break;
+            }
+        }
+        {
+            let pending: Vec<Ipv6Addr> = self.cache.pending_dad().copied().collect();
+            let mut p = self.shared.lock();
+            p.stats = self.cache.stats().clone();
+            p.pending_dad = pending;
+        }
+        if changed {
+            self.tunnel.set_bindings(self.cache.snapshot());
+            self.dirty = true;
+        }
+        if self.dirty {
+            self.dirty = false;
+            let records = self.cache.export(SystemTime::now(), Instant::now());
+            match persist::save(&self.cfg.state_file, &records) {
+                Ok(()) => self.shared.lock().shell.state_writes += 1,
+                Err(e) => warn!(error = %e, "could not save the binding cache"),
+            }
+        }
+    }
+
+    fn do_action(&mut self, now: Instant, a: Action) {
+        match a {
+            Action::InstallBinding {
+                hoa, link_local, ..
+            } => {
+                let r = self.nl.add_route(&self.route(hoa));
+                self.kernel_result("add route into the tunnel", r);
+                self.routed.insert(hoa);
+                for t in std::iter::once(hoa).chain(link_local) {
+                    let r = ignore_exists(self.nl.add_proxy_neigh(self.home_ifindex, t));
+                    self.kernel_result("add proxy neighbour", r);
+                    self.proxied.insert(t);
+                    self.schedule_nas(now, t);
+                }
+            }
+            Action::UpdateBinding { hoa, .. } => {
+                // The route and the proxy entry are there already; make
+                // sure (a failed add earlier, a manual flush).
+                if let Err(e) = self.nl.add_route(&self.route(hoa)) {
+                    self.kernel_result("refresh route into the tunnel", Err(e));
+                }
+            }
+            Action::RemoveBinding {
+                hoa, link_local, ..
+            } => {
+                self.nas
+                    .retain(|n| n.target != hoa && Some(n.target) != link_local);
+                for t in std::iter::once(hoa).chain(link_local) {
+                    let r = ignore_missing(self.nl.del_proxy_neigh(self.home_ifindex, t));
+                    self.kernel_result("remove proxy neighbour", r);
+                    self.proxied.remove(&t);
+                }
+                let r = ignore_missing(self.nl.del_route(&self.route(hoa)));
+                self.kernel_result("remove route", r);
+                self.routed.remove(&hoa);
+                if let Some((a, b, c, d)) = self.tunnel.counters(&hoa) {
+                    let mut p = self.shared.lock();
+                    p.retired.0 += a;
+                    p.retired.1 += b;
+                    p.retired.2 += c;
+                    p.retired.3 += d;
+                }
+            }
+            Action::StartDad { hoa, link_local } => {
+                self.dad.start(now, hoa, link_local, rand::random);
+            }
+            Action::SendBa {
+                to_coa,
+                from,
+                hoa,
+                ba,
+                mh_bytes,
+            } => {
+                let mut ip = Ipv6Repr::new(from, to_coa, proto::MOBILITY);
+                if to_coa != hoa {
+                    ip.routing_home_address = Some(hoa);
+                }
+                debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
+                self.send_packet(&ip, &mh_bytes);
+            }
+            Action::SendBindingError {
+                to, from, mh_bytes, ..
+            } => {
+                self.send_packet(&Ipv6Repr::new(from, to, proto::MOBILITY), &mh_bytes);
+            }
+            Action::SendBrr {
+                hoa,
+                from,
+                mh_bytes,
+                ..
+            } => {
+                // To the home address: the route takes it into the tunnel.
+                self.send_packet(&Ipv6Repr::new(from, hoa, proto::MOBILITY), &mh_bytes);
+            }
+        }
+    }
+
+    fn send_packet(&self, ip: &Ipv6Repr, upper: &[u8]) {
+        let r = ip
+            .build(upper)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+            .and_then(|p| self.sender.send(&p.bytes, 0));
+        if let Err(e) = r {
+            self.shared.lock().shell.send_errors += 1;
+            warn!(error = %e, dst = %ip.dst, "send");
+        }
+    }
+
+    fn do_dad(&mut self, now: Instant, a: DadAction) {
+        match a {
+            DadAction::Join(g) => {
+                if let Err(e) = self.nd.join(g) {
+                    debug!(error = %e, "join solicited-node group");
+                }
+            }
+            DadAction::Leave(g) => {
+                if let Err(e) = self.nd.leave(g) {
+                    debug!(error = %e, "leave solicited-node group");
+                }
+            }
+            DadAction::Probe { target, nonce } => {
+                let ns = NdRepr::NeighborSolicit(NeighborSolicit::dad(target, Some(nonce)));
+                match ns.to_bytes() {
+                    Ok(b) => {
+                        if let Err(e) = self.nd.send(
+                            &b,
+                            Some(Ipv6Addr::UNSPECIFIED),
+                            solicited_node_multicast(target),
+                        ) {
+                            self.shared.lock().shell.send_errors += 1;
+                            warn!(error = %e, %target, "DAD probe");
+                        }
+                    }
+                    Err(e) => warn!(error = %e, "emit DAD probe"),
+                }
+            }
+            DadAction::Done { hoa, free } => {
+                if free {
+                    info!(%hoa, "home address free on the home link");
+                } else {
+                    self.shared.lock().shell.dad_conflicts += 1;
+                    warn!(%hoa, "home address in use on the home link (DAD failed)");
+                }
+                self.cache.handle_dad_result(now, hoa, free);
+            }
+        }
+    }
+
+    /// Logs one engine event and publishes the binding it touches; true
+    /// when a binding changed.
+    fn on_event(&mut self, ev: Event) -> bool {
+        let binding_change = match &ev.kind {
+            EventKind::BindingCreated { hoa, coa, lifetime } => {
+                info!(event = "binding_created", %hoa, %coa, lifetime_s = lifetime.as_secs(), mn = self.cfg.nai_of(hoa).unwrap_or("-"), "binding created");
+                Some(*hoa)
+            }
+            EventKind::BindingUpdated {
+                hoa,
+                old_coa,
+                coa,
+                lifetime,
+            } => {
+                let what = if old_coa == coa { "refreshed" } else { "moved" };
+                info!(event = "binding_updated", %hoa, %old_coa, %coa, lifetime_s = lifetime.as_secs(), "binding {what}");
+                Some(*hoa)
+            }
+            EventKind::BindingRemoved { hoa, coa, reason } => {
+                info!(event = "binding_removed", %hoa, %coa, reason = ?reason, "binding removed");
+                Some(*hoa)
+            }
+            EventKind::BindingRestored {
+                hoa,
+                coa,
+                remaining,
+            } => {
+                info!(event = "binding_restored", %hoa, %coa, remaining_s = remaining.as_secs(), "binding restored");
+                Some(*hoa)
+            }
+            EventKind::BuResult {
+                hoa,
+                coa,
+                sequence,
+                status,
+                lifetime,
+            } => {
+                if status.is_accepted() {
+                    debug!(%hoa, %coa, sequence, status = status.0, lifetime_s = lifetime.as_secs(), "binding update accepted");
+                } else {
+                    info!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), "binding update rejected");
+                }
+                None
+            }
+            EventKind::BuDropped { src, hoa, reason } => {
+                info!(%src, %hoa, reason, "binding update dropped");
+                None
+            }
+            EventKind::DadStarted { hoa } => {
+                info!(%hoa, "DAD for a new home address");
+                None
+            }
+            EventKind::DadTimedOut { hoa } => {
+                warn!(%hoa, "DAD never finished; pending registration forgotten");
+                None
+            }
+            EventKind::BrrSent { hoa, coa } => {
+                debug!(%hoa, %coa, "binding refresh request sent");
+                None
+            }
+            EventKind::BindingErrorSent { to, status } => {
+                debug!(%to, status = status.0, "binding error sent");
+                None
+            }
+        };
+        let Some(hoa) = binding_change else {
+            return false;
+        };
+        let published = self.cache.binding(&hoa).map(|b| {
+            let mn = self.cfg.nai_of(&hoa).map(str::to_owned);
+            debug!(%hoa, seq = b.sequence, flags = %flags_text(b.flags), "published");
+            PubBinding::from_info(b, mn)
+        });
+        let mut p = self.shared.lock();
+        match published {
+            Some(b) => {
+                p.bindings.insert(hoa, b);
+            }
+            None => {
+                p.bindings.remove(&hoa);
+            }
+        }
+        true
+    }
+
+    fn schedule_nas(&mut self, now: Instant, target: Ipv6Addr) {
+        let n = self.cfg.proxy_nd.unsolicited_nas;
+        self.nas.retain(|j| j.target != target);
+        if n > 0 {
+            self.nas.push(NaJob {
+                target,
+                next: now,
+                left: n,
+            });
+        }
+        self.send_due_nas(now);
+    }
+
+    /// Unsolicited NA for a home address with our MAC, O=1, to all-nodes
+    /// (RFC 6275 10.4.1, RFC 4861 7.2.6).
+    fn send_due_nas(&mut self, now: Instant) {
+        let interval = Duration::from_millis(self.cfg.proxy_nd.interval_ms.into());
+        let mut sent = 0;
+        for j in &mut self.nas {
+            if j.next > now || j.left == 0 {
+                continue;
+            }
+            j.left -= 1;
+            j.next = now + interval;
+            let opts = self
+                .home_mac
+                .map(|m| vec![NdOption::target_mac(m)])
+                .unwrap_or_default();
+            let na =
+                NdRepr::NeighborAdvert(NeighborAdvert::new(j.target, false, false, true, opts));
+            match na.to_bytes() {
+                Ok(b) => match self.nd.send(&b, None, ALL_NODES) {
+                    Ok(_) => sent += 1,
+                    Err(e) => warn!(error = %e, target = %j.target, "unsolicited NA"),
+                },
+                Err(e) => warn!(error = %e, "emit NA"),
+            }
+        }
+        self.nas.retain(|j| j.left > 0);
+        if sent > 0 {
+            self.shared.lock().shell.unsolicited_nas += sent;
+        }
+    }
+
+    fn malformed(&self, what: &str, src: Ipv6Addr, why: &dyn std::fmt::Display) {
+        self.shared.lock().shell.malformed += 1;
+        debug!(%src, "{what}: {why}");
+    }
+
+    /// Reads a protocol-60 (`dst_opts`) or protocol-135 socket.
+    fn read_signalling(&mut self, dst_opts: bool) {
+        let mut buf = std::mem::take(&mut self.buf);
+        loop {
+            let sock = if dst_opts {
+                &self.sock60
+            } else {
+                &self.sock135
+            };
+            let meta = match sock.recv(&mut buf) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(error = %e, "signalling socket");
+                    break;
+                }
+            };
+            let now = Instant::now();
+            self.handle_packet(now, &meta, buf.get(..meta.len).unwrap_or_default());
+            self.drain(now);
+        }
+        self.buf = buf;
+    }
+
+    fn handle_packet(&mut self, now: Instant, meta: &RecvMeta, payload: &[u8]) {
+        let parsed = match parse_payload(meta.header(), payload) {
+            Ok(p) => p,
+            Err(e) => return self.malformed("extension headers", meta.src, &e),
+        };
+        if parsed.is_fragment() {
+            return self.malformed("signalling", meta.src, &"fragmented");
+        }
+        let hao = parsed.home_address();
+        match parsed.upper_protocol() {
+            proto::MOBILITY => {
+                let (csum_src, csum_dst) = parsed.checksum_addresses();
+                let pkt = MhPacket::new_unchecked(parsed.upper());
+                if let Err(e) = pkt.check_len() {
+                    return self.malformed("mobility header", meta.src, &e);
+                }
+                if !pkt.verify_checksum(&csum_src, &csum_dst) {
+                    return self.malformed("mobility header", meta.src, &"bad checksum");
+                }
+                let mh = pkt.mh_bytes();
+                match MhRepr::parse(&pkt) {
+                    Ok(MhRepr::BindingUpdate(bu)) => {
+                        let authenticated = bu.options.iter().any(|o| {
+                            matches!(o, MhOption::MobilityAuth { subtype, .. } if *subtype == auth_subtype::MN_HA)
+                        });
+                        if !authenticated && self.cfg.allow_unauthenticated {
+                            warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
+                        }
+                        self.cache.handle_bu(
+                            now,
+                            &BuContext {
+                                src: meta.src,
+                                dst: meta.dst,
+                                home_address: hao,
+                                mh_bytes: mh,
+                                bu: &bu,
+                            },
+                        );
+                    }
+                    Ok(MhRepr::Unknown { mh_type, .. }) => {
+                        debug!(src = %meta.src, mh_type, "unknown mobility header type");
+                        self.cache
+                            .handle_unknown_mh_type(now, meta.src, meta.dst, hao);
+                    }
+                    Ok(other) => {
+                        debug!(src = %meta.src, mh_type = other.mh_type(), "mobility message not for a home agent");
+                    }
+                    Err(e) => self.malformed("mobility header", meta.src, &e),
+                }
+            }
+            proto::ICMPV6 if hao.is_some() => {
+                self.handle_mps(
+                    meta,
+                    parsed.upper(),
+                    hao.unwrap_or(meta.src),
+                    parsed.final_destination(),
+                );
+            }
+            _ => {
+                if let Some(hoa) = hao {
+                    self.cache
+                        .handle_hao_without_binding(now, meta.src, meta.dst, hoa);
+                }
+            }
+        }
+    }
+
+    /// A Mobile Prefix Solicitation from a bound mobile node (RFC 6275
+    /// 10.6.2): answer with the home prefixes, through a type 2 routing
+    /// header to its care-of address.
+    fn handle_mps(&mut self, meta: &RecvMeta, icmp: &[u8], hoa: Ipv6Addr, dst: Ipv6Addr) {
+        let msg = match DhaadRepr::parse_verified(icmp, &hoa, &dst) {
+            Ok(m) => m,
+            Err(e) => return self.malformed("ICMPv6 with a home address option", meta.src, &e),
+        };
+        let DhaadRepr::PrefixSolicit(mps) = msg else {
+            return;
+        };
+        if self.cache.binding(&hoa).is_none_or(|b| b.coa != meta.src) {
+            debug!(src = %meta.src, %hoa, "mobile prefix solicitation without a binding");
+            return;
+        }
+        let ha = self.cfg.ha_address;
+        let options = self
+            .cfg
+            .home_prefixes
+            .iter()
+            .map(|p| {
+                let mut pi = PrefixInformation::new(
+                    if p.prefix.contains(ha) {
+                        ha
+                    } else {
+                        p.prefix.addr()
+                    },
+                    p.prefix.prefix_len(),
+                    p.valid_lifetime.unwrap_or(INFINITE_LIFETIME),
+                    p.preferred_lifetime.unwrap_or(INFINITE_LIFETIME),
+                );
+                pi.router_address = p.prefix.contains(ha);
+                NdOption::PrefixInformation(pi)
+            })
+            .collect();
+        let mpa = DhaadRepr::PrefixAdvert(MobilePrefixAdvert {
+            identifier: mps.identifier,
+            managed: self.cfg.router_advertisements.managed,
+            other: self.cfg.router_advertisements.other,
+            reserved: 0,
+            options,
+        });
+        match mpa.to_bytes_with_checksum(&ha, &hoa) {
+            Ok(bytes) => {
+                let mut ip = Ipv6Repr::new(ha, meta.src, proto::ICMPV6);
+                ip.routing_home_address = Some(hoa);
+                self.send_packet(&ip, &bytes);
+                self.shared.lock().shell.mobile_prefix_advertisements += 1;
+                info!(%hoa, coa = %meta.src, "mobile prefix advertisement sent");
+            }
+            Err(e) => warn!(error = %e, "emit mobile prefix advertisement"),
+        }
+    }
+
+    fn read_home_nd(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        loop {
+            let info = match self.nd.recv(&mut buf) {
+                Ok(i) => i,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(error = %e, "home link ND socket");
+                    break;
+                }
+            };
+            let now = Instant::now();
+            let Ok(msg) = NdRepr::from_bytes(buf.get(..info.len).unwrap_or_default()) else {
+                continue;
+            };
+            if msg.validate(&info.src, &info.dst, info.hop_limit).is_err() {
+                continue;
+            }
+            match &msg {
+                NdRepr::RouterAdvert(ra) => self.halist.handle_ra(now, info.src, ra),
+                NdRepr::NeighborSolicit(ns) if info.src.is_unspecified() => {
+                    self.dad.handle_probe(ns.target, ns.options.nonce());
+                }
+                NdRepr::NeighborAdvert(na) => self.dad.handle_na(na.target),
+                _ => {}
+            }
+            self.drain(now);
+        }
+        self.buf = buf;
+    }
+
+    /// DHAAD (RFC 6275 10.5): a request to a Home-Agents anycast address
+    /// gets our home agents list, most preferred first, from our address.
+    fn read_dhaad(&mut self) {
+        let mut buf = std::mem::take(&mut self.buf);
+        loop {
+            let (len, src, dst) = match self.dhaad.recv(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(error = %e, "DHAAD socket");
+                    break;
+                }
+            };
+            let msg = match DhaadRepr::from_bytes(buf.get(..len).unwrap_or_default()) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.malformed("DHAAD request", src, &e);
+                    continue;
+                }
+            };
+            let DhaadRepr::HaadRequest(req) = msg else {
+                continue;
+            };
+            if !self.anycast.contains(&dst) || msg.validate(&src, &dst).is_err() {
+                debug!(%src, %dst, "DHAAD request not to our anycast address");
+                continue;
+            }
+            let reply = DhaadRepr::HaadReply(HaadReply {
+                identifier: req.identifier,
+                mobile_router: false,
+                reserved: 0,
+                home_agents: self.halist.addresses(Instant::now()),
+            });
+            match reply.to_bytes() {
+                Ok(b) => match self.dhaad.send(&b, self.cfg.ha_address, src) {
+                    Ok(_) => {
+                        self.shared.lock().shell.dhaad_replies += 1;
+                        info!(%src, identifier = req.identifier, "DHAAD reply sent");
+                    }
+                    Err(e) => warn!(error = %e, %src, "DHAAD reply"),
+                },
+                Err(e) => warn!(error = %e, "emit DHAAD reply"),
+            }
+        }
+        self.buf = buf;
+    }
+}
+
+/// Status codes by name for logs and tests.
+pub fn status_name(s: u8) -> &'static str {
+    BaStatus(s).name().unwrap_or("unknown")
+}

@@ -1,0 +1,321 @@
+//! The home agent's life: restart after SIGKILL, clean exit, what the kernel
+//! must not say while it runs, what Wireshark makes of its BAs, DHAAD and
+//! mobile prefix discovery. Run as root with `--test-threads=2` at most.
+
+#![allow(clippy::unwrap_used)]
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::mh_io::RawRecvSocket;
+use mip6_common::wire::checksum::proto;
+use mip6_common::wire::dhaad::{DhaadRepr, HaadRequest, MobilePrefixSolicit};
+use mip6_common::wire::exthdr::{Ipv6Repr, parse_payload};
+use mip6_common::wire::mh::BaStatus;
+use mip6_common::wire::nd::NdOption;
+use mip6_home_agent::icmp_io::Icmp6Socket;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use support::*;
+
+fn wait_exit(c: &mut mip6_testbed::harness::Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + T;
+    while Instant::now() < deadline {
+        if let Some(s) = c.try_wait().unwrap() {
+            return s;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("the home agent did not exit");
+}
+
+#[test]
+fn binding_survives_sigkill_and_restart() {
+    let w = World::new("ha-kill", "");
+    let mut ha = w.start_ha();
+    let c = mn1();
+    assert_eq!(register(&w, &c, 500, 150).ba.status, BaStatus::ACCEPTED);
+    let before = w.status().bindings;
+    assert_eq!(before.len(), 1);
+
+    kill(Pid::from_raw(ha.pid() as i32), Signal::SIGKILL).unwrap();
+    wait_exit(&mut ha);
+    drop(ha);
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let _ha = w.start_ha();
+    let after = w.status().bindings;
+    assert_eq!(after.len(), 1, "{after:?}");
+    let (b, a) = (&before[0], &after[0]);
+    assert_eq!((a.hoa, a.coa, a.sequence), (b.hoa, b.coa, b.sequence));
+    assert_eq!(a.mn_id.as_deref(), Some(NAI));
+    assert!(
+        a.lifetime_left_secs < b.lifetime_left_secs && a.lifetime_left_secs > 100,
+        "the remaining lifetime carries on: {b:?} then {a:?}"
+    );
+    assert!(w.route_to_tun(HOA), "route back into the new TUN");
+    assert!(w.proxied(HOA));
+    // The sequence number survived: an older one is refused.
+    assert_eq!(
+        register(&w, &c, 499, 150).ba.status,
+        BaStatus::SEQUENCE_NUMBER_OUT_OF_WINDOW
+    );
+    assert_eq!(register(&w, &c, 501, 150).ba.status, BaStatus::ACCEPTED);
+}
+
+#[test]
+fn clean_exit_leaves_nothing_behind() {
+    let w = World::new("ha-exit", "");
+    let ha = w.start_ha();
+    assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
+    assert!(
+        w.ha.output(&["nft", "list", "table", "ip6", "mip6ha_test"])
+            .unwrap()
+            .success()
+    );
+    assert!(w.ha.output(&["ip", "link", "show", TUN]).unwrap().success());
+    assert_eq!(
+        w.ha.read_sysctl("net.ipv6.conf.eth0.proxy_ndp").unwrap(),
+        "1"
+    );
+
+    let status = ha.stop().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        !w.ha
+            .output(&["nft", "list", "table", "ip6", "mip6ha_test"])
+            .unwrap()
+            .success(),
+        "nftables table left"
+    );
+    assert!(
+        !w.ha.output(&["ip", "link", "show", TUN]).unwrap().success(),
+        "TUN left"
+    );
+    assert_eq!(
+        w.ha_cmd("ip -6 route show proto 109").trim(),
+        "",
+        "routes left"
+    );
+    assert!(!w.proxied(HOA), "proxy entry left");
+    assert!(!w.socket.exists(), "control socket left");
+    assert_eq!(
+        w.ha.read_sysctl("net.ipv6.conf.eth0.proxy_ndp").unwrap(),
+        "0"
+    );
+    // The binding itself is kept for the next start.
+    let saved = std::fs::read_to_string(&w.state).unwrap();
+    assert!(saved.contains(&HOA.to_string()), "{saved}");
+}
+
+/// Parameter Problems from the home agent seen by the mobile node while it
+/// sends `n` BUs one second apart.
+fn param_problems_during_bus(w: &World, first_seq: u16, n: u16) -> usize {
+    w.mn.run_in(move || {
+        let pp = NdSocket::with_types("eth0", &[4]).unwrap();
+        pp.set_nonblocking(true).unwrap();
+        let s = MnSockets::open();
+        let c = mn1();
+        for i in 0..n {
+            s.send_mh(COA, HOA, &bu(&c, COA, first_seq + i, 100, now_ntp()));
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let mut buf = vec![0u8; 2048];
+        let mut count = 0;
+        while let Ok(info) = pp.recv(&mut buf) {
+            if info.src == HA && buf[0] == 4 {
+                count += 1;
+            }
+        }
+        count
+    })
+    .unwrap()
+}
+
+#[test]
+fn kernel_parameter_problems_are_suppressed() {
+    let w = World::new("ha-pp", "");
+    let ha = w.start_ha();
+    assert_eq!(param_problems_during_bus(&w, 10, 2), 0);
+    assert_eq!(w.bindings().len(), 1, "the BUs were taken");
+    // Without the daemon (and its table) the kernel does answer: the
+    // capture works.
+    ha.stop().unwrap();
+    assert!(param_problems_during_bus(&w, 20, 2) > 0);
+}
+
+#[test]
+fn binding_ack_decodes_in_tshark() {
+    let w = World::new("ha-tshark", "");
+    let _ha = w.start_ha();
+    let pcap = w.lab.workdir().join("mn.pcap");
+    let mut dump =
+        w.mn.spawn(&[
+            "tcpdump",
+            "--immediate-mode",
+            "-Z",
+            "root",
+            "-i",
+            "eth0",
+            "-U",
+            "-n",
+            "-w",
+            pcap.to_str().unwrap(),
+            "ip6",
+        ])
+        .unwrap();
+    dump.wait_log("listening on", T).unwrap();
+    let c = mn1();
+    assert_eq!(register(&w, &c, 1, 100).ba.status, BaStatus::ACCEPTED);
+    assert_eq!(
+        register(&w, &c, 1, 100).ba.status,
+        BaStatus::SEQUENCE_NUMBER_OUT_OF_WINDOW
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let log_path = dump.log_path().to_owned();
+    let st = dump.stop().unwrap();
+    let dump_log = format!(
+        "{st} {}; pcap {:?} octets",
+        std::fs::read_to_string(&log_path).unwrap_or_default(),
+        std::fs::metadata(&pcap).map(|m| m.len())
+    );
+    let out =
+        w.mn.exec(&[
+            "tshark",
+            "-n",
+            "-r",
+            pcap.to_str().unwrap(),
+            "-V",
+            "-Y",
+            "mipv6",
+        ])
+        .unwrap();
+    let all =
+        w.mn.exec(&["tshark", "-n", "-r", pcap.to_str().unwrap()])
+            .unwrap();
+    assert!(
+        out.contains("Binding Acknowledgement"),
+        "{out}\n{all}\n{}",
+        dump_log
+    );
+    assert!(out.contains("Binding Update"), "{out}");
+    assert!(out.contains("Type 2 Routing"), "{out}");
+    assert!(out.contains("Status: Binding Update accepted (0)"), "{out}");
+    assert!(!out.contains("Malformed"), "{out}");
+    let flagged =
+        w.mn.exec(&[
+            "tshark",
+            "-n",
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "mipv6 && (_ws.malformed || _ws.expert.severity >= warning)",
+        ])
+        .unwrap();
+    assert_eq!(flagged.trim(), "", "tshark flags our packets");
+}
+
+#[test]
+fn dhaad_and_mobile_prefix_discovery_beside_radvd() {
+    let w = World::new("ha-dhaad", "home_agent_preference: 5\n");
+    // Another home agent on the link, advertised by radvd (preferred).
+    let conf = w.lab.workdir().join("radvd.conf");
+    std::fs::write(
+        &conf,
+        "interface eth0 {\n AdvSendAdvert on;\n MinRtrAdvInterval 0.1;\n MaxRtrAdvInterval 0.5;\n \
+         AdvHomeAgentFlag on;\n AdvHomeAgentInfo on;\n HomeAgentPreference 20;\n HomeAgentLifetime 100;\n \
+         prefix 2001:db8:1::2/64 { AdvRouterAddr on; };\n};\n",
+    )
+    .unwrap();
+    w.nbr.sysctl("net.ipv6.conf.all.forwarding", "1").unwrap();
+    let pid = w.lab.workdir().join("radvd.pid");
+    let _radvd = w
+        .nbr
+        .spawn(&[
+            "radvd",
+            "-n",
+            "-C",
+            conf.to_str().unwrap(),
+            "-p",
+            pid.to_str().unwrap(),
+            "-m",
+            "stderr",
+        ])
+        .unwrap();
+    let _ha = w.start_ha();
+    assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
+
+    let (dhaad, mpa) =
+        w.mn.run_in(|| {
+            let sock = Icmp6Socket::open(&[145]).unwrap();
+            let req = DhaadRepr::HaadRequest(HaadRequest {
+                identifier: 0x4d36,
+                ..HaadRequest::default()
+            })
+            .to_bytes()
+            .unwrap();
+            // Until the home agent has heard radvd's advertisement.
+            let deadline = Instant::now() + T;
+            let mut buf = vec![0u8; 2048];
+            let mut reply = None;
+            while Instant::now() < deadline {
+                sock.send(&req, COA, ANYCAST).unwrap();
+                std::thread::sleep(Duration::from_millis(300));
+                while let Ok((len, src, _)) = sock.recv(&mut buf) {
+                    if let Ok(DhaadRepr::HaadReply(r)) = DhaadRepr::from_bytes(&buf[..len]) {
+                        assert_eq!(src, HA);
+                        reply = Some(r);
+                    }
+                }
+                if reply.as_ref().is_some_and(|r| r.home_agents.len() == 2) {
+                    break;
+                }
+            }
+            // Mobile prefix solicitation with a Home Address option.
+            let rx = RawRecvSocket::open(proto::ROUTING).unwrap();
+            rx.set_nonblocking(true).unwrap();
+            let mps = DhaadRepr::PrefixSolicit(MobilePrefixSolicit {
+                identifier: 77,
+                reserved: 0,
+            })
+            .to_bytes_with_checksum(&HOA, &HA)
+            .unwrap();
+            let mut ip = Ipv6Repr::new(COA, HA, proto::ICMPV6);
+            ip.home_address_option = Some(HOA);
+            let tx = mip6_common::sys::mh_io::RawSender::open().unwrap();
+            tx.send(&ip.build(&mps).unwrap().bytes, 0).unwrap();
+            let mut mpa = None;
+            let deadline = Instant::now() + T;
+            while mpa.is_none() && Instant::now() < deadline {
+                match rx.recv(&mut buf) {
+                    Ok(meta) => {
+                        let p = parse_payload(meta.header(), &buf[..meta.len]).unwrap();
+                        if p.upper_protocol() == proto::ICMPV6 {
+                            assert_eq!(p.routing_home_address(), Some(HOA));
+                            mpa = Some(DhaadRepr::parse_verified(p.upper(), &HA, &HOA).unwrap());
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            (reply, mpa)
+        })
+        .unwrap();
+    let dhaad = dhaad.expect("a DHAAD reply");
+    assert_eq!(dhaad.identifier, 0x4d36);
+    assert_eq!(dhaad.home_agents, vec![NBR, HA], "by preference");
+    let Some(DhaadRepr::PrefixAdvert(mpa)) = mpa else {
+        panic!("no mobile prefix advertisement: {mpa:?}");
+    };
+    assert_eq!(mpa.identifier, 77);
+    assert!(
+        mpa.options.iter().any(|o| matches!(o, NdOption::PrefixInformation(p)
+            if p.prefix_len == 64 && p.network() == "2001:db8:1::".parse::<std::net::Ipv6Addr>().unwrap())),
+        "{mpa:?}"
+    );
+    let s = w.status();
+    assert_eq!(s.counters.mobile_prefix_advertisements, 1);
+    assert!(s.counters.dhaad_replies >= 1);
+}

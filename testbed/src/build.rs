@@ -1,0 +1,289 @@
+//! Turns a [`Topology`] into namespaces: links as bridges, routers that
+//! forward and advertise, static addresses and routes, correspondents.
+//! The daemons (home agents, mobile nodes) are started by the caller on top.
+
+use crate::harness::{Child, Iface, Lab, Link, Node, NodeOptions};
+use crate::topology::{RaDaemon, Topology, host_addr, prefix_of};
+use anyhow::{Context, anyhow};
+use std::collections::BTreeMap;
+use std::net::Ipv6Addr;
+use std::path::Path;
+
+/// A built network. Dropping it (with its [`Lab`]) removes everything.
+pub struct Built {
+    pub nodes: BTreeMap<String, Node>,
+    pub links: BTreeMap<String, Link>,
+    /// (node, link) -> the node's interface on that link.
+    pub ifaces: BTreeMap<(String, String), Iface>,
+    /// (node, link) -> the node's static address on that link.
+    pub addrs: BTreeMap<(String, String), Ipv6Addr>,
+    /// RA senders and radvd processes: stopped when dropped.
+    pub advertisers: Vec<Child>,
+}
+
+impl std::fmt::Debug for Built {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Built")
+            .field("nodes", &self.nodes.keys().collect::<Vec<_>>())
+            .field("links", &self.links.keys().collect::<Vec<_>>())
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Built {
+    pub fn node(&self, name: &str) -> anyhow::Result<&Node> {
+        self.nodes
+            .get(name)
+            .ok_or_else(|| anyhow!("no node {name}"))
+    }
+
+    pub fn link(&self, name: &str) -> anyhow::Result<&Link> {
+        self.links
+            .get(name)
+            .ok_or_else(|| anyhow!("no link {name}"))
+    }
+
+    pub fn iface(&self, node: &str, link: &str) -> anyhow::Result<&Iface> {
+        self.ifaces
+            .get(&(node.to_string(), link.to_string()))
+            .ok_or_else(|| anyhow!("{node} has no interface on {link}"))
+    }
+
+    pub fn addr(&self, node: &str, link: &str) -> anyhow::Result<Ipv6Addr> {
+        self.addrs
+            .get(&(node.to_string(), link.to_string()))
+            .copied()
+            .ok_or_else(|| anyhow!("{node} has no address on {link}"))
+    }
+}
+
+/// Interface name of a forwarding node on `link`: the link's name, so a
+/// person reading `ip addr` in the router sees where each one goes.
+fn ifname(link: &str) -> String {
+    let mut s: String = link.chars().take(12).collect();
+    if s == "lo" {
+        s.push('0');
+    }
+    s
+}
+
+/// Builds every link and node of `t` in `lab`. `ra_sender` is the
+/// `mip6-testbed` executable, whose `ra-sender` subcommand advertises.
+pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built> {
+    let mut b = Built {
+        nodes: BTreeMap::new(),
+        links: BTreeMap::new(),
+        ifaces: BTreeMap::new(),
+        addrs: BTreeMap::new(),
+        advertisers: Vec::new(),
+    };
+    for l in &t.links {
+        b.links.insert(l.name.clone(), lab.link(&l.name)?);
+    }
+    let forwarding = NodeOptions::default()
+        .no_dad_delay()
+        .forwarding()
+        .accept_ra(0);
+    let host = NodeOptions::default().no_dad_delay().accept_ra(0);
+    let attach = |b: &mut Built, node: &Node, link: &str, ifn: &str| -> anyhow::Result<Iface> {
+        let l = b.link(link)?.clone();
+        let i = lab.attach(node, &l, ifn)?;
+        b.ifaces
+            .insert((node.name().to_string(), link.to_string()), i.clone());
+        Ok(i)
+    };
+    let add_addr =
+        |b: &mut Built, node: &Node, link: &str, ifn: &str, a: Ipv6Addr| -> anyhow::Result<()> {
+            node.exec(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{a}/64"),
+                "dev",
+                ifn,
+                "nodad",
+            ])
+            .with_context(|| format!("address {a} on {} {ifn}", node.name()))?;
+            b.addrs
+                .insert((node.name().to_string(), link.to_string()), a);
+            Ok(())
+        };
+
+    for r in &t.routers {
+        let node = lab.node_with(&r.name, &forwarding)?;
+        for l in &r.links {
+            let spec = t.link(l).ok_or_else(|| anyhow!("no link {l}"))?;
+            let ifn = ifname(l);
+            attach(&mut b, &node, l, &ifn)?;
+            add_addr(&mut b, &node, l, &ifn, host_addr(prefix_of(spec)?, r.host))?;
+        }
+        b.nodes.insert(r.name.clone(), node);
+    }
+    for h in &t.home_agents {
+        let node = lab.node_with(&h.name, &forwarding)?;
+        attach(&mut b, &node, &h.home_link, "eth0")?;
+        add_addr(&mut b, &node, &h.home_link, "eth0", h.address)?;
+        if let Some(u) = &h.uplink {
+            let spec = t.link(u).ok_or_else(|| anyhow!("no link {u}"))?;
+            attach(&mut b, &node, u, "uplink")?;
+            // The HA's transit address: ::2 beside the router's ::1.
+            add_addr(&mut b, &node, u, "uplink", host_addr(prefix_of(spec)?, 2))?;
+        }
+        b.nodes.insert(h.name.clone(), node);
+    }
+    for c in &t.correspondents {
+        let node = lab.node_with(&c.name, &host)?;
+        let spec = t
+            .link(&c.link)
+            .ok_or_else(|| anyhow!("no link {}", c.link))?;
+        attach(&mut b, &node, &c.link, "eth0")?;
+        add_addr(
+            &mut b,
+            &node,
+            &c.link,
+            "eth0",
+            host_addr(prefix_of(spec)?, c.host),
+        )?;
+        b.nodes.insert(c.name.clone(), node);
+    }
+    for m in &t.mobile_nodes {
+        // The daemon manages the interfaces; the kernel stays out.
+        let node = lab.node_with(&m.name, &host)?;
+        for f in &m.interfaces {
+            attach(&mut b, &node, &f.link, &f.name)?;
+        }
+        b.nodes.insert(m.name.clone(), node);
+    }
+
+    // Static routes between links, and a default route for hosts.
+    let routes = t.routes();
+    for (me, list) in &routes {
+        let node = b.node(me)?.clone();
+        let my_if = |link: &str| -> String {
+            if t.home_agents.iter().any(|h| h.name == *me) {
+                if t.home_agents
+                    .iter()
+                    .any(|h| h.name == *me && h.home_link == link)
+                {
+                    "eth0".into()
+                } else {
+                    "uplink".into()
+                }
+            } else {
+                ifname(link)
+            }
+        };
+        for r in list {
+            let spec = t
+                .link(&r.to_link)
+                .ok_or_else(|| anyhow!("no link {}", r.to_link))?;
+            let via = b.addr(&r.via_node, &r.via_link)?;
+            node.exec(&[
+                "ip",
+                "-6",
+                "route",
+                "add",
+                &format!("{}/64", prefix_of(spec)?),
+                "via",
+                &via.to_string(),
+                "dev",
+                &my_if(&r.via_link),
+            ])
+            .with_context(|| format!("route on {me} to {}", r.to_link))?;
+        }
+    }
+    for c in &t.correspondents {
+        let gw = t
+            .routers
+            .iter()
+            .find(|r| r.links.contains(&c.link))
+            .ok_or_else(|| anyhow!("no router on {}, the link of {}", c.link, c.name))?;
+        let via = b.addr(&gw.name, &c.link)?;
+        b.node(&c.name)?.exec(&[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "default",
+            "via",
+            &via.to_string(),
+            "dev",
+            "eth0",
+        ])?;
+    }
+    for h in &t.home_agents {
+        if let Some(u) = &h.uplink {
+            let gw = t
+                .routers
+                .iter()
+                .find(|r| r.links.contains(u))
+                .ok_or_else(|| anyhow!("no router on {u}, the uplink of {}", h.name))?;
+            let via = b.addr(&gw.name, u)?;
+            b.node(&h.name)?.exec(&[
+                "ip",
+                "-6",
+                "route",
+                "add",
+                "default",
+                "via",
+                &via.to_string(),
+                "dev",
+                "uplink",
+            ])?;
+        }
+    }
+
+    // Advertisers last: every address is in place when the first RA leaves.
+    for r in &t.routers {
+        let node = b.node(&r.name)?.clone();
+        for l in &r.links {
+            let spec = t.link(l).ok_or_else(|| anyhow!("no link {l}"))?;
+            let ifn = ifname(l);
+            b.iface(&r.name, l)?
+                .wait_link_local(lab.timeouts().addr)
+                .with_context(|| format!("{} has no link-local address on {l}", r.name))?;
+            match r.ra {
+                RaDaemon::None => {}
+                RaDaemon::Own => {
+                    let exe = ra_sender.to_str().ok_or_else(|| anyhow!("odd exe path"))?;
+                    let interval = r.ra_interval_ms.to_string();
+                    b.advertisers.push(node.spawn(&[
+                        exe,
+                        "ra-sender",
+                        &ifn,
+                        "--prefix",
+                        &spec.prefix,
+                        "--interval-ms",
+                        &interval,
+                    ])?);
+                }
+                RaDaemon::Radvd => {
+                    let conf = lab.workdir().join(format!("radvd-{}-{l}.conf", r.name));
+                    let max = (r.ra_interval_ms as f64 / 1000.0).max(4.0);
+                    std::fs::write(
+                        &conf,
+                        format!(
+                            "interface {ifn} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n \
+                             MaxRtrAdvInterval {max};\n prefix {} {{ }};\n}};\n",
+                            spec.prefix
+                        ),
+                    )?;
+                    let pid = lab.workdir().join(format!("radvd-{}-{l}.pid", r.name));
+                    b.advertisers.push(node.spawn(&[
+                        "radvd",
+                        "-n",
+                        "-m",
+                        "stderr",
+                        "-C",
+                        conf.to_str().ok_or_else(|| anyhow!("odd path"))?,
+                        "-p",
+                        pid.to_str().ok_or_else(|| anyhow!("odd path"))?,
+                    ])?);
+                }
+            }
+        }
+    }
+    Ok(b)
+}

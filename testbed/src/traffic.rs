@@ -1,0 +1,238 @@
+//! A long TCP stream whose survival across handovers is what a user cares
+//! about: the client writes a known byte pattern at a steady rate, the
+//! server checks every byte, and either side's error (a reset, a timeout, a
+//! corrupted byte) marks the connection as broken.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// The byte at stream offset `n`: position-dependent, so a lost, repeated or
+/// reordered segment shows up as a mismatch.
+fn pattern(n: u64) -> u8 {
+    (n.wrapping_mul(2_654_435_761) >> 13) as u8
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamResult {
+    pub bytes: u64,
+    pub error: Option<String>,
+}
+
+impl StreamResult {
+    pub fn survived(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// Accepts one connection and checks the pattern until the peer closes or
+/// `stop` is set. A silence longer than `idle_limit` counts as broken (a
+/// handover should cost tens of milliseconds, not seconds).
+pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration) -> StreamResult {
+    listener.set_nonblocking(true).ok();
+    let start = Instant::now();
+    let mut conn = loop {
+        match listener.accept() {
+            Ok((c, _)) => break c,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if stop.load(Ordering::SeqCst) || start.elapsed() > idle_limit {
+                    return StreamResult {
+                        bytes: 0,
+                        error: Some("no connection arrived".into()),
+                    };
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => {
+                return StreamResult {
+                    bytes: 0,
+                    error: Some(format!("accept: {e}")),
+                };
+            }
+        }
+    };
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_millis(100)));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut offset = 0u64;
+    let mut last_data = Instant::now();
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                return StreamResult {
+                    bytes: offset,
+                    error: None,
+                };
+            }
+            Ok(n) => {
+                for (i, b) in buf[..n].iter().enumerate() {
+                    let at = offset + i as u64;
+                    if *b != pattern(at) {
+                        return StreamResult {
+                            bytes: at,
+                            error: Some(format!("corrupt byte at offset {at}")),
+                        };
+                    }
+                }
+                offset += n as u64;
+                last_data = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if stop.load(Ordering::SeqCst) {
+                    return StreamResult {
+                        bytes: offset,
+                        error: None,
+                    };
+                }
+                if last_data.elapsed() > idle_limit {
+                    return StreamResult {
+                        bytes: offset,
+                        error: Some(format!("no data for {idle_limit:?}")),
+                    };
+                }
+            }
+            Err(e) => {
+                return StreamResult {
+                    bytes: offset,
+                    error: Some(format!("read: {e}")),
+                };
+            }
+        }
+    }
+}
+
+/// Connects to `to` and writes the pattern at about `rate` bytes per second
+/// until `stop`, then closes cleanly.
+pub fn send_stream(
+    to: SocketAddr,
+    rate: u64,
+    stop: &AtomicBool,
+    connect_timeout: Duration,
+) -> StreamResult {
+    let mut conn = match TcpStream::connect_timeout(&to, connect_timeout) {
+        Ok(c) => c,
+        Err(e) => {
+            return StreamResult {
+                bytes: 0,
+                error: Some(format!("connect {to}: {e}")),
+            };
+        }
+    };
+    let _ = conn.set_nodelay(true);
+    // A write may block through a handover; it must not block forever.
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(10)));
+    let chunk = 4096usize;
+    let mut offset = 0u64;
+    let start = Instant::now();
+    let mut buf = vec![0u8; chunk];
+    while !stop.load(Ordering::SeqCst) {
+        let due = Duration::from_secs_f64(offset as f64 / rate.max(1) as f64);
+        let elapsed = start.elapsed();
+        if due > elapsed {
+            std::thread::sleep((due - elapsed).min(Duration::from_millis(20)));
+            continue;
+        }
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = pattern(offset + i as u64);
+        }
+        if let Err(e) = conn.write_all(&buf) {
+            return StreamResult {
+                bytes: offset,
+                error: Some(format!("write: {e}")),
+            };
+        }
+        offset += chunk as u64;
+    }
+    if let Err(e) = conn.shutdown(std::net::Shutdown::Write) {
+        return StreamResult {
+            bytes: offset,
+            error: Some(format!("close: {e}")),
+        };
+    }
+    StreamResult {
+        bytes: offset,
+        error: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_stream_on_loopback_survives_and_counts_every_byte() {
+        let listener = TcpListener::bind("[::1]:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let s1 = Arc::clone(&stop);
+        let server = std::thread::spawn(move || serve_one(&listener, &s1, Duration::from_secs(5)));
+        let s2 = Arc::clone(&stop);
+        let client =
+            std::thread::spawn(move || send_stream(addr, 4 << 20, &s2, Duration::from_secs(2)));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+        let sent = client.join().expect("join");
+        let got = server.join().expect("join");
+        assert!(sent.survived() && got.survived(), "{sent:?} {got:?}");
+        assert!(sent.bytes > 100_000, "{sent:?}");
+        assert!(got.bytes <= sent.bytes);
+    }
+
+    #[test]
+    fn a_corrupted_byte_is_caught() {
+        let listener = TcpListener::bind("[::1]:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = AtomicBool::new(false);
+        let writer = std::thread::spawn(move || {
+            let mut c = TcpStream::connect(addr).expect("connect");
+            let mut b: Vec<u8> = (0..100).map(pattern).collect();
+            b[57] ^= 1;
+            c.write_all(&b).expect("write");
+        });
+        let r = serve_one(&listener, &stop, Duration::from_secs(5));
+        writer.join().expect("join");
+        assert_eq!(r.error.as_deref(), Some("corrupt byte at offset 57"));
+    }
+
+    #[test]
+    fn a_reset_is_broken() {
+        let listener = TcpListener::bind("[::1]:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = AtomicBool::new(false);
+        let writer = std::thread::spawn(move || {
+            let c = TcpStream::connect(addr).expect("connect");
+            (&c).write_all(&[pattern(0)]).expect("write");
+            // SO_LINGER 0: close with a reset.
+            socket_linger_zero(&c);
+            drop(c);
+        });
+        let r = serve_one(&listener, &stop, Duration::from_secs(5));
+        writer.join().expect("join");
+        assert!(!r.survived(), "{r:?}");
+    }
+
+    fn socket_linger_zero(c: &TcpStream) {
+        use std::os::fd::AsRawFd;
+        let l = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: a valid socket and a correctly sized option value.
+        unsafe {
+            libc::setsockopt(
+                c.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&l as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+    }
+}
