@@ -352,7 +352,8 @@ impl Drop for TestHa {
 /// namespaces stop before the lab goes.
 struct Net {
     _ras: Vec<OwnRouter>,
-    ha: TestHa,
+    test_ha: Option<TestHa>,
+    ha_node: Node,
     rtr: Node,
     mn: Node,
     cn: Node,
@@ -365,7 +366,20 @@ struct Net {
     lab: Lab,
 }
 
+impl Net {
+    /// The test home agent (every test but the interoperability one).
+    fn ha(&self) -> &TestHa {
+        self.test_ha
+            .as_ref()
+            .expect("this network has the test home agent")
+    }
+}
+
 fn net(tag: &str, second_iface: bool) -> Net {
+    net_with(tag, second_iface, true)
+}
+
+fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
     let opts = LabOptions {
         timeouts: Timeouts {
             // The daemon deregisters on SIGTERM (up to 3 s).
@@ -425,7 +439,7 @@ fn net(tag: &str, second_iface: bool) -> Net {
         OwnRouter::start(&rtr, "fb0", PREFIX_B),
         OwnRouter::start(&rtr, "h0", HOME_PREFIX),
     ];
-    let ha = TestHa::start(&ha);
+    let test_ha = test_ha.then(|| TestHa::start(&ha));
     Net {
         lab,
         rtr,
@@ -436,7 +450,8 @@ fn net(tag: &str, second_iface: bool) -> Net {
         link_a,
         link_b,
         home,
-        ha,
+        test_ha,
+        ha_node: ha,
         _ras: ras,
     }
 }
@@ -618,7 +633,12 @@ fn stop_and_check_restored(
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     eprintln!("daemon log:\n{log}");
     assert!(st.success(), "exit {st}");
-    assert_eq!(n.ha.binding(), None, "not deregistered:\n{}", n.ha.log());
+    assert_eq!(
+        n.ha().binding(),
+        None,
+        "not deregistered:\n{}",
+        n.ha().log()
+    );
     let after = n.lab.wait_until(
         "the kernel state to be restored",
         Duration::from_secs(10),
@@ -695,10 +715,10 @@ fn daemon_registers_moves_and_restores() {
     let coa_a = s.care_of_address.expect("coa");
     check_handover(&s, PREFIX_A);
     assert_eq!(
-        n.ha.binding(),
+        n.ha().binding(),
         Some((HOA, coa_a)),
         "home agent:\n{}",
-        n.ha.log()
+        n.ha().log()
     );
     // The kernel state the daemon made: the home address on the TUN, the
     // default route into it, the care-of address routed by its own table.
@@ -753,10 +773,10 @@ fn daemon_registers_moves_and_restores() {
     check_handover(&s, PREFIX_B);
     assert!(s.handovers.len() >= 2, "{:#?}", s.handovers);
     assert_eq!(
-        n.ha.binding(),
+        n.ha().binding(),
         Some((HOA, coa_b)),
         "home agent:\n{}",
-        n.ha.log()
+        n.ha().log()
     );
     // The old care-of address and its rule are gone.
     let rules = n.mn.cmd("ip -6 rule").expect("rules");
@@ -826,12 +846,15 @@ fn daemon_retransmits_a_lost_binding_acknowledgement() {
         "BA {ba} only {} ms after the first BU",
         ba - bu
     );
-    let (bus, bas) = n.ha.counts();
+    let (bus, bas) = n.ha().counts();
     assert!(
         bus >= 2 && bas >= 2,
         "home agent saw {bus} BUs, sent {bas} BAs"
     );
-    assert_eq!(n.ha.binding(), Some((HOA, s.care_of_address.expect("coa"))));
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, s.care_of_address.expect("coa")))
+    );
     let st = daemon.stop().expect("stop");
     assert!(st.success());
 }
@@ -968,7 +991,7 @@ fn daemon_returns_home_and_leaves_again() {
         "{h:#?}"
     );
     assert!(h.ba_received_unix_ms.is_some());
-    assert_eq!(n.ha.binding(), None, "home agent:\n{}", n.ha.log());
+    assert_eq!(n.ha().binding(), None, "home agent:\n{}", n.ha().log());
     let addrs = n.mn.cmd("ip -6 addr show dev eth0").expect("addrs");
     assert!(addrs.contains(&format!("{HOA}/64")), "{addrs}");
     let tun = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
@@ -1021,7 +1044,10 @@ fn daemon_follows_a_new_prefix_without_carrier_change() {
     assert_eq!(h.previous_coa, Some(coa_a));
     // The handover dates from the RA that brought the prefix.
     assert_eq!(h.link_event_unix_ms, h.ra_unix_ms, "{h:#?}");
-    assert_eq!(n.ha.binding(), Some((HOA, s.care_of_address.expect("coa"))));
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, s.care_of_address.expect("coa")))
+    );
     n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
         .expect("ping through the new care-of address");
     let st = daemon.stop().expect("stop");
@@ -1070,5 +1096,128 @@ fn daemon_starts_clean_after_being_killed() {
     );
     let tables = n.mn.cmd("nft list tables").expect("nft");
     assert!(!tables.contains("mip6_mn"), "{tables}");
-    assert_eq!(n.ha.binding(), None);
+    assert_eq!(n.ha().binding(), None);
+}
+
+/// The project's home agent binary, when the workspace has built it (CI's
+/// `cargo test --workspace` does).
+fn mip6_ha_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?;
+    let bin = dir.join("mip6-ha");
+    bin.exists().then_some(bin)
+}
+
+/// The bindings `mip6-ha status --json` reports: (home address, care-of).
+fn ha_bindings(
+    node: &Node,
+    bin: &std::path::Path,
+    sock: &std::path::Path,
+) -> Vec<(String, String)> {
+    let out = node
+        .exec(&[
+            bin.to_str().expect("utf-8"),
+            "status",
+            "--json",
+            "--socket",
+            sock.to_str().expect("utf-8"),
+        ])
+        .expect("mip6-ha status");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["bindings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| {
+                    (
+                        b["hoa"].as_str().unwrap_or_default().to_owned(),
+                        b["coa"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn daemon_registers_with_the_project_home_agent() {
+    let Some(ha_bin) = mip6_ha_binary() else {
+        eprintln!("SKIPPED: no mip6-ha binary next to this test (build the workspace)");
+        return;
+    };
+    let n = net_with("mnha", false, false);
+    let dir = n.lab.workdir().to_owned();
+    let ha_cfg = dir.join("ha.yaml");
+    let ha_sock = dir.join("ha.sock");
+    std::fs::write(
+        &ha_cfg,
+        format!(
+            "home_interface: eth0\n\
+             ha_address: {HA}\n\
+             home_prefixes:\n  - prefix: \"2001:db8:1::/64\"\n\
+             tunnel_device: mip6ha0\n\
+             state_file: {}\n\
+             control_socket: {}\n\
+             metrics:\n  listen: \"[::1]:9106\"\n\
+             dad:\n  transmits: 1\n  retrans_ms: 300\n\
+             mobile_nodes:\n\
+             \x20 - id: {NAI}\n    home_address: {HOA}\n    spi: {SPI}\n    key_hex: \"{KEY}\"\n",
+            dir.join("ha-bindings.json").display(),
+            ha_sock.display()
+        ),
+    )
+    .expect("write ha.yaml");
+    let mut ha = n
+        .ha_node
+        .spawn(&[
+            "env",
+            "RUST_LOG=info",
+            ha_bin.to_str().expect("utf-8"),
+            "run",
+            "-c",
+            ha_cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn mip6-ha");
+    ha.wait_log("mip6-ha ready", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}\n{}", ha.log()));
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let mn =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa_a = s.care_of_address.expect("coa").to_string();
+    assert_eq!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
+        vec![(HOA.to_string(), coa_a)],
+        "{}",
+        ha.log()
+    );
+    n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    let coa_b = s.care_of_address.expect("coa").to_string();
+    assert_eq!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
+        vec![(HOA.to_string(), coa_b)]
+    );
+    let mn_log = mn.log_path().to_owned();
+    let st = mn.stop().expect("stop");
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(mn_log).unwrap_or_default()
+    );
+    assert!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock).is_empty(),
+        "deregistration did not reach mip6-ha:\n{}",
+        ha.log()
+    );
+    let st = ha.stop().expect("stop mip6-ha");
+    assert!(st.success());
 }
