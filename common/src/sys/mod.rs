@@ -44,6 +44,7 @@
 
 pub mod icmp6;
 pub mod mh_io;
+pub mod mn_signal;
 pub mod netlink;
 pub mod nft;
 pub mod radv_io;

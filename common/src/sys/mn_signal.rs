@@ -1,0 +1,460 @@
+//! Mobile IPv6 signalling sockets for a stock kernel (no CONFIG_IPV6_MIP6),
+//! and the nftables table that keeps the kernel from answering our
+//! signalling with errors (DESIGN.md, stock-kernel facts 1-4).
+//!
+//! - [`SignalSocket::mobility`]: a raw socket of protocol 135. It sends
+//!   Binding Updates: the Home Address option goes in IPV6_DSTOPTS
+//!   ancillary data (the kernel puts it after any routing header, where RFC
+//!   6275 6.3 wants it), the source (the care-of address) in IPV6_PKTINFO so
+//!   that policy routing ("from CoA lookup T") sends it out of the physical
+//!   interface. Kernel checksumming is off (IPV6_CHECKSUM = -1): the kernel
+//!   would checksum over the care-of address, while RFC 6275 6.1.1 wants the
+//!   home address in the pseudo-header, and the binding engine has filled
+//!   it already. The same socket receives plain Mobility Headers (a BA to
+//!   the home address at home, a Binding Refresh Request or Binding Error);
+//!   with kernel checksumming off the caller verifies their checksum.
+//! - [`SignalSocket::routing`]: a raw socket of protocol 43. The kernel drops
+//!   a packet with a type 2 routing header itself (and answers Parameter
+//!   Problem code 0), but the raw socket receives a copy first: this is how
+//!   a mobile node gets its Binding Acknowledgements.
+//!   [`mh_behind_rh2`] takes the Mobility Header out of what it received.
+//! - [`ParamProblemFilter`]: an nftables table of our own that drops the
+//!   kernel's Parameter Problem answers to those packets, and nothing else.
+//!
+//! Why ancillary data rather than a whole packet through IPPROTO_RAW: with
+//! a header-included socket the kernel still routes by the flow it builds
+//! from the socket, not from the header we wrote, so the CoA source must be
+//! given as IPV6_PKTINFO anyway for the policy rule to match; and the kernel
+//! then does no fragmentation or path-MTU handling for us. The ancillary
+//! route keeps the kernel in charge of the IPv6 header (hop limit, flow
+//! label, fragmentation) while we control every octet above it.
+
+use std::io::{self, IoSliceMut};
+use std::net::Ipv6Addr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::process::{Command, Stdio};
+
+use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::wire::checksum::proto;
+use crate::wire::exthdr::{FixedHeader, hao_destination_options, parse_payload};
+
+/// What [`SignalSocket::recv`] read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    /// Octets in the buffer: the packet after its IPv6 header.
+    pub len: usize,
+    pub src: Ipv6Addr,
+    /// `::` if the kernel gave no IPV6_PKTINFO (it always does).
+    pub dst: Ipv6Addr,
+    pub ifindex: u32,
+}
+
+/// A raw IPv6 socket of one protocol, with IPV6_RECVPKTINFO.
+#[derive(Debug)]
+pub struct SignalSocket {
+    sock: Socket,
+    protocol: u8,
+}
+
+impl AsRawFd for SignalSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+impl AsFd for SignalSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
+    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: the pointer and length describe a live c_int.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&raw const value).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl SignalSocket {
+    /// A raw socket of `protocol`, non-blocking, reporting each packet's
+    /// destination.
+    pub fn open(protocol: u8) -> io::Result<Self> {
+        let what = || format!("raw IPv6 socket of protocol {protocol}");
+        let sock = Socket::new(
+            Domain::IPV6,
+            Type::RAW,
+            Some(Protocol::from(i32::from(protocol))),
+        )
+        .map_err(ctx(what()))?;
+        set_int(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVPKTINFO,
+            1,
+        )
+        .map_err(ctx(what()))?;
+        sock.set_nonblocking(true).map_err(ctx(what()))?;
+        Ok(Self { sock, protocol })
+    }
+
+    /// The Mobility Header socket (protocol 135) with kernel checksumming
+    /// off: see the module notes.
+    pub fn mobility() -> io::Result<Self> {
+        let s = Self::open(proto::MOBILITY)?;
+        set_int(
+            s.sock.as_raw_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_CHECKSUM,
+            -1,
+        )
+        .map_err(ctx("turn off kernel checksums on the MH socket".into()))?;
+        Ok(s)
+    }
+
+    /// The routing header socket (protocol 43) that receives BAs carrying
+    /// a type 2 routing header.
+    pub fn routing() -> io::Result<Self> {
+        Self::open(proto::ROUTING)
+    }
+
+    pub fn protocol(&self) -> u8 {
+        self.protocol
+    }
+
+    /// Sends `payload` (for the MH socket: a finished Mobility Header) from
+    /// `src` to `dst`, with a Destination Options header carrying a Home
+    /// Address option for `home_address` when given.
+    pub fn send(
+        &self,
+        payload: &[u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        home_address: Option<Ipv6Addr>,
+    ) -> io::Result<usize> {
+        let dstopts = home_address.map(|h| hao_destination_options(self.protocol, h));
+        send_with_cmsgs(
+            self.sock.as_raw_fd(),
+            payload,
+            src,
+            dst,
+            dstopts.as_ref().map(|d| &d[..]),
+        )
+        .map_err(ctx(format!(
+            "send protocol {} from {src} to {dst}{}",
+            self.protocol,
+            home_address.map_or(String::new(), |h| format!(" with home address {h}"))
+        )))
+    }
+
+    /// Receives one packet (the part after its IPv6 header). `WouldBlock`
+    /// when nothing waits; a packet larger than `buf` fails `InvalidData`.
+    pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
+        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
+        let mut iov = [IoSliceMut::new(buf)];
+        let msg = loop {
+            match socket::recvmsg::<SockaddrIn6>(
+                self.sock.as_raw_fd(),
+                &mut iov,
+                Some(&mut cmsg),
+                MsgFlags::empty(),
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                r => break r.map_err(io::Error::from)?,
+            }
+        };
+        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("protocol {} packet larger than the buffer", self.protocol),
+            ));
+        }
+        let mut r = Received {
+            len: msg.bytes,
+            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
+            dst: Ipv6Addr::UNSPECIFIED,
+            ifindex: 0,
+        };
+        for c in msg.cmsgs().map_err(io::Error::from)? {
+            if let ControlMessageOwned::Ipv6PacketInfo(p) = c {
+                r.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
+                r.ifindex = p.ipi6_ifindex;
+            }
+        }
+        Ok(r)
+    }
+}
+
+/// sendmsg with IPV6_PKTINFO (source `src`, any interface) and, when given,
+/// IPV6_DSTOPTS.
+fn send_with_cmsgs(
+    fd: RawFd,
+    payload: &[u8],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    dstopts: Option<&[u8]>,
+) -> io::Result<usize> {
+    let info = libc::in6_pktinfo {
+        ipi6_addr: libc::in6_addr {
+            s6_addr: src.octets(),
+        },
+        ipi6_ifindex: 0,
+    };
+    let info_len = std::mem::size_of::<libc::in6_pktinfo>();
+    let opts_len = dstopts.map_or(0, <[u8]>::len);
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe {
+        libc::CMSG_SPACE(info_len as u32) as usize
+            + if opts_len > 0 {
+                libc::CMSG_SPACE(opts_len as u32) as usize
+            } else {
+                0
+            }
+    };
+    // u64s: cmsghdr alignment.
+    let mut control = vec![0u64; space.div_ceil(8)];
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sa.sin6_addr.s6_addr = dst.octets();
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr().cast_mut().cast(),
+        iov_len: payload.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is a valid value.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&raw mut sa).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+    msg.msg_iov = &raw mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: `control` holds `space` octets, enough for both headers as
+    // CMSG_SPACE computed; CMSG_FIRSTHDR/NXTHDR stay inside it and we copy
+    // exactly the lengths announced in cmsg_len.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&raw const msg);
+        if c.is_null() {
+            return Err(io::Error::other("no room for control messages"));
+        }
+        (*c).cmsg_level = libc::IPPROTO_IPV6;
+        (*c).cmsg_type = libc::IPV6_PKTINFO;
+        (*c).cmsg_len = libc::CMSG_LEN(info_len as u32) as _;
+        std::ptr::copy_nonoverlapping((&raw const info).cast::<u8>(), libc::CMSG_DATA(c), info_len);
+        if let Some(opts) = dstopts {
+            let c2 = libc::CMSG_NXTHDR(&raw const msg, c);
+            if c2.is_null() {
+                return Err(io::Error::other("no room for control messages"));
+            }
+            (*c2).cmsg_level = libc::IPPROTO_IPV6;
+            (*c2).cmsg_type = libc::IPV6_DSTOPTS;
+            (*c2).cmsg_len = libc::CMSG_LEN(opts.len() as u32) as _;
+            std::ptr::copy_nonoverlapping(opts.as_ptr(), libc::CMSG_DATA(c2), opts.len());
+        }
+    }
+    loop {
+        // SAFETY: msg and everything it points to live across the call.
+        let n = unsafe { libc::sendmsg(fd, &raw const msg, 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// A Mobility Header found behind a type 2 routing header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rh2Mh<'a> {
+    /// The home address the routing header carries (the final
+    /// destination, over which the MH checksum is computed).
+    pub home_address: Ipv6Addr,
+    pub mh: &'a [u8],
+}
+
+/// Takes the Mobility Header out of a packet a protocol-43 socket received
+/// from `src` to `dst` (`payload` starts at the routing header). `None`
+/// unless the packet is a type 2 routing header (Segments Left 1) followed,
+/// possibly after other extension headers, by a Mobility Header.
+pub fn mh_behind_rh2(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Option<Rh2Mh<'_>> {
+    let header = FixedHeader {
+        traffic_class: 0,
+        flow_label: 0,
+        payload_len: 0,
+        next_header: proto::ROUTING,
+        hop_limit: 64,
+        src,
+        dst,
+    };
+    let parsed = parse_payload(header, payload).ok()?;
+    let home_address = parsed.routing_home_address()?;
+    if parsed.upper_protocol() != proto::MOBILITY {
+        return None;
+    }
+    Some(Rh2Mh {
+        home_address,
+        mh: parsed.upper(),
+    })
+}
+
+/// The nftables table (family ip6) that drops the kernel's Parameter
+/// Problem answers to a type 2 routing header (code 0, the invoking packet's
+/// next header 43, routing type 2) and to IPv6-in-IPv6 it has no tunnel for
+/// (code 1, next header 41). Nothing else is touched. Removed by
+/// [`ParamProblemFilter::remove`] or on drop.
+#[derive(Debug)]
+pub struct ParamProblemFilter {
+    table: String,
+    installed: bool,
+}
+
+/// The ruleset [`ParamProblemFilter`] installs, for logs and tests.
+pub fn param_problem_ruleset(table: &str) -> String {
+    // @th offsets are bits from the ICMPv6 header: the invoking packet
+    // starts at octet 8, its Next Header at 8 + 6 = 14 (bit 112), and a
+    // routing header right behind its fixed header has Routing Type at
+    // 8 + 40 + 2 = 50 (bit 400).
+    format!(
+        "table ip6 {table} {{\n\
+         \tchain out {{\n\
+         \t\ttype filter hook output priority 0; policy accept;\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 0 @th,112,8 43 @th,400,8 2 counter drop\n\
+         \t\ticmpv6 type parameter-problem icmpv6 code 1 @th,112,8 41 counter drop\n\
+         \t}}\n\
+         }}\n"
+    )
+}
+
+fn nft(script: &str) -> io::Result<()> {
+    use std::io::Write as _;
+    let mut child = Command::new("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(ctx("run nft".into()))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(script.as_bytes())?;
+    }
+    let out = child.wait_with_output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+fn check_table_name(table: &str) -> io::Result<()> {
+    let ok = !table.is_empty()
+        && table.len() <= 64
+        && table
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("bad nftables table name {table:?}"),
+        ))
+    }
+}
+
+impl ParamProblemFilter {
+    /// Installs the table, replacing one of the same name that a previous
+    /// run left behind.
+    pub fn install(table: &str) -> io::Result<Self> {
+        check_table_name(table)?;
+        // `add` then `delete` always succeeds, whether the table existed.
+        nft(&format!(
+            "add table ip6 {table}\ndelete table ip6 {table}\n{}",
+            param_problem_ruleset(table)
+        ))
+        .map_err(ctx(format!("install nftables table ip6 {table}")))?;
+        Ok(Self {
+            table: table.to_owned(),
+            installed: true,
+        })
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Deletes the table.
+    pub fn remove(&mut self) -> io::Result<()> {
+        if !self.installed {
+            return Ok(());
+        }
+        self.installed = false;
+        nft(&format!(
+            "add table ip6 {0}\ndelete table ip6 {0}\n",
+            self.table
+        ))
+        .map_err(ctx(format!("delete nftables table ip6 {}", self.table)))
+    }
+}
+
+impl Drop for ParamProblemFilter {
+    fn drop(&mut self) {
+        let _ = self.remove();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::exthdr::Ipv6Repr;
+
+    #[test]
+    fn finds_mh_behind_rh2() {
+        let ha: Ipv6Addr = "2001:db8:1::1".parse().expect("addr");
+        let coa: Ipv6Addr = "2001:db8:2::5".parse().expect("addr");
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().expect("addr");
+        let mh = [59u8, 1, 6, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        let repr = Ipv6Repr {
+            routing_home_address: Some(hoa),
+            ..Ipv6Repr::new(ha, coa, proto::MOBILITY)
+        };
+        let pkt = repr.build(&mh).expect("build");
+        let found = mh_behind_rh2(ha, coa, &pkt.bytes[40..]).expect("found");
+        assert_eq!(found.home_address, hoa);
+        assert_eq!(found.mh, &mh[..]);
+        // Without the routing header there is nothing to find.
+        let plain = Ipv6Repr::new(ha, coa, proto::MOBILITY)
+            .build(&mh)
+            .expect("build");
+        assert!(mh_behind_rh2(ha, coa, &plain.bytes[40..]).is_none());
+    }
+
+    #[test]
+    fn ruleset_names_table() {
+        let r = param_problem_ruleset("mip6_mn");
+        assert!(r.starts_with("table ip6 mip6_mn {"));
+        assert!(r.contains("code 0 @th,112,8 43 @th,400,8 2"));
+        assert!(check_table_name("bad name").is_err());
+        assert!(check_table_name("mip6_mn").is_ok());
+    }
+}

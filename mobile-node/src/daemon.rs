@@ -1,0 +1,928 @@
+//! `mip6-mn run`: the mobile node daemon.
+//!
+//! One thread runs the control plane as a poll(2) loop, in the style of
+//! `mip6-mn autoconf`: the sans-IO engines (one SLAAC/DAD engine per
+//! interface, the home registration) are driven by the clock and by what
+//! the sockets deliver (ND per interface, link changes from netlink, BAs on
+//! the protocol-43 socket, other Mobility Headers on the protocol-135 one),
+//! and their actions are carried out at once, in the same turn of the loop:
+//! a care-of address that becomes usable is registered before the loop
+//! sleeps again. The data plane runs in threads of its own behind
+//! [`TunnelPlane`]; the control socket in another, reading snapshots the
+//! loop publishes, so neither ever delays a BU.
+//!
+//! Kernel state the daemon owns, and removes on exit: the TUN device with
+//! the home address (or the home address on the home interface while at
+//! home), `default dev <tun> src <HoA>` (or `default via <home router>`
+//! at home) in the main table, one routing table and one rule per care-of
+//! address per interface (see [`crate::iface`]), the per-interface sysctls
+//! that switch the kernel's own autoconfiguration off, and the nftables
+//! table that hides the kernel's Parameter Problem answers to BAs.
+
+use crate::config::Config;
+use crate::control::{ControlServer, Published};
+use crate::history::{History, Start};
+use crate::iface::ManagedIface;
+use crate::status::{BulEntry, IfaceStatus, Status, WallClock};
+use crate::tunnel::{TunnelPlane, TunnelSettings};
+use anyhow::Context;
+use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::binding::update_list::{
+    Action as RegAction, EventKind as RegEvent, HomeRegistration, RegistrationConfig,
+    RegistrationState,
+};
+use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
+use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
+use mip6_common::wire::mh::{MhRepr, verify_checksum};
+use std::io;
+use std::net::Ipv6Addr;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Metric of the main-table default route the daemon owns (below the
+/// kernel's 1024 for RA-learned routes).
+pub const DEFAULT_ROUTE_METRIC: u32 = 64;
+/// How long a stopping daemon waits for the BA to its deregistration.
+pub const DEREGISTRATION_WAIT: Duration = Duration::from_secs(3);
+/// The longest the loop sleeps with nothing scheduled.
+const IDLE_WAKE: Duration = Duration::from_secs(5);
+
+/// Makes the data plane.
+pub type TunnelFactory = dyn Fn(&TunnelSettings) -> io::Result<Box<dyn TunnelPlane>>;
+
+/// Where the daemon is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    /// No interface can carry the registration.
+    Detached,
+    Away {
+        iface: usize,
+        coa: Ipv6Addr,
+    },
+    Home {
+        iface: usize,
+    },
+}
+
+/// Where the home address is configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoaPlace {
+    Nowhere,
+    Tun,
+    Phys(usize),
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    bu_sent: u64,
+    ba_received: u64,
+    ba_ignored: u64,
+    mh_dropped: u64,
+}
+
+/// The daemon's state. Build with [`Daemon::new`] (no system change), then
+/// [`Daemon::setup`], [`Daemon::run_loop`], and always [`Daemon::teardown`].
+pub struct Daemon {
+    cfg: Config,
+    clock: WallClock,
+    started: Instant,
+    nl: Netlink,
+    monitor: LinkMonitor,
+    mh: SignalSocket,
+    rh: SignalSocket,
+    filter: Option<ParamProblemFilter>,
+    tunnel: Option<Box<dyn TunnelPlane>>,
+    tun_index: u32,
+    ifaces: Vec<ManagedIface>,
+    reg: HomeRegistration,
+    location: Location,
+    hoa_on: HoaPlace,
+    main_routes: Vec<RouteSpec>,
+    history: History,
+    last_link_event: Instant,
+    control: Option<ControlServer>,
+    published: Published,
+    counters: Counters,
+    last_bu: Option<(Instant, Ipv6Addr)>,
+    /// The care-of address of the last handover away from home.
+    last_coa: Option<Ipv6Addr>,
+    stopping: bool,
+    torn_down: bool,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("cfg", &self.cfg)
+            .field("location", &self.location)
+            .field("hoa_on", &self.hoa_on)
+            .finish_non_exhaustive()
+    }
+}
+
+fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e)
+            if matches!(
+                netlink::errno(&e),
+                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn state_name(s: RegistrationState) -> &'static str {
+    match s {
+        RegistrationState::Idle => "idle",
+        RegistrationState::Registering => "registering",
+        RegistrationState::Registered => "registered",
+        RegistrationState::Deregistering => "deregistering",
+        RegistrationState::AtHome => "at_home",
+        RegistrationState::Failed => "failed",
+    }
+}
+
+/// Runs the daemon until `signals` counts a signal (a second one skips the
+/// deregistration wait), cleaning up whatever happens.
+pub fn run(cfg: Config, signals: &AtomicU32, factory: &TunnelFactory) -> anyhow::Result<()> {
+    let mut d = Daemon::new(cfg)?;
+    let r = d.setup(factory).and_then(|()| d.run_loop(signals));
+    d.teardown();
+    r
+}
+
+impl Daemon {
+    /// Opens sockets; changes nothing on the system yet.
+    pub fn new(cfg: Config) -> anyhow::Result<Self> {
+        let nl = Netlink::new().context("netlink")?;
+        let monitor = LinkMonitor::new().context("cannot watch link changes")?;
+        monitor.set_nonblocking(true)?;
+        let mh = SignalSocket::mobility().context("Mobility Header socket")?;
+        let rh = SignalSocket::routing().context("routing header socket")?;
+        let now = Instant::now();
+        let reg_cfg = RegistrationConfig {
+            nai: cfg.mn_id.clone(),
+            spi: cfg.spi,
+            key: cfg.key.clone(),
+            lifetime: cfg.binding_lifetime,
+            // A random start avoids a 135 round trip after a restart
+            // (the home agent accepts any number for a new binding).
+            initial_sequence: rand::random(),
+            ..RegistrationConfig::new(cfg.home_address, cfg.home_agent)
+        };
+        let reg = HomeRegistration::new(reg_cfg, now, ntp_from_system_time(SystemTime::now()));
+        Ok(Self {
+            clock: WallClock::now(),
+            started: now,
+            nl,
+            monitor,
+            mh,
+            rh,
+            filter: None,
+            tunnel: None,
+            tun_index: 0,
+            ifaces: Vec::new(),
+            reg,
+            location: Location::Detached,
+            hoa_on: HoaPlace::Nowhere,
+            main_routes: Vec::new(),
+            history: History::new(),
+            last_link_event: now,
+            control: None,
+            published: Arc::new(Mutex::new(None)),
+            counters: Counters::default(),
+            last_bu: None,
+            last_coa: None,
+            stopping: false,
+            torn_down: false,
+            buf: vec![0; 65_536],
+            cfg,
+        })
+    }
+
+    /// Takes the system over: nftables table, TUN with the home address and
+    /// the default route into it, the interfaces, the control socket.
+    pub fn setup(&mut self, factory: &TunnelFactory) -> anyhow::Result<()> {
+        self.filter = Some(
+            ParamProblemFilter::install(&self.cfg.nft_table)
+                .context("cannot install the nftables table")?,
+        );
+        self.sweep_stale_tables();
+        let settings = TunnelSettings {
+            tun_name: self.cfg.tunnel.name.clone(),
+            mtu: self.cfg.tunnel.mtu,
+            local: None,
+            peer: self.cfg.home_agent,
+            home_address: self.cfg.home_address,
+        };
+        let tunnel = factory(&settings)
+            .with_context(|| format!("cannot start the tunnel on {}", settings.tun_name))?;
+        self.tun_index = self.nl.link_index(tunnel.tun_name())?;
+        self.tunnel = Some(tunnel);
+        self.hoa_to_tun()
+            .context("cannot put the home address on the tunnel")?;
+        let seed: u64 = rand::random();
+        for i in 0..self.cfg.interfaces.len() {
+            let f = ManagedIface::open(&self.cfg, i, seed ^ i as u64)?;
+            tracing::info!(
+                iface = f.name,
+                priority = f.priority,
+                table = f.table,
+                "managing interface"
+            );
+            self.ifaces.push(f);
+        }
+        self.control = Some(ControlServer::start(
+            &self.cfg.control_socket,
+            Arc::clone(&self.published),
+        )?);
+        let now = Instant::now();
+        self.last_link_event = now;
+        for f in &mut self.ifaces {
+            if let Err(e) = f.poll_carrier(now) {
+                tracing::warn!(iface = f.name, error = %e, "cannot read carrier");
+            }
+        }
+        tracing::info!(
+            home_address = %self.cfg.home_address,
+            home_agent = %self.cfg.home_agent,
+            tunnel = self.cfg.tunnel.name,
+            "mobile node started"
+        );
+        Ok(())
+    }
+
+    /// Rules and routes a killed run left in our tables (a clean exit
+    /// leaves none). Our tables are ours by configuration.
+    fn sweep_stale_tables(&self) {
+        let ip = |args: &[&str]| {
+            std::process::Command::new("ip")
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        for i in 0..self.cfg.interfaces.len() {
+            let t = self.cfg.table_of(i).to_string();
+            let mut rules = 0;
+            while rules < 256 && ip(&["-6", "rule", "del", "table", &t]) {
+                rules += 1;
+            }
+            let routes = std::process::Command::new("ip")
+                .args(["-6", "route", "show", "table", &t])
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).lines().count())
+                .unwrap_or(0);
+            if routes > 0 {
+                ip(&["-6", "route", "flush", "table", &t]);
+            }
+            if rules + routes > 0 {
+                tracing::warn!(
+                    table = t,
+                    rules,
+                    routes,
+                    "removed what a previous run left in its table"
+                );
+            }
+        }
+    }
+
+    /// The loop; returns once stopped (after the deregistration, if any).
+    pub fn run_loop(&mut self, signals: &AtomicU32) -> anyhow::Result<()> {
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            self.step(now);
+            let sigs = signals.load(Ordering::SeqCst);
+            if sigs > 0 && !self.stopping {
+                self.stopping = true;
+                tracing::info!("stopping");
+                if self.start_deregistration(now) {
+                    deadline = Some(now + DEREGISTRATION_WAIT);
+                    self.step(now);
+                } else {
+                    return Ok(());
+                }
+            }
+            if self.stopping {
+                let done = self.reg.state() != RegistrationState::Deregistering;
+                if done || sigs > 1 || deadline.is_some_and(|d| now >= d) {
+                    if !done {
+                        tracing::warn!("no answer to the deregistration; stopping anyway");
+                    }
+                    return Ok(());
+                }
+            }
+            let mut wake = now + IDLE_WAKE;
+            for t in self
+                .ifaces
+                .iter()
+                .filter_map(ManagedIface::poll_timeout)
+                .chain(self.reg.poll_timeout())
+                .chain(deadline)
+            {
+                wake = wake.min(t);
+            }
+            self.wait(wake)?;
+        }
+    }
+
+    /// Sleeps until `wake` or a socket has something, and handles it.
+    fn wait(&mut self, wake: Instant) -> anyhow::Result<()> {
+        let d = wake.saturating_duration_since(Instant::now());
+        // Round up so we never wake a hair early and spin.
+        let timeout_ms = i32::try_from(d.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        let mut fds: Vec<libc::pollfd> = [
+            self.monitor.as_raw_fd(),
+            self.mh.as_raw_fd(),
+            self.rh.as_raw_fd(),
+        ]
+        .into_iter()
+        .chain(self.ifaces.iter().map(ManagedIface::nd_fd))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+        // SAFETY: fds is a valid array of pollfd for the call's duration.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                return Ok(());
+            }
+            return Err(e).context("poll");
+        }
+        let now = Instant::now();
+        if fds[0].revents != 0 {
+            self.link_events(now)?;
+        }
+        if fds[1].revents != 0 {
+            self.read_mh(now);
+        }
+        if fds[2].revents != 0 {
+            self.read_rh(now);
+        }
+        for (i, p) in fds[3..].iter().enumerate() {
+            if p.revents != 0
+                && let Some(f) = self.ifaces.get_mut(i)
+            {
+                f.receive(now);
+            }
+        }
+        Ok(())
+    }
+
+    /// One turn: timers, movement decisions, registration, status.
+    fn step(&mut self, now: Instant) {
+        for f in &mut self.ifaces {
+            f.handle_timeout(now);
+        }
+        self.reg.handle_timeout(now);
+        if !self.stopping {
+            self.evaluate(now);
+        }
+        self.drain_registration(now);
+        self.publish(now);
+    }
+
+    fn link_events(&mut self, now: Instant) -> anyhow::Result<()> {
+        loop {
+            match self.monitor.recv() {
+                Ok(MonitorEvent::Link(l)) => {
+                    if let Some(f) = self.ifaces.iter_mut().find(|f| f.index == l.index) {
+                        if l.removed {
+                            tracing::warn!(iface = f.name, "interface removed");
+                        }
+                        let up = l.up && l.carrier && !l.removed;
+                        if f.set_carrier(up, now) {
+                            self.last_link_event = now;
+                        }
+                    }
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    // Notifications were lost: ask for the state instead.
+                    for f in &mut self.ifaces {
+                        if f.poll_carrier(now).unwrap_or(false) {
+                            self.last_link_event = now;
+                        }
+                    }
+                }
+                Err(e) => return Err(e).context("link monitor"),
+            }
+        }
+    }
+
+    /// The best interface decides where we are.
+    fn choose(&self) -> Location {
+        let mut best: Option<(i32, usize)> = None;
+        for (i, f) in self.ifaces.iter().enumerate() {
+            let eligible = f.at_home(&self.cfg) || f.coa_candidate(&self.cfg).is_some();
+            if eligible && best.is_none_or(|(p, _)| f.priority > p) {
+                best = Some((f.priority, i));
+            }
+        }
+        match best {
+            None => Location::Detached,
+            Some((_, i)) if self.ifaces[i].at_home(&self.cfg) => Location::Home { iface: i },
+            Some((_, i)) => match self.ifaces[i].coa_candidate(&self.cfg) {
+                Some(coa) => Location::Away { iface: i, coa },
+                None => Location::Detached,
+            },
+        }
+    }
+
+    fn set_tunnel_local(&self, local: Option<Ipv6Addr>) {
+        if let Some(t) = &self.tunnel {
+            t.set_local(local);
+        }
+    }
+
+    fn evaluate(&mut self, now: Instant) {
+        let target = self.choose();
+        if target == self.location {
+            if let Location::Home { iface } = target {
+                self.refresh_home_route(iface);
+            }
+            return;
+        }
+        self.location = target;
+        let previous_coa = self.last_coa;
+        let link_event = Some(self.clock.unix_ms(self.last_link_event));
+        match target {
+            Location::Away { iface, coa } => {
+                if matches!(self.hoa_on, HoaPlace::Phys(_))
+                    && let Err(e) = self.hoa_to_tun()
+                {
+                    tracing::error!(error = %e, "cannot move the home address back to the tunnel");
+                }
+                self.set_tunnel_local(Some(coa));
+                self.last_coa = Some(coa);
+                let f = &self.ifaces[iface];
+                tracing::info!(link = f.name, %coa, previous = ?previous_coa, "care-of address");
+                // A prefix that a later RA brought, without a carrier
+                // change (a new router, renumbering): that RA is the event.
+                let mut ra_at = f.ra_at;
+                let mut event = link_event;
+                if let (Some(first_ra), Some(created)) = (f.ra_at, f.created_at(&coa))
+                    && created > first_ra
+                    && created > self.last_link_event
+                {
+                    ra_at = Some(created);
+                    event = Some(self.clock.unix_ms(created));
+                }
+                self.history.begin(Start {
+                    kind: "away",
+                    link: f.name.clone(),
+                    coa: Some(coa),
+                    previous_coa,
+                    link_event_unix_ms: event,
+                    ra_unix_ms: ra_at.map(|t| self.clock.unix_ms(t)),
+                    coa_usable_unix_ms: f.usable_at(&coa).map(|t| self.clock.unix_ms(t)),
+                });
+                self.reg.handle_new_coa(now, coa);
+                if self.reg.state() == RegistrationState::Registered
+                    && self.reg.binding().is_some_and(|b| b.coa == coa)
+                {
+                    // Back on the link of a binding that still holds (a
+                    // carrier flap): nothing to send.
+                    tracing::info!(%coa, "binding still valid for this care-of address");
+                    self.history.close("binding unchanged");
+                }
+            }
+            Location::Home { iface } => {
+                self.set_tunnel_local(None);
+                if let Err(e) = self.hoa_to_phys(iface) {
+                    tracing::error!(error = %e, "cannot put the home address on the home link");
+                }
+                let f = &self.ifaces[iface];
+                tracing::info!(link = f.name, "at home");
+                self.history.begin(Start {
+                    kind: "home",
+                    link: f.name.clone(),
+                    coa: None,
+                    previous_coa,
+                    link_event_unix_ms: link_event,
+                    ra_unix_ms: f.ra_at.map(|t| self.clock.unix_ms(t)),
+                    coa_usable_unix_ms: None,
+                });
+                self.reg.handle_returned_home(now);
+            }
+            Location::Detached => {
+                self.set_tunnel_local(None);
+                if matches!(self.hoa_on, HoaPlace::Phys(_))
+                    && let Err(e) = self.hoa_to_tun()
+                {
+                    tracing::error!(error = %e, "cannot move the home address back to the tunnel");
+                }
+                tracing::info!("no link can carry the registration");
+                self.history.close("link lost");
+            }
+        }
+    }
+
+    fn start_deregistration(&mut self, now: Instant) -> bool {
+        let away = matches!(self.location, Location::Away { .. });
+        let bound = matches!(
+            self.reg.state(),
+            RegistrationState::Registered | RegistrationState::Registering
+        ) || self.reg.binding().is_some();
+        if away && bound {
+            tracing::info!("deregistering before exit");
+            self.reg.deregister(now);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn drain_registration(&mut self, now: Instant) {
+        while let Some(a) = self.reg.poll_action() {
+            let RegAction::SendBu {
+                coa,
+                ha,
+                hoa,
+                mh_bytes,
+                ..
+            } = a;
+            let hao = (coa != hoa).then_some(hoa);
+            if let Err(e) = self.mh.send(&mh_bytes, coa, ha, hao) {
+                tracing::warn!(error = %e, "cannot send binding update");
+            }
+        }
+        while let Some(ev) = self.reg.poll_event() {
+            let at = self.clock.unix_ms(ev.at);
+            match ev.kind {
+                RegEvent::BuSent {
+                    sequence,
+                    coa,
+                    lifetime,
+                    deregistration,
+                    retransmission,
+                    timeout,
+                } => {
+                    tracing::info!(
+                        sequence,
+                        %coa,
+                        lifetime_s = lifetime.as_secs(),
+                        deregistration,
+                        retransmission,
+                        timeout_ms = timeout.as_millis() as u64,
+                        "binding update sent"
+                    );
+                    self.counters.bu_sent += 1;
+                    self.last_bu = Some((ev.at, coa));
+                    self.history.bu_sent(coa, at);
+                }
+                RegEvent::BaReceived {
+                    sequence,
+                    status,
+                    lifetime,
+                } => {
+                    self.counters.ba_received += 1;
+                    tracing::info!(
+                        sequence,
+                        status = status.0,
+                        status_name = status.name().unwrap_or("?"),
+                        lifetime_s = lifetime.as_secs(),
+                        "binding acknowledgement"
+                    );
+                }
+                RegEvent::BaIgnored { reason } => {
+                    self.counters.ba_ignored += 1;
+                    tracing::warn!(reason, "binding acknowledgement ignored");
+                }
+                RegEvent::Registered {
+                    coa,
+                    lifetime,
+                    status,
+                    latency,
+                } => {
+                    tracing::info!(
+                        %coa,
+                        lifetime_s = lifetime.as_secs(),
+                        status = status.0,
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "registered"
+                    );
+                    self.history.completed("registered", at);
+                }
+                RegEvent::Deregistered { latency } => {
+                    tracing::info!(latency_ms = latency.as_secs_f64() * 1000.0, "deregistered");
+                    self.history.completed("deregistered", at);
+                    if let Location::Home { iface } = self.location {
+                        let hoa = self.cfg.home_address;
+                        let f = &mut self.ifaces[iface];
+                        match f.advertise(hoa) {
+                            Ok(()) => {
+                                tracing::info!(iface = f.name, %hoa, "unsolicited neighbour advertisement sent")
+                            }
+                            Err(e) => {
+                                tracing::warn!(iface = f.name, error = %e, "cannot advertise the home address")
+                            }
+                        }
+                    }
+                }
+                RegEvent::RegistrationFailed {
+                    status,
+                    reason,
+                    retry_at,
+                } => {
+                    tracing::warn!(
+                        status = ?status.map(|s| s.0),
+                        ?reason,
+                        retry_in_s = ?retry_at.map(|t| t.saturating_duration_since(now).as_secs()),
+                        "registration failed"
+                    );
+                    self.history.close(&format!(
+                        "failed ({reason:?}{})",
+                        status.map_or(String::new(), |s| format!(", status {}", s.0))
+                    ));
+                }
+                other => tracing::info!(event = ?other, "registration"),
+            }
+        }
+    }
+
+    /// Mobility Headers without a routing header: BAs at home, BRRs,
+    /// Binding Errors. Kernel checksumming is off on this socket.
+    fn read_mh(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        loop {
+            let r = match self.mh.recv(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "MH socket");
+                    break;
+                }
+            };
+            let mh = &buf[..r.len];
+            if !verify_checksum(mh, &r.src, &r.dst) {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(src = %r.src, "mobility header with a bad checksum");
+                continue;
+            }
+            self.handle_mh(now, r.src, mh);
+        }
+        self.buf = buf;
+    }
+
+    /// BAs behind a type 2 routing header (the kernel itself drops them).
+    fn read_rh(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        let hoa = self.cfg.home_address;
+        loop {
+            let r = match self.rh.recv(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "routing header socket");
+                    break;
+                }
+            };
+            let Some(found) = mh_behind_rh2(r.src, r.dst, &buf[..r.len]) else {
+                continue;
+            };
+            if found.home_address != hoa {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(home_address = %found.home_address, "type 2 routing header for another home address");
+                continue;
+            }
+            // RFC 6275 6.1.1: the pseudo-header holds the final destination.
+            if !verify_checksum(found.mh, &r.src, &hoa) {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(src = %r.src, "BA with a bad checksum");
+                continue;
+            }
+            let mh = found.mh.to_vec();
+            self.handle_mh(now, r.src, &mh);
+        }
+        self.buf = buf;
+    }
+
+    fn handle_mh(&mut self, now: Instant, src: Ipv6Addr, mh: &[u8]) {
+        match MhRepr::parse_bytes(mh) {
+            Ok(MhRepr::BindingAck(ba)) => self.reg.handle_ba(now, src, mh, &ba),
+            Ok(MhRepr::BindingRefreshRequest(_)) => self.reg.handle_brr(now, src),
+            Ok(MhRepr::BindingError(be)) => {
+                tracing::info!(%src, status = be.status.0, "binding error");
+                self.reg.handle_binding_error(now, src, be.status);
+            }
+            Ok(other) => {
+                tracing::debug!(%src, mh_type = other.mh_type(), "mobility header ignored")
+            }
+            Err(e) => {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(%src, error = %e, "malformed mobility header");
+            }
+        }
+    }
+
+    fn remove_main_routes(&mut self) {
+        for r in std::mem::take(&mut self.main_routes) {
+            if let Err(e) = ignore_missing(self.nl.del_route(&r)) {
+                tracing::warn!(route = %r, error = %e, "cannot remove route");
+            }
+        }
+    }
+
+    fn add_main_route(&mut self, r: RouteSpec) -> io::Result<()> {
+        self.nl.add_route(&r)?;
+        tracing::debug!(route = %r, "route added");
+        self.main_routes.push(r);
+        Ok(())
+    }
+
+    /// Away: the home address on the TUN, the default route into it.
+    fn hoa_to_tun(&mut self) -> io::Result<()> {
+        let hoa = self.cfg.home_address;
+        self.remove_main_routes();
+        if let HoaPlace::Phys(i) = self.hoa_on {
+            self.ifaces[i].del_address(hoa, self.cfg.home_prefix_len)?;
+            self.hoa_on = HoaPlace::Nowhere;
+        }
+        self.nl.add_address(
+            self.tun_index,
+            hoa,
+            128,
+            &AddrOptions {
+                nodad: true,
+                noprefixroute: true,
+                home_address: true,
+                replace: true,
+                ..AddrOptions::default()
+            },
+        )?;
+        self.hoa_on = HoaPlace::Tun;
+        self.add_main_route(RouteSpec {
+            oif: Some(self.tun_index),
+            src: Some(hoa),
+            metric: Some(DEFAULT_ROUTE_METRIC),
+            ..RouteSpec::new(Ipv6Addr::UNSPECIFIED, 0)
+        })?;
+        tracing::info!(%hoa, tun = self.tunnel.as_ref().map_or("", |t| t.tun_name()), "home address on the tunnel");
+        Ok(())
+    }
+
+    /// Home: the home address on the home interface (no DAD: it is ours,
+    /// and the home agent defended it until now), the default route via
+    /// the home router.
+    fn hoa_to_phys(&mut self, iface: usize) -> io::Result<()> {
+        let hoa = self.cfg.home_address;
+        self.remove_main_routes();
+        if self.hoa_on == HoaPlace::Tun {
+            ignore_missing(self.nl.del_address(self.tun_index, hoa, 128))?;
+            self.hoa_on = HoaPlace::Nowhere;
+        }
+        self.ifaces[iface].add_address(
+            hoa,
+            self.cfg.home_prefix_len,
+            &AddrOptions {
+                nodad: true,
+                home_address: true,
+                replace: true,
+                ..AddrOptions::default()
+            },
+        )?;
+        self.hoa_on = HoaPlace::Phys(iface);
+        tracing::info!(%hoa, iface = self.ifaces[iface].name, "home address on the home link");
+        self.refresh_home_route(iface);
+        Ok(())
+    }
+
+    fn refresh_home_route(&mut self, iface: usize) {
+        let f = &self.ifaces[iface];
+        let want = f.router().map(|r| RouteSpec {
+            src: Some(self.cfg.home_address),
+            metric: Some(DEFAULT_ROUTE_METRIC),
+            ..RouteSpec::default_via(r, f.index)
+        });
+        if self.main_routes.first() == want.as_ref() {
+            return;
+        }
+        self.remove_main_routes();
+        if let Some(r) = want
+            && let Err(e) = self.add_main_route(r)
+        {
+            tracing::warn!(error = %e, "cannot add the home default route");
+        }
+    }
+
+    fn publish(&mut self, now: Instant) {
+        let c = &self.clock;
+        let (current_link, coa, location) = match self.location {
+            Location::Detached => (None, None, "detached"),
+            Location::Away { iface, coa } => {
+                (Some(self.ifaces[iface].name.clone()), Some(coa), "away")
+            }
+            Location::Home { iface } => (Some(self.ifaces[iface].name.clone()), None, "home"),
+        };
+        let binding = self.reg.binding();
+        let bul = BulEntry {
+            destination: self.cfg.home_agent,
+            home_address: self.cfg.home_address,
+            care_of_address: self.last_bu.map(|(_, a)| a),
+            state: state_name(self.reg.state()).into(),
+            sequence: self.reg.sequence(),
+            requested_lifetime_s: self.cfg.binding_lifetime.as_secs(),
+            granted_lifetime_s: binding.map(|b| b.lifetime.as_secs()),
+            registered_coa: binding.map(|b| b.coa),
+            expires_unix_ms: binding.map(|b| c.unix_ms(b.expires)),
+            refresh_unix_ms: binding.map(|b| c.unix_ms(b.refresh_at)),
+            last_bu_unix_ms: self.last_bu.map(|(t, _)| c.unix_ms(t)),
+            bu_sent: self.counters.bu_sent,
+            ba_received: self.counters.ba_received,
+            ba_ignored: self.counters.ba_ignored,
+        };
+        let interfaces = self
+            .ifaces
+            .iter()
+            .map(|f| IfaceStatus {
+                name: f.name.clone(),
+                priority: f.priority,
+                table: f.table,
+                carrier: f.carrier(),
+                at_home: f.at_home(&self.cfg),
+                routers: f.routers(),
+                addresses: f.addresses(),
+            })
+            .collect();
+        let status = Status {
+            now_unix_ms: c.unix_ms(now),
+            started_unix_ms: c.unix_ms(self.started),
+            pid: std::process::id(),
+            home_address: self.cfg.home_address,
+            home_prefix: format!("{}/{}", self.cfg.home_prefix(), self.cfg.home_prefix_len),
+            home_agent: self.cfg.home_agent,
+            location: location.into(),
+            current_link,
+            care_of_address: coa,
+            tunnel: self.cfg.tunnel.name.clone(),
+            binding_update_list: vec![bul],
+            interfaces,
+            handovers: self.history.entries(),
+        };
+        *self
+            .published
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(status);
+    }
+
+    /// Puts everything back. Safe to call after a partial setup, and again
+    /// (a drop after a panic does).
+    pub fn teardown(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        self.torn_down = true;
+        let now = Instant::now();
+        self.set_tunnel_local(None);
+        self.remove_main_routes();
+        let hoa = self.cfg.home_address;
+        match self.hoa_on {
+            HoaPlace::Tun => {
+                let _ = ignore_missing(self.nl.del_address(self.tun_index, hoa, 128));
+            }
+            HoaPlace::Phys(i) => {
+                if let Err(e) = self.ifaces[i].del_address(hoa, self.cfg.home_prefix_len) {
+                    tracing::warn!(error = %e, "cannot remove the home address");
+                }
+            }
+            HoaPlace::Nowhere => {}
+        }
+        self.hoa_on = HoaPlace::Nowhere;
+        if let Some(t) = self.tunnel.take() {
+            t.shutdown();
+        }
+        for f in &mut self.ifaces {
+            f.shutdown(now);
+        }
+        self.ifaces.clear();
+        if let Some(mut f) = self.filter.take()
+            && let Err(e) = f.remove()
+        {
+            tracing::warn!(error = %e, "cannot remove the nftables table");
+        }
+        if let Some(mut c) = self.control.take() {
+            c.stop();
+        }
+        tracing::info!("mobile node stopped; everything it changed is restored");
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}

@@ -1,0 +1,496 @@
+//! One managed physical interface: the SLAAC/DAD engine with its I/O shell
+//! (`SlaacIo`), with the engine's routes redirected into the interface's
+//! own routing table and a policy rule per usable global address, so that
+//! whatever leaves from a care-of address goes out of this interface and
+//! never into the TUN, while the main table sends everything else (from
+//! the home address) into the tunnel.
+//!
+//! Routes the engine asks for: default routes and on-link prefix routes go
+//! to table `T` (`routing_table + position in the config`); addresses go on
+//! the interface as `SlaacIo` installs them (nodad, noprefixroute). For each
+//! usable global address `A`: `ip -6 rule add from A lookup T`. A move
+//! therefore first removes the old address and its rule (the engine drops
+//! every address when the carrier goes), then adds the new ones, and only
+//! then does the daemon send the BU.
+
+use crate::config::{Config, InterfaceConfig};
+use anyhow::Context;
+use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
+use mip6_common::slaac::{Action, AddrState, EventKind, GeneratorIids, Slaac, SlaacConfig};
+use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec};
+use mip6_common::sys::slaac_io::SlaacIo;
+use mip6_common::wire::nd::{ALL_NODES, NdOption, NdRepr, NeighborAdvert};
+use std::collections::{BTreeSet, HashMap};
+use std::io;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Instant;
+
+/// A managed interface. See the module docs.
+#[derive(Debug)]
+pub struct ManagedIface {
+    pub name: String,
+    pub index: u32,
+    pub priority: i32,
+    pub table: u32,
+    pub home_link: bool,
+    rule_priority: u32,
+    io: SlaacIo,
+    engine: Slaac,
+    nl: Netlink,
+    /// The kernel's link-local addresses found at take-over, put back on
+    /// exit (the engine makes its own while we run).
+    saved_link_locals: Vec<(Ipv6Addr, u8)>,
+    routers: BTreeSet<Ipv6Addr>,
+    prefixes: BTreeSet<(Ipv6Addr, u8)>,
+    rules: BTreeSet<Ipv6Addr>,
+    carrier: bool,
+    /// When the carrier last came up (or the daemon started with it up).
+    pub link_up_at: Option<Instant>,
+    /// The first RA after that.
+    pub ra_at: Option<Instant>,
+    /// When each address first became usable.
+    usable_at: HashMap<Ipv6Addr, Instant>,
+    na: Option<NdSocket>,
+}
+
+fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e)
+            if matches!(
+                netlink::errno(&e),
+                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl ManagedIface {
+    /// Takes `cfg.interfaces[pos]` over from the kernel.
+    pub fn open(cfg: &Config, pos: usize, seed: u64) -> anyhow::Result<Self> {
+        let ic: &InterfaceConfig = cfg
+            .interfaces
+            .get(pos)
+            .context("no such interface in the configuration")?;
+        let mut nl = Netlink::new()?;
+        let index = nl
+            .link_index(&ic.name)
+            .with_context(|| format!("interface {}", ic.name))?;
+        let saved_link_locals = nl
+            .list_addresses(index)?
+            .into_iter()
+            .filter(|a| is_link_local(&a.addr))
+            .map(|a| (a.addr, a.prefix_len))
+            .collect();
+        let io = SlaacIo::open(&ic.name)
+            .with_context(|| format!("cannot take over interface {}", ic.name))?;
+        let mode: IidMode = ic.iid_mode.into();
+        let secret = if mode == IidMode::Stable {
+            Some(
+                SecretKey::load_or_create(&cfg.stable_secret_file).with_context(|| {
+                    format!(
+                        "stable identifiers need a secret key at {}",
+                        cfg.stable_secret_file.display()
+                    )
+                })?,
+            )
+        } else {
+            None
+        };
+        let mac = Mac::new(io.mac.unwrap_or_default());
+        let generator = IidGenerator::new(mode, mac, secret.as_ref(), ic.name.as_bytes())
+            .with_context(|| format!("{}: cannot make interface identifiers", ic.name))?;
+        let config = SlaacConfig {
+            dad_transmits: cfg.dad_transmits,
+            optimistic: cfg.optimistic_dad,
+            // RFC 6275 11.5.1: a mobile node that just moved solicits at once.
+            skip_initial_delay: true,
+            ..SlaacConfig::default()
+        };
+        let engine = Slaac::new(config, Box::new(GeneratorIids::new(generator, seed)), seed);
+        Ok(Self {
+            name: ic.name.clone(),
+            index,
+            priority: ic.priority,
+            table: cfg.table_of(pos),
+            home_link: ic.home_link,
+            rule_priority: cfg.rule_priority,
+            io,
+            engine,
+            nl,
+            saved_link_locals,
+            routers: BTreeSet::new(),
+            prefixes: BTreeSet::new(),
+            rules: BTreeSet::new(),
+            carrier: false,
+            link_up_at: None,
+            ra_at: None,
+            usable_at: HashMap::new(),
+            na: None,
+        })
+    }
+
+    pub fn nd_fd(&self) -> RawFd {
+        self.io.nd_fd().as_raw_fd()
+    }
+
+    pub fn carrier(&self) -> bool {
+        self.carrier
+    }
+
+    /// Asks the kernel for the carrier (at start, and after lost netlink
+    /// notifications).
+    pub fn poll_carrier(&mut self, now: Instant) -> io::Result<bool> {
+        let up = self.io.carrier()?;
+        Ok(self.set_carrier(up, now))
+    }
+
+    /// A carrier change; true when it changed anything.
+    pub fn set_carrier(&mut self, up: bool, now: Instant) -> bool {
+        if up == self.carrier {
+            return false;
+        }
+        self.carrier = up;
+        if up {
+            tracing::info!(iface = self.name, "carrier up");
+            self.link_up_at = Some(now);
+            self.ra_at = None;
+            self.engine.handle_link_up(now);
+        } else {
+            tracing::info!(iface = self.name, "carrier down");
+            self.engine.handle_link_down(now);
+        }
+        true
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.engine.poll_timeout()
+    }
+
+    /// Runs the engine's timers and carries out what it asks.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.engine.handle_timeout(now);
+        self.drain(now);
+    }
+
+    /// Reads waiting ND packets into the engine.
+    pub fn receive(&mut self, now: Instant) {
+        match self.io.receive(&mut self.engine, now) {
+            Ok(dropped) => {
+                for d in dropped {
+                    tracing::debug!(iface = self.name, ?d, "dropped ND packet");
+                }
+            }
+            Err(e) => tracing::warn!(iface = self.name, error = %e, "ND receive failed"),
+        }
+        self.drain(now);
+    }
+
+    fn drain(&mut self, now: Instant) {
+        let mut router_gone = false;
+        while let Some(a) = self.engine.poll_action() {
+            if let Err(e) = self.apply(&a) {
+                tracing::warn!(iface = self.name, action = ?a, error = %e, "cannot carry out");
+            }
+        }
+        while let Some(ev) = self.engine.poll_event() {
+            match &ev.kind {
+                EventKind::RaReceived { router } => {
+                    if self.ra_at.is_none() {
+                        self.ra_at = Some(ev.at);
+                        tracing::info!(iface = self.name, %router, "first router advertisement on this link");
+                    } else {
+                        tracing::trace!(iface = self.name, %router, "router advertisement");
+                    }
+                }
+                EventKind::AddressState {
+                    addr,
+                    link_local,
+                    from,
+                    to,
+                } => {
+                    tracing::info!(
+                        iface = self.name,
+                        %addr,
+                        link_local,
+                        from = from.map_or("new", AddrState::name),
+                        to = to.name(),
+                        "address state"
+                    );
+                    if to.usable() {
+                        self.usable_at.entry(*addr).or_insert(ev.at);
+                    } else {
+                        self.usable_at.remove(addr);
+                    }
+                }
+                EventKind::RouterExpired { router } => {
+                    tracing::info!(iface = self.name, %router, "default router expired");
+                    router_gone = true;
+                }
+                EventKind::DadConflict {
+                    addr,
+                    attempt,
+                    retry,
+                } => tracing::warn!(iface = self.name, %addr, attempt, ?retry, "duplicate address"),
+                EventKind::GaveUp { prefix, reason } => {
+                    tracing::warn!(iface = self.name, %prefix, reason, "gave up on prefix")
+                }
+                EventKind::Ipv6Disabled => {
+                    tracing::error!(
+                        iface = self.name,
+                        "IPv6 disabled: link-local address is a duplicate"
+                    )
+                }
+                other => tracing::debug!(iface = self.name, event = ?other, "slaac"),
+            }
+        }
+        self.reconcile_rules();
+        if router_gone && self.routers.is_empty() && self.carrier {
+            // The current default router is gone (RFC 6275 11.5.1 movement
+            // detection): start over on this link, soliciting at once.
+            tracing::info!(
+                iface = self.name,
+                "no default router left: soliciting again"
+            );
+            self.engine.handle_link_down(now);
+            self.engine.handle_link_up(now);
+            self.link_up_at = Some(now);
+            self.ra_at = None;
+            self.drain(now);
+        }
+    }
+
+    fn apply(&mut self, a: &Action) -> io::Result<()> {
+        let (ifindex, table) = (self.index, self.table);
+        match a {
+            Action::ConfigureDefaultRoute { router, lifetime } => {
+                self.routers.insert(*router);
+                self.nl.add_route(&RouteSpec {
+                    table,
+                    expires: Some(*lifetime),
+                    replace: true,
+                    ..RouteSpec::default_via(*router, ifindex)
+                })
+            }
+            Action::RemoveDefaultRoute { router } => {
+                self.routers.remove(router);
+                ignore_missing(self.nl.del_route(&RouteSpec {
+                    table,
+                    ..RouteSpec::default_via(*router, ifindex)
+                }))
+            }
+            Action::ConfigurePrefixRoute {
+                prefix,
+                prefix_len,
+                lifetime,
+            } => {
+                self.prefixes.insert((*prefix, *prefix_len));
+                self.nl.add_route(&RouteSpec {
+                    table,
+                    expires: *lifetime,
+                    replace: true,
+                    ..RouteSpec::on_link(*prefix, *prefix_len, ifindex)
+                })
+            }
+            Action::RemovePrefixRoute { prefix, prefix_len } => {
+                self.prefixes.remove(&(*prefix, *prefix_len));
+                ignore_missing(self.nl.del_route(&RouteSpec {
+                    table,
+                    ..RouteSpec::on_link(*prefix, *prefix_len, ifindex)
+                }))
+            }
+            other => self.io.apply(other),
+        }
+    }
+
+    fn rule(&self, addr: Ipv6Addr) -> RuleSpec {
+        RuleSpec {
+            src: Some((addr, 128)),
+            table: self.table,
+            priority: Some(self.rule_priority),
+        }
+    }
+
+    /// One rule per usable global address; removals first.
+    fn reconcile_rules(&mut self) {
+        let want: BTreeSet<Ipv6Addr> = self
+            .engine
+            .addresses()
+            .filter(|a| !a.link_local && a.state.usable())
+            .map(|a| a.addr)
+            .collect();
+        let gone: Vec<Ipv6Addr> = self.rules.difference(&want).copied().collect();
+        for a in gone {
+            if let Err(e) = ignore_missing(self.nl.del_rule(&self.rule(a))) {
+                tracing::warn!(iface = self.name, addr = %a, error = %e, "cannot remove rule");
+            }
+            self.rules.remove(&a);
+            tracing::debug!(iface = self.name, addr = %a, table = self.table, "rule removed");
+        }
+        let new: Vec<Ipv6Addr> = want.difference(&self.rules).copied().collect();
+        for a in new {
+            match self.nl.add_rule(&self.rule(a)) {
+                Ok(()) => {}
+                Err(e) if netlink::errno(&e) == Some(libc::EEXIST) => {}
+                Err(e) => {
+                    tracing::warn!(iface = self.name, addr = %a, error = %e, "cannot add rule");
+                    continue;
+                }
+            }
+            tracing::debug!(iface = self.name, addr = %a, table = self.table, "rule added");
+            self.rules.insert(a);
+        }
+    }
+
+    /// The care-of address this interface offers: its newest usable global
+    /// address off the home prefix, while it has a default router. The
+    /// newest, because a new router with a new prefix on the same link
+    /// (a move without carrier loss) makes a new address.
+    pub fn coa_candidate(&self, cfg: &Config) -> Option<Ipv6Addr> {
+        if !self.carrier || self.routers.is_empty() {
+            return None;
+        }
+        self.engine
+            .addresses()
+            .filter(|a| !a.link_local && a.state.usable() && !cfg.on_home_prefix(a.addr))
+            .filter(|a| self.rules.contains(&a.addr))
+            .max_by_key(|a| (a.state != AddrState::Deprecated, a.created))
+            .map(|a| a.addr)
+    }
+
+    /// Whether this interface is on the home link: configured so, or the
+    /// home prefix is announced on it.
+    pub fn at_home(&self, cfg: &Config) -> bool {
+        if !self.carrier {
+            return false;
+        }
+        self.home_link
+            || self
+                .prefixes
+                .iter()
+                .any(|(p, l)| *l == cfg.home_prefix_len && *p == cfg.home_prefix())
+            || self
+                .engine
+                .addresses()
+                .any(|a| !a.link_local && cfg.on_home_prefix(a.addr))
+    }
+
+    /// A default router to use at home.
+    pub fn router(&self) -> Option<Ipv6Addr> {
+        self.routers.iter().next().copied()
+    }
+
+    pub fn routers(&self) -> Vec<Ipv6Addr> {
+        self.routers.iter().copied().collect()
+    }
+
+    /// When the engine made `addr` (the RA that brought its prefix).
+    pub fn created_at(&self, addr: &Ipv6Addr) -> Option<Instant> {
+        self.engine
+            .addresses()
+            .find(|a| a.addr == *addr)
+            .map(|a| a.created)
+    }
+
+    pub fn usable_at(&self, addr: &Ipv6Addr) -> Option<Instant> {
+        self.usable_at.get(addr).copied()
+    }
+
+    pub fn addresses(&self) -> Vec<crate::status::AddrStatus> {
+        self.engine
+            .addresses()
+            .map(|a| crate::status::AddrStatus {
+                addr: a.addr,
+                prefix_len: a.prefix_len,
+                state: a.state.name().into(),
+            })
+            .collect()
+    }
+
+    /// Adds an address the engine does not manage (the home address at
+    /// home).
+    pub fn add_address(&mut self, addr: Ipv6Addr, len: u8, opts: &AddrOptions) -> io::Result<()> {
+        self.nl.add_address(self.index, addr, len, opts)
+    }
+
+    pub fn del_address(&mut self, addr: Ipv6Addr, len: u8) -> io::Result<()> {
+        ignore_missing(self.nl.del_address(self.index, addr, len))
+    }
+
+    /// Multicasts an unsolicited Neighbor Advertisement for `target` with
+    /// the Override flag and our link-layer address (RFC 6275 11.5.5: the
+    /// home link must learn that the home address is ours again).
+    pub fn advertise(&mut self, target: Ipv6Addr) -> io::Result<()> {
+        if self.na.is_none() {
+            let s = NdSocket::with_types(&self.name, &[])?;
+            s.set_nonblocking(true)?;
+            self.na = Some(s);
+        }
+        let Some(nd) = &self.na else {
+            return Ok(());
+        };
+        let options = self
+            .io
+            .mac
+            .map(|m| {
+                vec![NdOption::TargetLinkLayerAddr(
+                    mip6_common::wire::nd::LinkLayerAddress::from_mac(m),
+                )]
+            })
+            .unwrap_or_default();
+        let na = NdRepr::NeighborAdvert(NeighborAdvert {
+            router: false,
+            solicited: false,
+            override_flag: true,
+            reserved: 0,
+            target,
+            options,
+        });
+        let bytes = na
+            .to_bytes()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        nd.send(&bytes, Some(target), ALL_NODES).map(drop)
+    }
+
+    /// Gives the interface back: every address, route and rule the daemon
+    /// made goes, the sysctls are restored, the kernel's link-local
+    /// addresses come back.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.engine.clear(now);
+        while let Some(a) = self.engine.poll_action() {
+            if let Err(e) = self.apply(&a) {
+                tracing::debug!(iface = self.name, action = ?a, error = %e, "clean-up");
+            }
+        }
+        while self.engine.poll_event().is_some() {}
+        self.reconcile_rules();
+        for a in std::mem::take(&mut self.rules) {
+            let _ = ignore_missing(self.nl.del_rule(&self.rule(a)));
+        }
+        if let Err(e) = self.io.restore() {
+            tracing::warn!(iface = self.name, error = %e, "cannot restore sysctls");
+        }
+        for (addr, len) in std::mem::take(&mut self.saved_link_locals) {
+            let r = self.nl.add_address(
+                self.index,
+                addr,
+                len,
+                &AddrOptions {
+                    replace: true,
+                    ..AddrOptions::default()
+                },
+            );
+            if let Err(e) = r {
+                tracing::warn!(iface = self.name, %addr, error = %e, "cannot restore link-local address");
+            }
+        }
+    }
+}

@@ -1,0 +1,335 @@
+//! What `mip6-mn status` shows: a snapshot the daemon publishes after every
+//! step of its loop, served as one JSON object over the control socket.
+//! Times are UNIX milliseconds (with microseconds in the fraction), so a
+//! reader can line them up with packet captures and other logs.
+
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::net::Ipv6Addr;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Maps the monotonic clock the engines use onto UNIX time, once, so every
+/// timestamp of a run is on the same scale.
+#[derive(Debug, Clone, Copy)]
+pub struct WallClock {
+    instant: Instant,
+    unix_ms: f64,
+}
+
+impl WallClock {
+    pub fn now() -> Self {
+        let unix_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        Self {
+            instant: Instant::now(),
+            unix_ms,
+        }
+    }
+
+    /// UNIX milliseconds of `t`, rounded to microseconds.
+    pub fn unix_ms(&self, t: Instant) -> f64 {
+        let ms = if t >= self.instant {
+            self.unix_ms + t.duration_since(self.instant).as_secs_f64() * 1000.0
+        } else {
+            self.unix_ms - self.instant.duration_since(t).as_secs_f64() * 1000.0
+        };
+        (ms * 1000.0).round() / 1000.0
+    }
+}
+
+/// The home registration's entry of the Binding Update List (RFC 6275
+/// 11.1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BulEntry {
+    /// The home agent.
+    pub destination: Ipv6Addr,
+    pub home_address: Ipv6Addr,
+    /// The care-of address of the last BU (the home address for a
+    /// deregistration from home).
+    pub care_of_address: Option<Ipv6Addr>,
+    /// idle, registering, registered, deregistering, at_home, failed.
+    pub state: String,
+    /// Sequence number of the last BU sent.
+    pub sequence: u16,
+    pub requested_lifetime_s: u64,
+    /// What the home agent granted, while the binding lasts.
+    pub granted_lifetime_s: Option<u64>,
+    pub registered_coa: Option<Ipv6Addr>,
+    pub expires_unix_ms: Option<f64>,
+    pub refresh_unix_ms: Option<f64>,
+    pub last_bu_unix_ms: Option<f64>,
+    pub bu_sent: u64,
+    pub ba_received: u64,
+    pub ba_ignored: u64,
+}
+
+/// One address on a managed interface.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddrStatus {
+    pub addr: Ipv6Addr,
+    pub prefix_len: u8,
+    pub state: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IfaceStatus {
+    pub name: String,
+    pub priority: i32,
+    pub table: u32,
+    pub carrier: bool,
+    pub at_home: bool,
+    pub routers: Vec<Ipv6Addr>,
+    pub addresses: Vec<AddrStatus>,
+}
+
+/// One handover: from the link event that caused it to the home agent's
+/// answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Handover {
+    pub number: u32,
+    /// "away" (registration of a care-of address) or "home"
+    /// (deregistration on the home link).
+    pub kind: String,
+    pub link: String,
+    pub coa: Option<Ipv6Addr>,
+    pub previous_coa: Option<Ipv6Addr>,
+    /// The carrier change (or daemon start) that led here.
+    pub link_event_unix_ms: Option<f64>,
+    /// The first Router Advertisement on the link after its carrier came up.
+    pub ra_unix_ms: Option<f64>,
+    /// When the care-of address became usable (optimistic or preferred).
+    pub coa_usable_unix_ms: Option<f64>,
+    /// The first BU of this handover.
+    pub bu_sent_unix_ms: Option<f64>,
+    /// The BA that completed it.
+    pub ba_received_unix_ms: Option<f64>,
+    /// BUs sent for it, retransmissions included.
+    pub bu_count: u32,
+    /// registered, deregistered, failed (...), superseded, or empty while
+    /// it runs.
+    pub outcome: String,
+}
+
+impl Handover {
+    /// Link event to BA, in milliseconds.
+    pub fn total_ms(&self) -> Option<f64> {
+        Some(self.ba_received_unix_ms? - self.link_event_unix_ms?)
+    }
+}
+
+/// The whole snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub now_unix_ms: f64,
+    pub started_unix_ms: f64,
+    pub pid: u32,
+    pub home_address: Ipv6Addr,
+    pub home_prefix: String,
+    pub home_agent: Ipv6Addr,
+    /// away, home or detached.
+    pub location: String,
+    pub current_link: Option<String>,
+    pub care_of_address: Option<Ipv6Addr>,
+    pub tunnel: String,
+    pub binding_update_list: Vec<BulEntry>,
+    pub interfaces: Vec<IfaceStatus>,
+    pub handovers: Vec<Handover>,
+}
+
+fn ago(now: f64, t: Option<f64>) -> String {
+    match t {
+        Some(t) if t <= now => format!("{:.1} s ago", (now - t) / 1000.0),
+        Some(t) => format!("in {:.1} s", (t - now) / 1000.0),
+        None => "-".into(),
+    }
+}
+
+fn rel(base: Option<f64>, t: Option<f64>) -> String {
+    match (base, t) {
+        (Some(b), Some(t)) => format!("{:+.1}", t - b),
+        _ => "-".into(),
+    }
+}
+
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "-".to_string(), ToString::to_string)
+}
+
+impl Status {
+    /// The human-readable form of `mip6-mn status`.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let now = self.now_unix_ms;
+        let _ = writeln!(
+            s,
+            "mobile node {}  (home prefix {}, home agent {}, pid {})",
+            self.home_address, self.home_prefix, self.home_agent, self.pid
+        );
+        let _ = writeln!(
+            s,
+            "location: {}  link: {}  care-of address: {}  tunnel: {}",
+            self.location,
+            opt(&self.current_link),
+            opt(&self.care_of_address),
+            self.tunnel
+        );
+        let _ = writeln!(s, "\nbinding update list:");
+        for b in &self.binding_update_list {
+            let _ = writeln!(
+                s,
+                "  {} -> home agent {}: {}  care-of {}  seq {}",
+                b.home_address,
+                b.destination,
+                b.state,
+                opt(&b.care_of_address),
+                b.sequence
+            );
+            let _ = writeln!(
+                s,
+                "    lifetime requested {} s, granted {}; registered care-of {}; expires {}; refresh {}",
+                b.requested_lifetime_s,
+                b.granted_lifetime_s
+                    .map_or_else(|| "-".to_string(), |l| format!("{l} s")),
+                opt(&b.registered_coa),
+                ago(now, b.expires_unix_ms),
+                ago(now, b.refresh_unix_ms)
+            );
+            let _ = writeln!(
+                s,
+                "    last BU {}; BUs sent {}, BAs received {}, BAs ignored {}",
+                ago(now, b.last_bu_unix_ms),
+                b.bu_sent,
+                b.ba_received,
+                b.ba_ignored
+            );
+        }
+        let _ = writeln!(s, "\ninterfaces:");
+        for i in &self.interfaces {
+            let _ = writeln!(
+                s,
+                "  {} priority {} table {}: {}{}",
+                i.name,
+                i.priority,
+                i.table,
+                if i.carrier { "carrier" } else { "no carrier" },
+                if i.at_home { ", home link" } else { "" }
+            );
+            for r in &i.routers {
+                let _ = writeln!(s, "    router {r}");
+            }
+            for a in &i.addresses {
+                let _ = writeln!(s, "    {}/{} {}", a.addr, a.prefix_len, a.state);
+            }
+        }
+        let _ = writeln!(
+            s,
+            "\nhandovers (ms after the link event):\n  {:>3} {:<5} {:<10} {:<28} {:>8} {:>9} {:>8} {:>8} {:>3}  outcome",
+            "#", "kind", "link", "care-of address", "RA", "CoA ok", "BU", "BA", "BUs"
+        );
+        for h in &self.handovers {
+            let base = h.link_event_unix_ms;
+            let _ = writeln!(
+                s,
+                "  {:>3} {:<5} {:<10} {:<28} {:>8} {:>9} {:>8} {:>8} {:>3}  {}",
+                h.number,
+                h.kind,
+                h.link,
+                opt(&h.coa),
+                rel(base, h.ra_unix_ms),
+                rel(base, h.coa_usable_unix_ms),
+                rel(base, h.bu_sent_unix_ms),
+                rel(base, h.ba_received_unix_ms),
+                h.bu_count,
+                h.outcome
+            );
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Status {
+        Status {
+            now_unix_ms: 10_000.0,
+            started_unix_ms: 1000.0,
+            pid: 7,
+            home_address: "2001:db8:1::100".parse().expect("a"),
+            home_prefix: "2001:db8:1::/64".into(),
+            home_agent: "2001:db8:1::1".parse().expect("a"),
+            location: "away".into(),
+            current_link: Some("eth0".into()),
+            care_of_address: Some("2001:db8:a::5".parse().expect("a")),
+            tunnel: "mip6tun0".into(),
+            binding_update_list: vec![BulEntry {
+                destination: "2001:db8:1::1".parse().expect("a"),
+                home_address: "2001:db8:1::100".parse().expect("a"),
+                care_of_address: Some("2001:db8:a::5".parse().expect("a")),
+                state: "registered".into(),
+                sequence: 9,
+                requested_lifetime_s: 600,
+                granted_lifetime_s: Some(600),
+                registered_coa: Some("2001:db8:a::5".parse().expect("a")),
+                expires_unix_ms: Some(600_000.0),
+                refresh_unix_ms: Some(480_000.0),
+                last_bu_unix_ms: Some(2000.0),
+                bu_sent: 1,
+                ba_received: 1,
+                ba_ignored: 0,
+            }],
+            interfaces: vec![IfaceStatus {
+                name: "eth0".into(),
+                priority: 10,
+                table: 200,
+                carrier: true,
+                at_home: false,
+                routers: vec!["fe80::1".parse().expect("a")],
+                addresses: vec![AddrStatus {
+                    addr: "2001:db8:a::5".parse().expect("a"),
+                    prefix_len: 64,
+                    state: "preferred".into(),
+                }],
+            }],
+            handovers: vec![Handover {
+                number: 1,
+                kind: "away".into(),
+                link: "eth0".into(),
+                coa: Some("2001:db8:a::5".parse().expect("a")),
+                previous_coa: None,
+                link_event_unix_ms: Some(1000.0),
+                ra_unix_ms: Some(1010.0),
+                coa_usable_unix_ms: Some(2000.0),
+                bu_sent_unix_ms: Some(2000.5),
+                ba_received_unix_ms: Some(2003.0),
+                bu_count: 1,
+                outcome: "registered".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn json_round_trip_and_text() {
+        let s = sample();
+        let json = serde_json::to_string(&s).expect("json");
+        let back: Status = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, s);
+        let text = s.render();
+        assert!(text.contains("registered"), "{text}");
+        assert!(text.contains("+1003.0"), "{text}");
+        assert_eq!(s.handovers[0].total_ms(), Some(1003.0));
+    }
+
+    #[test]
+    fn wall_clock_is_consistent() {
+        let c = WallClock::now();
+        let t = Instant::now();
+        let later = t + std::time::Duration::from_millis(1500);
+        let d = c.unix_ms(later) - c.unix_ms(t);
+        assert!((d - 1500.0).abs() < 0.01, "{d}");
+    }
+}

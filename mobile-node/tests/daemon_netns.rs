@@ -1,0 +1,1223 @@
+//! `mip6-mn run` for real, in network namespaces, against a test home agent
+//! built in this file from the sans-IO binding cache (there is no home
+//! agent daemon on this branch yet):
+//!
+//! ```text
+//!   cn ── c ──┐                 ┌── fa ── mn (eth0, moves fa -> fb)
+//!             rtr (forwarding) ─┤
+//!   ha ── home┘                 └── fb
+//! ```
+//!
+//! The router announces 2001:db8:a::/64 on fa and 2001:db8:b::/64 on fb
+//! with the project's RA sender, and routes the home address to the home
+//! agent. The test home agent receives BUs with the Home Address option on
+//! a protocol-60 raw socket, answers with BAs carrying a type 2 routing
+//! header through an IPPROTO_RAW socket, and tunnels packets for the home
+//! address to the care-of address with the mobile node's fallback tunnel in
+//! its home-agent role.
+//!
+//! Run as root (CI does). Every lab is removed on success, failure and
+//! interruption by the harness.
+
+use mip6_common::addr::Prefix;
+use mip6_common::binding::cache::{
+    self, BindingCache, BuContext, CacheConfig, HomePrefix, MnPolicy,
+};
+use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::radv::{PrefixConfig, RaContent, RaTiming};
+use mip6_common::sys::mn_signal::SignalSocket;
+use mip6_common::sys::radv_io::RaSender;
+use mip6_common::wire::checksum::proto;
+use mip6_common::wire::exthdr::{FixedHeader, Ipv6Repr, parse_payload};
+use mip6_common::wire::mh::{MhRepr, verify_checksum};
+use mip6_mobile_node::status::Status;
+use mip6_mobile_node::tunnel_fallback::{FallbackTunnel, Role};
+use mip6_testbed::harness::{Iface, Lab, LabOptions, Node, NodeOptions, Timeouts};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::{Ipv6Addr, SocketAddrV6};
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+const MN: &str = env!("CARGO_BIN_EXE_mip6-mn");
+const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
+const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+const RTR_HOME: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe);
+const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
+const PREFIX_A: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0);
+const PREFIX_B: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xb, 0, 0, 0, 0, 0);
+const PREFIX_D: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xd, 0, 0, 0, 0, 0);
+const HOME_PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0);
+const KEY: &str = "00112233445566778899aabbccddeeff";
+const SPI: u32 = 4660;
+const NAI: &str = "mn@test.example";
+const ETH0: &str = "  - name: eth0\n    priority: 10\n";
+
+fn key_bytes() -> Vec<u8> {
+    (0..KEY.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&KEY[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+fn in_prefix(a: &Ipv6Addr, prefix: &Ipv6Addr) -> bool {
+    a.segments()[..4] == prefix.segments()[..4]
+}
+
+/// A router advertising one prefix on one interface until dropped.
+struct OwnRouter {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<mip6_testbed::harness::Result<std::io::Result<()>>>>,
+}
+
+impl OwnRouter {
+    fn start(router: &Node, ifname: &'static str, prefix: Ipv6Addr) -> OwnRouter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = router
+            .thread_in(move || {
+                let content = RaContent {
+                    prefixes: vec![PrefixConfig {
+                        prefix,
+                        len: 64,
+                        valid: Some(86400),
+                        preferred: Some(14400),
+                        on_link: true,
+                        autonomous: true,
+                        router_address: None,
+                    }],
+                    ..RaContent::default()
+                };
+                let timing = RaTiming::mobile(Duration::from_millis(500));
+                let mut sender = RaSender::open(ifname, content, timing, 7)?;
+                sender.run(&flag)
+            })
+            .expect("RA sender thread");
+        OwnRouter {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for OwnRouter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let r = t.join().expect("RA sender thread panicked");
+            if !std::thread::panicking() {
+                r.expect("enter namespace").expect("RA sender failed");
+            }
+        }
+    }
+}
+
+/// What the test home agent saw and did.
+#[derive(Debug, Default)]
+struct HaState {
+    bu_received: u32,
+    ba_sent: u32,
+    /// The current binding: home address -> care-of address.
+    binding: Option<(Ipv6Addr, Ipv6Addr)>,
+    log: Vec<String>,
+}
+
+/// A home agent in a thread of the HA namespace: binding cache engine,
+/// protocol-60 and protocol-135 receive, IPPROTO_RAW send, and the
+/// fallback tunnel in its home-agent role with the route for the home
+/// address into it.
+struct TestHa {
+    stop: Arc<AtomicBool>,
+    state: Arc<Mutex<HaState>>,
+    thread: Option<JoinHandle<mip6_testbed::harness::Result<()>>>,
+}
+
+fn route_hoa(add: bool) {
+    let verb = if add { "replace" } else { "del" };
+    let _ = std::process::Command::new("ip")
+        .args(["-6", "route", verb, &format!("{HOA}/128"), "dev", "hatun"])
+        .status();
+}
+
+fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
+    let now = Instant::now();
+    let config = CacheConfig {
+        ha_addresses: vec![HA],
+        home_prefixes: vec![HomePrefix {
+            prefix: "2001:db8:1::/64".parse::<Prefix>().expect("prefix"),
+            valid_lifetime: None,
+        }],
+        mobile_nodes: vec![MnPolicy {
+            nai: Some(NAI.into()),
+            home_address: HOA,
+            spi: SPI,
+            key: key_bytes(),
+            algorithm: cache::AuthAlgorithm::HmacSha1_96,
+        }],
+        dad_before_accept: false,
+        ..CacheConfig::default()
+    };
+    let mut cache = BindingCache::new(config, now, ntp_from_system_time(SystemTime::now()));
+    let dst_opts = SignalSocket::open(proto::DST_OPTS).expect("protocol 60 socket");
+    let mh = SignalSocket::mobility().expect("protocol 135 socket");
+    let raw = Socket::new(
+        Domain::IPV6,
+        Type::RAW,
+        Some(Protocol::from(libc::IPPROTO_RAW)),
+    )
+    .expect("IPPROTO_RAW socket");
+    let tunnel = FallbackTunnel::start_with("hatun", 1460, Some(HA), None, HOA, Role::HomeAgent)
+        .expect("home agent tunnel");
+    let mut buf = vec![0u8; 65536];
+    while !stop.load(Ordering::SeqCst) {
+        let mut fds = [
+            libc::pollfd {
+                fd: dst_opts.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: mh.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: a valid pollfd array for the call.
+        unsafe { libc::poll(fds.as_mut_ptr(), 2, 50) };
+        let now = Instant::now();
+        // Binding Updates with a Home Address option (protocol 60).
+        while let Ok(r) = dst_opts.recv(&mut buf) {
+            let header = FixedHeader {
+                traffic_class: 0,
+                flow_label: 0,
+                payload_len: 0,
+                next_header: proto::DST_OPTS,
+                hop_limit: 64,
+                src: r.src,
+                dst: r.dst,
+            };
+            let Ok(p) = parse_payload(header, &buf[..r.len]) else {
+                continue;
+            };
+            let (Some(hoa), proto::MOBILITY) = (p.home_address(), p.upper_protocol()) else {
+                continue;
+            };
+            let mh_bytes = p.upper();
+            let ok = verify_checksum(mh_bytes, &hoa, &r.dst);
+            let Ok(MhRepr::BindingUpdate(bu)) = MhRepr::parse_bytes(mh_bytes) else {
+                continue;
+            };
+            {
+                let mut s = state.lock().expect("state");
+                s.bu_received += 1;
+                s.log.push(format!(
+                    "BU seq {} from {} checksum ok {ok}",
+                    bu.sequence, r.src
+                ));
+            }
+            if ok {
+                cache.handle_bu(
+                    now,
+                    &BuContext {
+                        src: r.src,
+                        dst: r.dst,
+                        home_address: Some(hoa),
+                        mh_bytes,
+                        bu: &bu,
+                    },
+                );
+            }
+        }
+        // Binding Updates from home (no Home Address option).
+        while let Ok(r) = mh.recv(&mut buf) {
+            let mh_bytes = &buf[..r.len];
+            if !verify_checksum(mh_bytes, &r.src, &r.dst) {
+                continue;
+            }
+            if let Ok(MhRepr::BindingUpdate(bu)) = MhRepr::parse_bytes(mh_bytes) {
+                state.lock().expect("state").bu_received += 1;
+                cache.handle_bu(
+                    now,
+                    &BuContext {
+                        src: r.src,
+                        dst: r.dst,
+                        home_address: None,
+                        mh_bytes,
+                        bu: &bu,
+                    },
+                );
+            }
+        }
+        cache.handle_timeout(now);
+        while let Some(a) = cache.poll_action() {
+            let mut s = state.lock().expect("state");
+            match a {
+                cache::Action::SendBa {
+                    to_coa,
+                    from,
+                    hoa,
+                    ba,
+                    mh_bytes,
+                } => {
+                    let repr = Ipv6Repr {
+                        routing_home_address: (to_coa != hoa).then_some(hoa),
+                        ..Ipv6Repr::new(from, to_coa, proto::MOBILITY)
+                    };
+                    let pkt = repr.build(&mh_bytes).expect("BA packet");
+                    let to = SockAddr::from(SocketAddrV6::new(to_coa, 0, 0, 0));
+                    let sent = raw.send_to(&pkt.bytes, &to);
+                    s.ba_sent += 1;
+                    s.log.push(format!(
+                        "BA seq {} status {} to {to_coa}: {sent:?}",
+                        ba.sequence, ba.status.0
+                    ));
+                }
+                cache::Action::InstallBinding { hoa, coa, .. } => {
+                    tunnel.set_peer(Some(coa));
+                    route_hoa(true);
+                    s.binding = Some((hoa, coa));
+                    s.log.push(format!("install {hoa} -> {coa}"));
+                }
+                cache::Action::UpdateBinding { hoa, coa, .. } => {
+                    tunnel.set_peer(Some(coa));
+                    s.binding = Some((hoa, coa));
+                    s.log.push(format!("update {hoa} -> {coa}"));
+                }
+                cache::Action::RemoveBinding { hoa, coa, .. } => {
+                    route_hoa(false);
+                    tunnel.set_peer(None);
+                    s.binding = None;
+                    s.log.push(format!("remove {hoa} (was {coa})"));
+                }
+                other => s.log.push(format!("{other:?}")),
+            }
+        }
+    }
+    drop(tunnel);
+}
+
+impl TestHa {
+    fn start(ha: &Node) -> TestHa {
+        // The kernel answers BUs carrying a Home Address option with
+        // Parameter Problem code 2 (DESIGN.md fact 3): keep it quiet.
+        ha.sh(
+            "printf 'table ip6 testha { chain out { type filter hook output priority 0; \
+             icmpv6 type parameter-problem icmpv6 code 2 drop; }; }\\n' | nft -f -",
+        )
+        .expect("nft on the home agent");
+        let stop = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(Mutex::new(HaState::default()));
+        let (flag, st) = (Arc::clone(&stop), Arc::clone(&state));
+        let thread = ha
+            .thread_in(move || ha_loop(&flag, &st))
+            .expect("home agent thread");
+        TestHa {
+            stop,
+            state,
+            thread: Some(thread),
+        }
+    }
+
+    fn binding(&self) -> Option<(Ipv6Addr, Ipv6Addr)> {
+        self.state.lock().expect("state").binding
+    }
+
+    fn counts(&self) -> (u32, u32) {
+        let s = self.state.lock().expect("state");
+        (s.bu_received, s.ba_sent)
+    }
+
+    fn log(&self) -> String {
+        self.state.lock().expect("state").log.join("\n")
+    }
+}
+
+impl Drop for TestHa {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let r = t.join();
+            if !std::thread::panicking() {
+                r.expect("home agent thread panicked")
+                    .expect("enter namespace");
+            }
+        }
+    }
+}
+
+/// The whole network. Fields drop in order: the threads in the lab's
+/// namespaces stop before the lab goes.
+struct Net {
+    _ras: Vec<OwnRouter>,
+    test_ha: Option<TestHa>,
+    ha_node: Node,
+    rtr: Node,
+    mn: Node,
+    cn: Node,
+    mn_eth: Iface,
+    /// The mobile node's second interface, on fb, when asked for.
+    mn_eth1: Option<Iface>,
+    link_a: mip6_testbed::harness::Link,
+    link_b: mip6_testbed::harness::Link,
+    home: mip6_testbed::harness::Link,
+    lab: Lab,
+}
+
+impl Net {
+    /// The test home agent (every test but the interoperability one).
+    fn ha(&self) -> &TestHa {
+        self.test_ha
+            .as_ref()
+            .expect("this network has the test home agent")
+    }
+}
+
+fn net(tag: &str, second_iface: bool) -> Net {
+    net_with(tag, second_iface, true)
+}
+
+fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
+    let opts = LabOptions {
+        timeouts: Timeouts {
+            // The daemon deregisters on SIGTERM (up to 3 s).
+            kill_grace: Duration::from_secs(10),
+            ..Timeouts::default()
+        },
+        ..LabOptions::default()
+    };
+    let lab = Lab::with_options(tag, opts).expect("lab");
+    let fast = NodeOptions::default().no_dad_delay();
+    let rtr = lab
+        .node_with("rtr", &fast.clone().forwarding())
+        .expect("router");
+    let ha = lab.node_with("ha", &fast.clone().forwarding()).expect("ha");
+    let cn = lab.node_with("cn", &fast.clone().accept_ra(0)).expect("cn");
+    // The mobile node's kernel must not autoconfigure on its own before the
+    // daemon takes over (the daemon switches that off itself while it
+    // runs); this keeps the before/after comparison exact.
+    let mn = lab.node_with("mn", &fast.clone().accept_ra(0)).expect("mn");
+    let home = lab.link("home").expect("link");
+    let link_a = lab.link("fa").expect("link");
+    let link_b = lab.link("fb").expect("link");
+    let link_c = lab.link("c").expect("link");
+    lab.attach(&rtr, &home, "h0").expect("attach");
+    let fa = lab.attach(&rtr, &link_a, "fa0").expect("attach");
+    let fb = lab.attach(&rtr, &link_b, "fb0").expect("attach");
+    lab.attach(&rtr, &link_c, "c0").expect("attach");
+    lab.attach(&ha, &home, "eth0").expect("attach");
+    lab.attach(&cn, &link_c, "eth0").expect("attach");
+    let mn_eth = lab.attach(&mn, &link_a, "eth0").expect("attach");
+    let mn_eth1 = second_iface.then(|| lab.attach(&mn, &link_b, "eth1").expect("attach"));
+    rtr.sh(&format!(
+        "ip -6 addr add {RTR_HOME}/64 dev h0 nodad && \
+         ip -6 addr add 2001:db8:a::1/64 dev fa0 nodad && \
+         ip -6 addr add 2001:db8:b::1/64 dev fb0 nodad && \
+         ip -6 addr add 2001:db8:c::1/64 dev c0 nodad && \
+         ip -6 route add {HOA}/128 via {HA} dev h0"
+    ))
+    .expect("router addresses");
+    ha.sh(&format!(
+        "ip -6 addr add {HA}/64 dev eth0 nodad && ip -6 route add default via {RTR_HOME}"
+    ))
+    .expect("home agent addresses");
+    cn.sh(&format!(
+        "ip -6 addr add {CN}/64 dev eth0 nodad && ip -6 route add default via 2001:db8:c::1"
+    ))
+    .expect("correspondent addresses");
+    let t = lab.timeouts().addr;
+    fa.wait_link_local(t).expect("router link-local");
+    fb.wait_link_local(t).expect("router link-local");
+    mn_eth.wait_link_local(t).expect("mn link-local");
+    if let Some(e) = &mn_eth1 {
+        e.wait_link_local(t).expect("mn link-local");
+    }
+    let ras = vec![
+        OwnRouter::start(&rtr, "fa0", PREFIX_A),
+        OwnRouter::start(&rtr, "fb0", PREFIX_B),
+        OwnRouter::start(&rtr, "h0", HOME_PREFIX),
+    ];
+    let test_ha = test_ha.then(|| TestHa::start(&ha));
+    Net {
+        lab,
+        rtr,
+        mn,
+        cn,
+        mn_eth,
+        mn_eth1,
+        link_a,
+        link_b,
+        home,
+        test_ha,
+        ha_node: ha,
+        _ras: ras,
+    }
+}
+
+/// The state `mip6-mn run` must leave as it found it.
+fn kernel_state(node: &Node, ifaces: &[&str]) -> String {
+    let addrs = node.cmd("ip -6 -o addr show").expect("addresses");
+    // Interface, address, scope: flags and lifetimes may differ (a
+    // restored link-local address is new, and may still be in DAD).
+    let mut addrs: Vec<String> = addrs
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let scope = f
+                .iter()
+                .position(|w| *w == "scope")
+                .and_then(|i| f.get(i + 1))
+                .unwrap_or(&"?");
+            format!(
+                "{} {} {}",
+                f.get(1).unwrap_or(&"?"),
+                f.get(3).unwrap_or(&"?"),
+                scope
+            )
+        })
+        .collect();
+    addrs.sort();
+    let routes = node.cmd("ip -6 route show table all").expect("routes");
+    let mut routes: Vec<String> = routes
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let mut out = Vec::new();
+            let mut skip = false;
+            for w in f {
+                if skip {
+                    skip = false;
+                    continue;
+                }
+                if w == "expires" {
+                    skip = true;
+                    continue;
+                }
+                out.push(w);
+            }
+            out.join(" ")
+        })
+        .collect();
+    routes.sort();
+    let rules = node.cmd("ip -6 rule").expect("rules");
+    let mut sysctls = Vec::new();
+    for key in [
+        "accept_ra",
+        "autoconf",
+        "addr_gen_mode",
+        "accept_dad",
+        "disable_ipv6",
+        "forwarding",
+    ] {
+        for scope in ifaces.iter().copied().chain(["all", "default"]) {
+            let k = format!("net.ipv6.conf.{scope}.{key}");
+            sysctls.push(format!("{k}={}", node.read_sysctl(&k).expect("sysctl")));
+        }
+    }
+    format!(
+        "addresses:\n{}\nroutes:\n{}\nrules:\n{}\nsysctls:\n{}\n",
+        addrs.join("\n"),
+        routes.join("\n"),
+        rules.trim(),
+        sysctls.join("\n")
+    )
+}
+
+fn write_config(lab: &Lab, ifaces: &str, extra: &str) -> (PathBuf, PathBuf) {
+    let dir = lab.workdir();
+    let sock = dir.join("mn.sock");
+    let cfg = dir.join("mn.yaml");
+    let text = format!(
+        "home_address: {HOA}\n\
+         home_agent: {HA}\n\
+         mn_id: {NAI}\n\
+         security:\n  spi: {SPI}\n  key: {KEY}\n\
+         interfaces:\n{ifaces}\
+         binding_lifetime: 120\n\
+         control_socket: {}\n\
+         stable_secret_file: {}\n{extra}",
+        sock.display(),
+        dir.join("stable-secret").display()
+    );
+    std::fs::write(&cfg, text).expect("write config");
+    (cfg, sock)
+}
+
+fn status(node: &Node, sock: &std::path::Path) -> Result<Status, String> {
+    let out = node
+        .output(&[
+            MN,
+            "status",
+            "--json",
+            "--socket",
+            sock.to_str().expect("utf-8"),
+        ])
+        .map_err(|e| e.to_string())?;
+    if !out.success() {
+        return Err(out.stderr);
+    }
+    serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))
+}
+
+/// Waits until the daemon is registered with a care-of address on `prefix`.
+fn wait_registered(
+    lab: &Lab,
+    node: &Node,
+    sock: &std::path::Path,
+    prefix: Ipv6Addr,
+    timeout: Duration,
+) -> Status {
+    lab.wait_until(&format!("registration on {prefix}/64"), timeout, || {
+        Ok(match status(node, sock) {
+            Ok(s) => {
+                let b = &s.binding_update_list[0];
+                let ok = s.location == "away"
+                    && b.state == "registered"
+                    && b.registered_coa.is_some_and(|c| in_prefix(&c, &prefix))
+                    && s.care_of_address == b.registered_coa;
+                if ok {
+                    Ok(s)
+                } else {
+                    Err(format!(
+                        "location {} state {} coa {:?} registered {:?}",
+                        s.location, b.state, s.care_of_address, b.registered_coa
+                    ))
+                }
+            }
+            Err(e) => Err(e),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Waits until `pred` holds for the daemon's status.
+fn wait_status(
+    lab: &Lab,
+    node: &Node,
+    sock: &std::path::Path,
+    what: &str,
+    timeout: Duration,
+    pred: impl Fn(&Status) -> bool,
+) -> Status {
+    lab.wait_until(what, timeout, || {
+        Ok(match status(node, sock) {
+            Ok(s) if pred(&s) => Ok(s),
+            Ok(s) => Err(format!(
+                "location {} link {:?} state {} coa {:?}",
+                s.location, s.current_link, s.binding_update_list[0].state, s.care_of_address
+            )),
+            Err(e) => Err(e),
+        })
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// SIGTERM: the daemon deregisters and exits 0; then the namespace's
+/// addresses, routes, rules and sysctls are as before it started, its
+/// nftables table and control socket are gone.
+fn stop_and_check_restored(
+    n: &Net,
+    daemon: mip6_testbed::harness::Child,
+    sock: &std::path::Path,
+    before: &str,
+    ifaces: &[&str],
+) {
+    let text =
+        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
+            .expect("status");
+    eprintln!("{text}");
+    let log_path = daemon.log_path().to_owned();
+    let st = daemon.stop().expect("stop");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    eprintln!("daemon log:\n{log}");
+    assert!(st.success(), "exit {st}");
+    assert_eq!(
+        n.ha().binding(),
+        None,
+        "not deregistered:\n{}",
+        n.ha().log()
+    );
+    let after = n.lab.wait_until(
+        "the kernel state to be restored",
+        Duration::from_secs(10),
+        || {
+            let after = kernel_state(&n.mn, ifaces);
+            Ok(if after == before {
+                Ok(after)
+            } else {
+                Err(after)
+            })
+        },
+    );
+    if let Err(e) = after {
+        panic!("state not restored.\nbefore:\n{before}\nafter/last: {e}");
+    }
+    let tables = n.mn.cmd("nft list tables").expect("nft");
+    assert!(!tables.contains("mip6_mn"), "{tables}");
+    assert!(!sock.exists(), "control socket left behind");
+}
+
+/// The icmp_seq of every echo reply in ping's output.
+fn replied_seqs(out: &str) -> Vec<u32> {
+    out.lines()
+        .filter(|l| l.contains("bytes from"))
+        .filter_map(|l| l.split("icmp_seq=").nth(1))
+        .filter_map(|r| r.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+fn check_handover(s: &Status, prefix: Ipv6Addr) {
+    let h = s
+        .handovers
+        .iter()
+        .rev()
+        .find(|h| h.coa.is_some_and(|c| in_prefix(&c, &prefix)))
+        .unwrap_or_else(|| panic!("no handover to {prefix}: {:#?}", s.handovers));
+    assert_eq!(h.kind, "away");
+    assert_eq!(h.outcome, "registered", "{h:#?}");
+    let t = [
+        h.link_event_unix_ms,
+        h.ra_unix_ms,
+        h.coa_usable_unix_ms,
+        h.bu_sent_unix_ms,
+        h.ba_received_unix_ms,
+    ];
+    assert!(
+        t.iter().all(Option::is_some),
+        "a timestamp is missing: {h:#?}"
+    );
+    let t: Vec<f64> = t.into_iter().flatten().collect();
+    assert!(
+        t.windows(2).all(|w| w[0] <= w[1]),
+        "timestamps out of order: {h:#?}"
+    );
+    assert!(h.bu_count >= 1);
+}
+
+#[test]
+fn daemon_registers_moves_and_restores() {
+    let n = net("mnmove", false);
+    let before = kernel_state(&n.mn, &["eth0"]);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa_a = s.care_of_address.expect("coa");
+    check_handover(&s, PREFIX_A);
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, coa_a)),
+        "home agent:\n{}",
+        n.ha().log()
+    );
+    // The kernel state the daemon made: the home address on the TUN, the
+    // default route into it, the care-of address routed by its own table.
+    let addrs = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
+    assert!(addrs.contains(&format!("{HOA}/128")), "{addrs}");
+    let routes = n.mn.cmd("ip -6 route show default").expect("routes");
+    assert!(
+        routes.contains("dev mip6tun0") && routes.contains(&HOA.to_string()),
+        "{routes}"
+    );
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(
+        rules.contains(&format!("from {coa_a} lookup 200")),
+        "{rules}"
+    );
+    let table = n.mn.cmd("ip -6 route show table 200").expect("table");
+    assert!(
+        table.contains("default via fe80::") && table.contains("dev eth0"),
+        "{table}"
+    );
+    // Traffic to the home address reaches the laptop through the tunnel.
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .unwrap_or_else(|e| panic!("{e}\ndaemon log:\n{}", daemon.log()));
+    // The text status reads as a person expects.
+    let text =
+        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
+            .expect("status");
+    assert!(
+        text.contains("registered") && text.contains(&coa_a.to_string()),
+        "{text}"
+    );
+
+    // The kernel's Parameter Problem answers to our BAs were suppressed
+    // by the daemon's nftables table.
+    let table = n.mn.cmd("nft list table ip6 mip6_mn").expect("nft");
+    let suppressed = table
+        .lines()
+        .find(|l| l.contains("@th,400,8 0x2"))
+        .and_then(|l| l.split("counter packets ").nth(1))
+        .and_then(|r| r.split_whitespace().next()?.parse::<u64>().ok());
+    assert!(suppressed.is_some_and(|p| p >= 1), "{table}");
+
+    // Move: carrier off, re-plugged into fb, carrier on, with a
+    // correspondent pinging the home address all along.
+    let ping =
+        n.cn.spawn(&["ping", "-6", "-n", "-i", "0.05", &HOA.to_string()])
+            .expect("ping");
+    std::thread::sleep(Duration::from_millis(500));
+    n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    let coa_b = s.care_of_address.expect("coa");
+    check_handover(&s, PREFIX_B);
+    assert!(s.handovers.len() >= 2, "{:#?}", s.handovers);
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, coa_b)),
+        "home agent:\n{}",
+        n.ha().log()
+    );
+    // The old care-of address and its rule are gone.
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(!rules.contains(&coa_a.to_string()), "{rules}");
+    assert!(
+        rules.contains(&format!("from {coa_b} lookup 200")),
+        "{rules}"
+    );
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .unwrap_or_else(|e| panic!("{e}\ndaemon log:\n{}", daemon.log()));
+    std::thread::sleep(Duration::from_millis(500));
+    let ping_log = ping.log_path().to_owned();
+    drop(ping);
+    let seqs = replied_seqs(&std::fs::read_to_string(ping_log).unwrap_or_default());
+    let gap = seqs.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+    eprintln!(
+        "ping across the move: {} replies, longest gap {gap} x 50 ms",
+        seqs.len()
+    );
+    assert!(
+        seqs.len() >= 10 && gap > 1,
+        "replies before and after the move: {seqs:?}"
+    );
+
+    // Stop: deregistration, then everything restored.
+    stop_and_check_restored(&n, daemon, &sock, &before, &["eth0"]);
+}
+
+#[test]
+fn daemon_retransmits_a_lost_binding_acknowledgement() {
+    let n = net("mnlostba", false);
+    // Drop exactly the first packet with a type 2 routing header (the
+    // first BA) before the raw socket sees it.
+    n.mn.sh(
+        "printf 'table ip6 droptest { chain in { type filter hook input priority -10; \
+         rt type 2 numgen inc mod 1000000 0 counter drop; }; }\\n' | nft -f -",
+    )
+    .expect("nft drop rule");
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let dropped = n.mn.cmd("nft list table ip6 droptest").expect("nft");
+    assert!(
+        dropped.contains("packets 1 "),
+        "the first BA was not dropped: {dropped}"
+    );
+    let h = s.handovers.last().expect("handover");
+    assert!(h.bu_count >= 2, "no retransmission: {h:#?}");
+    let b = &s.binding_update_list[0];
+    assert!(b.bu_sent >= 2 && b.ba_received >= 1, "{b:#?}");
+    // The retransmission waited InitialBindackTimeoutFirstReg (1.5 s).
+    let (bu, ba) = (
+        h.bu_sent_unix_ms.expect("bu"),
+        h.ba_received_unix_ms.expect("ba"),
+    );
+    assert!(
+        ba - bu >= 1400.0,
+        "BA {ba} only {} ms after the first BU",
+        ba - bu
+    );
+    let (bus, bas) = n.ha().counts();
+    assert!(
+        bus >= 2 && bas >= 2,
+        "home agent saw {bus} BUs, sent {bas} BAs"
+    );
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, s.care_of_address.expect("coa")))
+    );
+    let st = daemon.stop().expect("stop");
+    assert!(st.success());
+}
+
+#[test]
+fn bad_configuration_names_field_and_line() {
+    let dir = std::env::temp_dir().join(format!("mip6-mn-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let cfg = dir.join("bad.yaml");
+    std::fs::write(
+        &cfg,
+        "home_address: 2001:db8:1::100\nhome_agent: 2001:db8:1::1\nsecurity:\n  unauthenticated: true\ninterfaces:\n  - name: eth0\n    iid_mode: nonsense\n",
+    )
+    .expect("write");
+    let out = std::process::Command::new(MN)
+        .args(["run", "-c", cfg.to_str().expect("utf-8")])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("bad.yaml:7"), "{err}");
+    assert!(err.contains("interfaces[0].iid_mode"), "{err}");
+    // No daemon: status says so clearly.
+    let out = std::process::Command::new(MN)
+        .args([
+            "status",
+            "--socket",
+            dir.join("none.sock").to_str().expect("utf-8"),
+        ])
+        .output()
+        .expect("status");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no mip6-mn daemon"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn daemon_uses_the_best_interface_and_falls_back() {
+    let n = net("mnprio", true);
+    let eth1 = n.mn_eth1.as_ref().expect("eth1");
+    let before = kernel_state(&n.mn, &["eth0", "eth1"]);
+    let (cfg, sock) = write_config(
+        &n.lab,
+        "  - name: eth0\n    priority: 10\n  - name: eth1\n    priority: 5\n    iid_mode: random\n",
+        "optimistic_dad: true\n",
+    );
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    assert_eq!(s.current_link.as_deref(), Some("eth0"));
+    // Both interfaces are configured, each with its own table and rule.
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(
+        rules.contains("lookup 200") && rules.contains("lookup 201"),
+        "{rules}"
+    );
+
+    // The better interface loses its carrier: the registration moves to
+    // the other one at once (its care-of address is ready).
+    n.mn_eth.set_down().expect("unplug eth0");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    assert_eq!(s.current_link.as_deref(), Some("eth1"));
+    let h = s.handovers.last().expect("handover");
+    assert_eq!(h.link, "eth1");
+    assert!(
+        h.previous_coa.is_some_and(|c| in_prefix(&c, &PREFIX_A)),
+        "{h:#?}"
+    );
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through eth1");
+
+    // It comes back: the registration returns to it (optimistic DAD: the
+    // BU leaves before DAD ends).
+    n.mn_eth.set_up().expect("plug eth0");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    assert_eq!(s.current_link.as_deref(), Some("eth0"));
+    check_handover(&s, PREFIX_A);
+    let h = s.handovers.last().expect("handover");
+    let (usable, link) = (
+        h.coa_usable_unix_ms.expect("usable"),
+        h.link_event_unix_ms.expect("link"),
+    );
+    assert!(
+        usable - link < 900.0,
+        "optimistic address took {} ms",
+        usable - link
+    );
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through eth0");
+    let _ = eth1;
+    stop_and_check_restored(&n, daemon, &sock, &before, &["eth0", "eth1"]);
+}
+
+#[test]
+fn daemon_returns_home_and_leaves_again() {
+    let n = net("mnhome", false);
+    let before = kernel_state(&n.mn, &["eth0"]);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+
+    // Home: deregistration from the home address, the home address on the
+    // physical interface, the tunnel idle.
+    n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+    let s = wait_status(
+        &n.lab,
+        &n.mn,
+        &sock,
+        "deregistration at home",
+        Duration::from_secs(30),
+        |s| s.location == "home" && s.binding_update_list[0].state == "at_home",
+    );
+    let h = s.handovers.last().expect("handover");
+    assert_eq!(
+        (h.kind.as_str(), h.outcome.as_str()),
+        ("home", "deregistered"),
+        "{h:#?}"
+    );
+    assert!(h.ba_received_unix_ms.is_some());
+    assert_eq!(n.ha().binding(), None, "home agent:\n{}", n.ha().log());
+    let addrs = n.mn.cmd("ip -6 addr show dev eth0").expect("addrs");
+    assert!(addrs.contains(&format!("{HOA}/64")), "{addrs}");
+    let tun = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
+    assert!(!tun.contains(&HOA.to_string()), "{tun}");
+    let routes = n.mn.cmd("ip -6 route show default").expect("routes");
+    assert!(
+        routes.contains("dev eth0") && !routes.contains("mip6tun0"),
+        "{routes}"
+    );
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping at home");
+
+    // Away again: registration from the new care-of address.
+    n.lab.move_iface(&n.mn_eth, &n.link_a).expect("move away");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    check_handover(&s, PREFIX_A);
+    let tun = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
+    assert!(tun.contains(&HOA.to_string()), "{tun}");
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through the tunnel");
+    stop_and_check_restored(&n, daemon, &sock, &before, &["eth0"]);
+    let _ = &n.rtr;
+}
+
+#[test]
+fn daemon_follows_a_new_prefix_without_carrier_change() {
+    let n = net("mnprefix", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa_a = s.care_of_address.expect("coa");
+    // A second prefix appears on the same link (a new router, or
+    // renumbering): no carrier change, only a Router Advertisement.
+    n.rtr
+        .cmd("ip -6 addr add 2001:db8:d::1/64 dev fa0 nodad")
+        .expect("router address");
+    let _ra_d = OwnRouter::start(&n.rtr, "fa0", PREFIX_D);
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_D, Duration::from_secs(30));
+    check_handover(&s, PREFIX_D);
+    let h = s.handovers.last().expect("handover");
+    assert_eq!(h.previous_coa, Some(coa_a));
+    // The handover dates from the RA that brought the prefix.
+    assert_eq!(h.link_event_unix_ms, h.ra_unix_ms, "{h:#?}");
+    assert_eq!(
+        n.ha().binding(),
+        Some((HOA, s.care_of_address.expect("coa")))
+    );
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through the new care-of address");
+    let st = daemon.stop().expect("stop");
+    assert!(st.success());
+}
+
+#[test]
+fn daemon_starts_clean_after_being_killed() {
+    let n = net("mnkill", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let argv = [
+        "env",
+        "MIP6_LOG=debug",
+        MN,
+        "run",
+        "-c",
+        cfg.to_str().expect("utf-8"),
+    ];
+    let first = n.mn.spawn(&argv).expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa = s.care_of_address.expect("coa");
+    // SIGKILL: nothing is cleaned up; the rule and table 200 stay behind.
+    let pid = i32::try_from(first.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let st = first.stop().expect("reap");
+    assert!(!st.success());
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(rules.contains("lookup 200"), "{rules}");
+    // A new run takes over: stale rules and routes go, the socket file is
+    // replaced, the nftables table too, and it registers again.
+    let second = n.mn.spawn(&argv).expect("spawn daemon again");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    assert_eq!(s.care_of_address, Some(coa), "same stable care-of address");
+    let log_path = second.log_path().to_owned();
+    let st = second.stop().expect("stop");
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    assert!(st.success(), "{log}");
+    assert!(log.contains("removed what a previous run left"), "{log}");
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(!rules.contains("lookup 200"), "{rules}");
+    let table = n.mn.cmd("ip -6 route show table all").expect("routes");
+    assert!(
+        !table.contains("table 200") && !table.contains("mip6tun0"),
+        "{table}"
+    );
+    let tables = n.mn.cmd("nft list tables").expect("nft");
+    assert!(!tables.contains("mip6_mn"), "{tables}");
+    assert_eq!(n.ha().binding(), None);
+}
+
+/// The project's home agent binary, when the workspace has built it (CI's
+/// `cargo test --workspace` does).
+fn mip6_ha_binary() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?.parent()?;
+    let bin = dir.join("mip6-ha");
+    bin.exists().then_some(bin)
+}
+
+/// The bindings `mip6-ha status --json` reports: (home address, care-of).
+fn ha_bindings(
+    node: &Node,
+    bin: &std::path::Path,
+    sock: &std::path::Path,
+) -> Vec<(String, String)> {
+    let out = node
+        .exec(&[
+            bin.to_str().expect("utf-8"),
+            "status",
+            "--json",
+            "--socket",
+            sock.to_str().expect("utf-8"),
+        ])
+        .expect("mip6-ha status");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    v["bindings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|b| {
+                    (
+                        b["hoa"].as_str().unwrap_or_default().to_owned(),
+                        b["coa"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn daemon_registers_with_the_project_home_agent() {
+    let Some(ha_bin) = mip6_ha_binary() else {
+        eprintln!("SKIPPED: no mip6-ha binary next to this test (build the workspace)");
+        return;
+    };
+    let n = net_with("mnha", false, false);
+    let dir = n.lab.workdir().to_owned();
+    let ha_cfg = dir.join("ha.yaml");
+    let ha_sock = dir.join("ha.sock");
+    std::fs::write(
+        &ha_cfg,
+        format!(
+            "home_interface: eth0\n\
+             ha_address: {HA}\n\
+             home_prefixes:\n  - prefix: \"2001:db8:1::/64\"\n\
+             tunnel_device: mip6ha0\n\
+             state_file: {}\n\
+             control_socket: {}\n\
+             metrics:\n  listen: \"[::1]:9106\"\n\
+             dad:\n  transmits: 1\n  retrans_ms: 300\n\
+             mobile_nodes:\n\
+             \x20 - id: {NAI}\n    home_address: {HOA}\n    spi: {SPI}\n    key_hex: \"{KEY}\"\n",
+            dir.join("ha-bindings.json").display(),
+            ha_sock.display()
+        ),
+    )
+    .expect("write ha.yaml");
+    let mut ha = n
+        .ha_node
+        .spawn(&[
+            "env",
+            "RUST_LOG=info",
+            ha_bin.to_str().expect("utf-8"),
+            "run",
+            "-c",
+            ha_cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn mip6-ha");
+    ha.wait_log("mip6-ha ready", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("{e}\n{}", ha.log()));
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let mn =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let coa_a = s.care_of_address.expect("coa").to_string();
+    assert_eq!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
+        vec![(HOA.to_string(), coa_a)],
+        "{}",
+        ha.log()
+    );
+    n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    let coa_b = s.care_of_address.expect("coa").to_string();
+    assert_eq!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
+        vec![(HOA.to_string(), coa_b)]
+    );
+    let mn_log = mn.log_path().to_owned();
+    let st = mn.stop().expect("stop");
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(mn_log).unwrap_or_default()
+    );
+    assert!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock).is_empty(),
+        "deregistration did not reach mip6-ha:\n{}",
+        ha.log()
+    );
+    let st = ha.stop().expect("stop mip6-ha");
+    assert!(st.success());
+}
