@@ -47,3 +47,4 @@ pub mod netlink;
 pub mod radv_io;
 pub mod slaac_io;
 pub mod sysctl;
+pub mod tun;
