@@ -286,6 +286,10 @@ fn ping_tcp_unreachable_and_shutdown() {
     tcp_exchange(&t.cn, &t.mn, 5001, 4 << 20);
     let s = ha.stats();
     assert!(s.encap.bytes > 4 << 20, "{s:#?}");
+    // The HA's TUN handed over TCP super-packets; the MN's got joined ones.
+    assert!(s.gso_packets > 0, "{s:#?}");
+    let m = mn.stats();
+    assert!(m.gro_packets > 0, "{m:#?}");
     let spoof_like = s.drops.spoofed + s.drops.malformed + s.drops.send_error;
     assert_eq!(spoof_like, 0, "{s:#?}");
 

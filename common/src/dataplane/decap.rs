@@ -1,14 +1,15 @@
 //! Tunnel -> TUN device: the decapsulating thread.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use super::gro::{self, Group};
 use super::socket::{InMsg, Receiver};
 use super::stats::{DropReason, FlowPair};
 use super::{Engine, Mode, Table, wait};
-use crate::sys::tun::VIRTIO_NET_HDR_LEN;
+use crate::sys::tun::{TunQueue, VIRTIO_NET_HDR_LEN};
 use crate::wire::tunnel::parse_inner;
 
 /// Room for a received inner packet (a reassembled tunnel packet may
@@ -74,6 +75,7 @@ pub(crate) fn run(e: &Engine) {
     let mut receiver = Receiver::new(e.batch);
     let mut msgs: Vec<InMsg> = Vec::with_capacity(e.batch);
     let mut table_reader = e.table.reader();
+    let mut hdr = [0u8; VIRTIO_NET_HDR_LEN + 40 + 60];
     let fd = e.sock.fd();
     loop {
         let r = wait(fd, e.stop_fd());
@@ -103,9 +105,7 @@ pub(crate) fn run(e: &Engine) {
                 }
             };
             let table = Arc::clone(table_reader.get(&e.table));
-            for (m, buf) in msgs.iter().zip(bufs.iter_mut()) {
-                deliver(e, &table, m, buf, start, queue);
-            }
+            deliver_batch(e, &table, &msgs, &mut bufs, start, queue, &mut hdr);
             if got < e.batch {
                 break;
             }
@@ -113,44 +113,110 @@ pub(crate) fn run(e: &Engine) {
     }
 }
 
-fn deliver(
+/// Checks a batch and writes what passes into the TUN device; with
+/// offload, runs of segments of one TCP flow go as one super-packet.
+fn deliver_batch(
     e: &Engine,
     table: &Table,
-    m: &InMsg,
-    buf: &mut [u8],
+    msgs: &[InMsg],
+    bufs: &mut [Vec<u8>],
     start: usize,
-    queue: &crate::sys::tun::TunQueue,
+    queue: &TunQueue,
+    hdr: &mut [u8],
 ) {
-    if m.truncated {
-        e.counters.drop(DropReason::Malformed);
-        return;
-    }
-    let Some(packet) = buf.get(start..start + m.len) else {
-        e.counters.drop(DropReason::Malformed);
-        return;
-    };
-    let a = match classify(&e.mode, table, m.src, m.tclass, packet) {
-        Ok(a) => a,
-        Err(why) => {
-            e.counters.drop(why);
-            return;
+    // (buffer index, inner length, counters) of what passed.
+    let mut ok: Vec<(usize, usize, &FlowPair)> = Vec::with_capacity(msgs.len());
+    for (i, (m, buf)) in msgs.iter().zip(bufs.iter_mut()).enumerate() {
+        if m.truncated {
+            e.counters.drop(DropReason::Malformed);
+            continue;
         }
-    };
-    if a.mark_ce
-        && let Some(b) = buf.get_mut(start + 1)
-    {
-        *b |= ECN_CE << 4;
-    }
-    let Some(frame) = buf.get(..start + a.len) else {
-        e.counters.drop(DropReason::Malformed);
-        return;
-    };
-    match queue.write(frame) {
-        Ok(_) => {
-            a.flows.decap.add(1, a.len as u64);
-            e.counters.total.decap.add(1, a.len as u64);
+        let Some(packet) = buf.get(start..start + m.len) else {
+            e.counters.drop(DropReason::Malformed);
+            continue;
+        };
+        let a = match classify(&e.mode, table, m.src, m.tclass, packet) {
+            Ok(a) => a,
+            Err(why) => {
+                e.counters.drop(why);
+                continue;
+            }
+        };
+        if a.mark_ce
+            && let Some(b) = buf.get_mut(start + 1)
+        {
+            *b |= ECN_CE << 4;
         }
-        Err(_) => e.counters.drop(DropReason::TunWrite),
+        ok.push((i, a.len, a.flows));
+    }
+    let vnet = start == VIRTIO_NET_HDR_LEN;
+    let packet = |i: usize, len: usize| bufs.get(i).and_then(|b| b.get(start..start + len));
+    let mut k = 0;
+    while k < ok.len() {
+        let (i0, len0, flows) = ok[k];
+        let Some(head) = packet(i0, len0) else {
+            k += 1;
+            continue;
+        };
+        let first = if vnet { gro::segment(head) } else { None };
+        let mut j = k + 1;
+        if let Some(s0) = first {
+            let mut g = Group::new(s0);
+            let mut psh = s0.psh;
+            while let Some(&(ij, lj, _)) = ok.get(j) {
+                let Some(p) = packet(ij, lj) else { break };
+                match gro::segment(p) {
+                    Some(s) if g.try_add(head, p, s) => {
+                        psh |= s.psh;
+                        j += 1;
+                    }
+                    _ => break,
+                }
+            }
+            if g.count > 1 {
+                let Some(hl) = g.write_headers(head, psh, hdr) else {
+                    e.counters.drop(DropReason::Malformed);
+                    k = j;
+                    continue;
+                };
+                let mut iov = Vec::with_capacity(g.count + 1);
+                iov.push(IoSlice::new(&hdr[..hl]));
+                let mut bytes = 0;
+                for &(i, len, _) in &ok[k..j] {
+                    if let Some(p) = packet(i, len) {
+                        iov.push(IoSlice::new(p.get(s0.hlen..).unwrap_or(&[])));
+                        bytes += len as u64;
+                    }
+                }
+                let n = (j - k) as u64;
+                match queue.write_vectored(&iov) {
+                    Ok(_) => {
+                        flows.decap.add(n, bytes);
+                        e.counters.total.decap.add(n, bytes);
+                        e.counters.gro_packets.fetch_add(1, Relaxed);
+                    }
+                    Err(_) => {
+                        for _ in 0..n {
+                            e.counters.drop(DropReason::TunWrite);
+                        }
+                    }
+                }
+                k = j;
+                continue;
+            }
+            j = k + 1;
+        }
+        // On its own: with offload, behind the all-zero virtio header
+        // that `start` left in front of it.
+        let frame = bufs.get(i0).and_then(|b| b.get(..start + len0));
+        match frame.map(|f| queue.write(f)) {
+            Some(Ok(_)) => {
+                flows.decap.add(1, len0 as u64);
+                e.counters.total.decap.add(1, len0 as u64);
+            }
+            _ => e.counters.drop(DropReason::TunWrite),
+        }
+        k = j;
     }
 }
 

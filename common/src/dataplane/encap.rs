@@ -207,7 +207,13 @@ impl<'e> Encap<'e> {
             HEADROOM,
             |i, l| lens[at + i] = l,
         ) {
-            Ok(made) => self.count += made,
+            Ok(made) => {
+                self.count += made;
+                self.e
+                    .counters
+                    .gso_packets
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             Err(_) => self.e.counters.drop(DropReason::Malformed),
         }
         Ok(())

@@ -58,6 +58,7 @@
 mod config;
 mod decap;
 mod encap;
+mod gro;
 mod gso;
 mod icmp;
 mod snapshot;

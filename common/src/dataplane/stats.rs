@@ -120,6 +120,8 @@ pub(crate) struct Counters {
     pub(crate) unreachable_sent: AtomicU64,
     pub(crate) icmp_errors: AtomicU64,
     pub(crate) fragmented: AtomicU64,
+    pub(crate) gso_packets: AtomicU64,
+    pub(crate) gro_packets: AtomicU64,
 }
 
 impl Counters {
@@ -152,6 +154,8 @@ impl Counters {
             unreachable_sent: self.unreachable_sent.load(Relaxed),
             icmp_errors: self.icmp_errors.load(Relaxed),
             fragmented: self.fragmented.load(Relaxed),
+            gso_packets: self.gso_packets.load(Relaxed),
+            gro_packets: self.gro_packets.load(Relaxed),
             bindings,
         }
     }
@@ -248,6 +252,11 @@ pub struct Stats {
     pub icmp_errors: u64,
     /// Tunnel packets sent fragmented (RFC 2473 7.1: path MTU below 1320).
     pub fragmented: u64,
+    /// TCP super-packets read from the TUN device and cut up (offload).
+    pub gso_packets: u64,
+    /// Super-packets written into the TUN device, each joining several
+    /// TCP segments that came out of the tunnel (offload).
+    pub gro_packets: u64,
     /// Per binding, sorted by home address.
     pub bindings: Vec<BindingStats>,
 }
