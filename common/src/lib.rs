@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod binding;
+pub mod dataplane;
 pub mod radv;
 pub mod slaac;
 pub mod sys;

@@ -50,3 +50,4 @@ pub mod nft;
 pub mod radv_io;
 pub mod slaac_io;
 pub mod sysctl;
+pub mod tun;

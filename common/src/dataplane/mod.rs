@@ -1,0 +1,454 @@
+#![cfg(target_os = "linux")]
+
+//! The IPv6-in-IPv6 tunnel data plane (RFC 2473, RFC 6275 10.4.2 and
+//! 11.3.1) in user space, for both daemons: a TUN device on the inside, a
+//! protocol-41 raw socket on the outside, dedicated threads in between.
+//!
+//! # Home agent ([`Mode::Ha`])
+//!
+//! The daemon routes each bound home address into the TUN device
+//! (`HoA/128 dev <tun>`, before its proxy neighbour entry: DESIGN.md).
+//! What the kernel forwards there is looked up by destination in the
+//! binding snapshot ([`DataPlane::set_bindings`]) and sent to that care-of
+//! address from the home agent address. A tunnel packet is accepted only
+//! if its inner source is a bound home address whose care-of address is
+//! the outer source; it is then written into the TUN device and the
+//! kernel forwards it. The daemon enables forwarding.
+//!
+//! # Mobile node ([`Mode::Mn`])
+//!
+//! The daemon puts the home address on the TUN device (`nodad`) and routes
+//! `default dev <tun> src <HoA>`; everything read from the device with
+//! the home address as source goes to the home agent, from the current
+//! care-of address ([`DataPlane::set_local`], effective for the next
+//! packet). The daemon's `ip -6 rule from <CoA> lookup <table>` makes it
+//! leave through the interface of the care-of address. Sending names the
+//! source per packet (IPV6_PKTINFO); one naming a care-of address just
+//! removed fails EINVAL and is counted as [`DropReason::SendError`].
+//! Tunnel packets are accepted only from the home agent with the home
+//! address as inner destination.
+//!
+//! # Threads and batching
+//!
+//! One encapsulating thread per TUN queue reads packets until none waits
+//! (or a batch is full) and sends them with one `sendmmsg`; with
+//! [`DataPlaneConfig::offload`] the device hands over TCP super-packets of
+//! up to 64 KiB which are cut up here (`gso`). One decapsulating thread
+//! takes batches with `recvmmsg` and writes each packet into the device.
+//! Threads sleep in `poll` with an eventfd that [`DataPlane::shutdown`]
+//! signals, so they stop at once.
+//!
+//! # MTU
+//!
+//! The TUN MTU is the tunnel MTU (path MTU - 40, 1460 by default). The
+//! socket uses PMTUDISC_DO: a tunnel packet larger than the path MTU the
+//! kernel knows fails EMSGSIZE, and the inner source gets a Packet Too
+//! Big with path MTU - 40, never below 1280; an inner packet of at most
+//! 1280 octets is then sent with the tunnel packet fragmented (RFC 2473
+//! 7.1). Packet Too Big and Destination Unreachable are rate-limited
+//! (RFC 4443 2.4 (f)).
+//!
+//! # Outer header (RFC 2473 6)
+//!
+//! Hop limit [`DataPlaneConfig::hop_limit`]; traffic class copied from the
+//! inner packet or fixed; flow label 0. Coming out, a Congestion
+//! Experienced mark of the outer header is copied into an ECN-capable
+//! inner packet and drops one that is not (RFC 6040 normal mode).
+
+mod config;
+mod decap;
+mod encap;
+mod gro;
+mod gso;
+mod icmp;
+mod snapshot;
+mod socket;
+mod stats;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::io;
+use std::net::Ipv6Addr;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+pub use config::{DataPlaneConfig, Mode, OuterHeader};
+pub use stats::{BindingStats, DropReason, Drops, Stats, Traffic};
+
+use crate::sys::tun::{Tun, TunOptions};
+use crate::wire::tunnel::TrafficClass;
+use snapshot::Shared;
+use socket::{SocketOptions, TunnelSocket};
+use stats::{Counters, FlowPair};
+
+/// Why a data plane could not start or change.
+#[derive(Debug, thiserror::Error)]
+pub enum DataPlaneError {
+    #[error("invalid data-plane configuration: {0}")]
+    Config(String),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> DataPlaneError {
+    move |source| DataPlaneError::Io {
+        what: what.into(),
+        source,
+    }
+}
+
+/// A fast hash for addresses. The keys are home addresses the control
+/// plane installed, so lookups of addresses from the network cannot make
+/// chains longer: no need for a keyed hash on the fast path.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for c in bytes.chunks(8) {
+            let mut w = [0u8; 8];
+            if let Some(d) = w.get_mut(..c.len()) {
+                d.copy_from_slice(c);
+            }
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(w))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_usize(&mut self, _: usize) {}
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One entry of the binding snapshot.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    /// The other tunnel end: care-of address (home agent mode) or home
+    /// agent (mobile node mode).
+    pub(crate) remote: Ipv6Addr,
+    pub(crate) flows: Arc<FlowPair>,
+}
+
+/// Home address -> binding.
+pub(crate) type Table = HashMap<Ipv6Addr, Binding, BuildHasherDefault<AddrHasher>>;
+
+/// What the threads share.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) mode: Mode,
+    pub(crate) batch: usize,
+    pub(crate) traffic_class: TrafficClass,
+    pub(crate) hop_limit: u8,
+    pub(crate) unreachable: bool,
+    pub(crate) tun: Tun,
+    pub(crate) sock: TunnelSocket,
+    pub(crate) table: Shared<Table>,
+    pub(crate) local: Shared<Ipv6Addr>,
+    pub(crate) counters: Counters,
+    stop: OwnedFd,
+    stopping: AtomicBool,
+    /// Held while the socket is switched to fragmenting (rare).
+    pub(crate) frag_lock: Mutex<()>,
+}
+
+impl Engine {
+    pub(crate) fn stop_fd(&self) -> RawFd {
+        self.stop.as_raw_fd()
+    }
+
+    /// True once shutdown began: threads busy with a stream of packets
+    /// look at it between batches.
+    pub(crate) fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
+    }
+
+    /// True in home agent mode.
+    pub(crate) fn is_ha(&self) -> bool {
+        matches!(self.mode, Mode::Ha)
+    }
+}
+
+/// The result of `poll` on a packet source and the stop eventfd.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Ready {
+    pub(crate) readable: bool,
+    pub(crate) error: bool,
+    pub(crate) stop: bool,
+}
+
+/// Waits until `fd` is readable (or has an error queued) or the stop
+/// eventfd fires.
+pub(crate) fn wait(fd: RawFd, stop: RawFd) -> Ready {
+    let mut fds = [
+        libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: stop,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: two live pollfd structures.
+    let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+    if r < 0 {
+        // EINTR: look again.
+        return Ready::default();
+    }
+    Ready {
+        readable: fds[0].revents & libc::POLLIN != 0,
+        error: fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0,
+        stop: fds[1].revents != 0,
+    }
+}
+
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain arguments; the result is checked.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a descriptor we just made and own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A running tunnel data plane. Dropping it shuts it down like
+/// [`DataPlane::shutdown`] (errors then go unreported).
+pub struct DataPlane {
+    engine: Arc<Engine>,
+    threads: Vec<JoinHandle<()>>,
+    tun_name: String,
+    tun_index: u32,
+    offload: bool,
+}
+
+impl fmt::Debug for DataPlane {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataPlane")
+            .field("tun", &self.tun_name)
+            .field("mode", &self.engine.mode)
+            .field("threads", &self.threads.len())
+            .finish()
+    }
+}
+
+impl DataPlane {
+    /// Creates the TUN device and the tunnel socket in the calling
+    /// thread's network namespace and starts the threads. In home agent
+    /// mode `config.local` must already be an address of this node (the
+    /// socket binds to it); the binding table starts empty. In mobile
+    /// node mode the table holds the one binding home address -> peer.
+    pub fn start(config: DataPlaneConfig) -> Result<Self, DataPlaneError> {
+        config.validate().map_err(DataPlaneError::Config)?;
+        let fixed_tc = match config.traffic_class {
+            TrafficClass::Fixed(tc) => tc,
+            TrafficClass::CopyInner => 0,
+        };
+        let sock = TunnelSocket::open(&SocketOptions {
+            bind: matches!(config.mode, Mode::Ha).then_some(config.local),
+            hop_limit: config.hop_limit,
+            traffic_class: fixed_tc,
+            buffer: config.socket_buffer,
+            header_included: config.outer_header == OuterHeader::Ours,
+        })
+        .map_err(io_err("tunnel socket"))?;
+        let tun = Tun::create(&TunOptions {
+            name: config.tun_name.clone(),
+            mtu: config.mtu,
+            queues: config.queues,
+            nonblocking: true,
+            offload: config.offload,
+            up: true,
+        })
+        .map_err(io_err(format!("TUN device {}", config.tun_name)))?;
+        let mut table = Table::default();
+        if let Mode::Mn { peer, home_address } = config.mode {
+            table.insert(
+                home_address,
+                Binding {
+                    remote: peer,
+                    flows: Arc::default(),
+                },
+            );
+        }
+        let tun_index = tun.index();
+        let engine = Arc::new(Engine {
+            mode: config.mode,
+            batch: config.batch,
+            traffic_class: config.traffic_class,
+            hop_limit: config.hop_limit,
+            unreachable: config.unreachable,
+            tun,
+            sock,
+            table: Shared::new(Arc::new(table)),
+            local: Shared::new(Arc::new(config.local)),
+            counters: Counters::default(),
+            stop: eventfd().map_err(io_err("eventfd"))?,
+            stopping: AtomicBool::new(false),
+            frag_lock: Mutex::new(()),
+        });
+        let mut dp = Self {
+            engine,
+            threads: Vec::new(),
+            tun_name: config.tun_name.clone(),
+            tun_index,
+            offload: config.offload,
+        };
+        for q in 0..config.queues {
+            let e = Arc::clone(&dp.engine);
+            let t = std::thread::Builder::new()
+                .name(format!("mip6-encap{q}"))
+                .spawn(move || encap::run(&e, q))
+                .map_err(io_err("spawn encapsulating thread"))?;
+            dp.threads.push(t);
+        }
+        let e = Arc::clone(&dp.engine);
+        let t = std::thread::Builder::new()
+            .name("mip6-decap".into())
+            .spawn(move || decap::run(&e))
+            .map_err(io_err("spawn decapsulating thread"))?;
+        dp.threads.push(t);
+        Ok(dp)
+    }
+
+    /// Replaces the binding table: home address -> care-of address (home
+    /// agent), or home address -> home agent (mobile node: a new peer).
+    /// Takes effect for the next batch of packets; counters of home
+    /// addresses that stay are kept.
+    pub fn set_bindings(&self, bindings: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {
+        let old = self.engine.table.load();
+        let mut table = Table::with_capacity_and_hasher(bindings.len(), Default::default());
+        for (hoa, remote) in bindings.iter() {
+            let flows = old
+                .get(hoa)
+                .map_or_else(Arc::default, |b| Arc::clone(&b.flows));
+            table.insert(
+                *hoa,
+                Binding {
+                    remote: *remote,
+                    flows,
+                },
+            );
+        }
+        self.engine.table.store(Arc::new(table));
+    }
+
+    /// The bindings in force.
+    pub fn bindings(&self) -> HashMap<Ipv6Addr, Ipv6Addr> {
+        self.engine
+            .table
+            .load()
+            .iter()
+            .map(|(h, b)| (*h, b.remote))
+            .collect()
+    }
+
+    /// Changes this end's address: the care-of address after a move
+    /// (mobile node; effective for the next packet), or the home agent
+    /// address (the socket is bound again, which fails unless it is an
+    /// address of this node).
+    pub fn set_local(&self, addr: Ipv6Addr) -> io::Result<()> {
+        if self.engine.is_ha() {
+            self.engine.sock.rebind(addr)?;
+        }
+        self.engine.local.store(Arc::new(addr));
+        Ok(())
+    }
+
+    /// This end's address.
+    pub fn local(&self) -> Ipv6Addr {
+        *self.engine.local.load()
+    }
+
+    /// Changes the TUN (tunnel) MTU; at least 1280.
+    pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {
+        self.engine.tun.set_mtu(mtu)
+    }
+
+    /// Every counter, with one entry per binding.
+    pub fn stats(&self) -> Stats {
+        let table = self.engine.table.load();
+        let mut bindings: Vec<BindingStats> = table
+            .iter()
+            .map(|(h, b)| BindingStats::new(*h, b.remote, &b.flows))
+            .collect();
+        bindings.sort_by_key(|b| b.home_address);
+        self.engine.counters.read(bindings)
+    }
+
+    /// The counters of one binding.
+    pub fn binding_stats(&self, home_address: Ipv6Addr) -> Option<BindingStats> {
+        let table = self.engine.table.load();
+        table
+            .get(&home_address)
+            .map(|b| BindingStats::new(home_address, b.remote, &b.flows))
+    }
+
+    /// Drops by reason.
+    pub fn drops(&self) -> Drops {
+        self.engine.counters.drops()
+    }
+
+    /// The TUN device's name.
+    pub fn tun_name(&self) -> &str {
+        &self.tun_name
+    }
+
+    /// The TUN device's interface index.
+    pub fn tun_index(&self) -> u32 {
+        self.tun_index
+    }
+
+    /// Whether the TUN device hands over TCP super-packets.
+    pub fn offload(&self) -> bool {
+        self.offload
+    }
+
+    fn stop(&mut self) -> bool {
+        self.engine.stopping.store(true, Ordering::Relaxed);
+        let one: u64 = 1;
+        // SAFETY: writes eight octets from a live u64 to our eventfd.
+        unsafe {
+            libc::write(
+                self.engine.stop_fd(),
+                (&raw const one).cast(),
+                std::mem::size_of::<u64>(),
+            );
+        }
+        let mut clean = true;
+        for t in self.threads.drain(..) {
+            clean &= t.join().is_ok();
+        }
+        clean
+    }
+
+    /// Stops the threads (at once: they wait in `poll` on an eventfd) and
+    /// closes the TUN device, which the kernel then deletes with its
+    /// routes and addresses. Fails if a thread had panicked.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        if self.stop() {
+            Ok(())
+        } else {
+            Err(io::Error::other("a data-plane thread panicked"))
+        }
+    }
+}
+
+impl Drop for DataPlane {
+    fn drop(&mut self) {
+        if !self.threads.is_empty() {
+            self.stop();
+        }
+    }
+}

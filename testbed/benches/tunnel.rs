@@ -1,0 +1,324 @@
+//! Tunnel throughput against kernel forwarding, in the same run, over the
+//! same namespaces and veth pairs (DESIGN.md fact 7: always measure the
+//! kernel path beside ours).
+//!
+//! ```text
+//! cargo bench -p mip6-testbed --bench tunnel
+//! MIP6_BENCH_SECS=10 cargo bench -p mip6-testbed --bench tunnel   # longer runs
+//! MIP6_BENCH_ONLY=tunnel cargo bench -p mip6-testbed --bench tunnel  # rows whose name contains it
+//! ```
+//!
+//! Topology (as in tests/dataplane.rs):
+//!
+//! ```text
+//!   cn ──── r ──── ha        every link a veth pair, offloads as the
+//!           └───── mn        kernel sets them (TSO/GSO/GRO on)
+//! ```
+//!
+//! Rows:
+//! - kernel, cn-r-mn: the router forwards straight to the MN (the DESIGN
+//!   yardstick);
+//! - kernel, via ha: the same hops as the tunnel, cn-r-ha-r-mn and back,
+//!   by policy routes on r and plain forwarding on ha. The reference the
+//!   ratio is taken against;
+//! - tunnel rows: our data plane in ha and mn, in several configurations.
+//!
+//! Each row runs iperf3 TCP, one stream, CN -> MN, and iperf3 UDP with
+//! 64-octet payloads at unlimited rate (packets per second the MN got).
+//! Needs root; prints a table and the commands.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode, OuterHeader, Stats};
+use mip6_testbed::harness::{Child, Lab, Node, NodeOptions, require_root};
+
+const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
+const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
+const TUN: &str = "mip6tun";
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Topo {
+    cn: Node,
+    r: Node,
+    ha: Node,
+    mn: Node,
+    lab: Lab,
+}
+
+fn topo() -> Topo {
+    let lab = Lab::new("bench-tunnel").expect("lab");
+    let quiet = NodeOptions::default()
+        .no_dad_delay()
+        .accept_ra(0)
+        .sysctl("net.ipv6.conf.all.accept_dad", "0")
+        .sysctl("net.ipv6.conf.default.accept_dad", "0");
+    let router = quiet.clone().forwarding();
+    let cn = lab.node_with("cn", &quiet).expect("cn");
+    let r = lab.node_with("r", &router).expect("r");
+    let ha = lab.node_with("ha", &router).expect("ha");
+    let mn = lab.node_with("mn", &quiet).expect("mn");
+    lab.veth(&cn, "eth0", &r, "cn0").expect("cn-r");
+    lab.veth(&r, "home0", &ha, "eth0").expect("r-ha");
+    lab.veth(&r, "fgn0", &mn, "eth0").expect("r-mn");
+    cn.sh("ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && ip -6 route add default via 2001:db8:3::1")
+        .expect("cn");
+    r.sh("ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
+          ip -6 addr add 2001:db8:1::1/64 dev home0 nodad && \
+          ip -6 addr add 2001:db8:2::1/64 dev fgn0 nodad && \
+          ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::2")
+        .expect("r");
+    ha.sh("ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && ip -6 route add default via 2001:db8:1::1")
+        .expect("ha");
+    mn.sh("ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
+           ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
+           ip -6 rule add from 2001:db8:2::100 lookup 100")
+        .expect("mn");
+    Topo {
+        cn,
+        r,
+        ha,
+        mn,
+        lab,
+    }
+}
+
+/// The MN holds the home address on eth0 and routes normally.
+const MN_PLAIN_ON: &str = "ip -6 addr add 2001:db8:1::100/128 dev eth0 nodad && \
+     ip -6 route add default via 2001:db8:2::1 dev eth0";
+const MN_PLAIN_OFF: &str = "ip -6 route del default via 2001:db8:2::1 dev eth0; \
+     ip -6 addr del 2001:db8:1::100/128 dev eth0";
+/// r sends the HoA straight to the MN.
+const R_DIRECT_ON: &str = "ip -6 route replace 2001:db8:1::100/128 via 2001:db8:2::100 dev fgn0";
+const R_DIRECT_OFF: &str = "ip -6 route replace 2001:db8:1::100/128 via 2001:db8:1::2";
+/// r sends the HoA to the HA, what comes back from the HA to the MN, and
+/// the MN's answers to the HA again: the tunnel's hops, without the tunnel.
+const R_VIA_HA_ON: &str = "ip -6 rule add iif home0 to 2001:db8:1::100/128 lookup 200 && \
+     ip -6 route add 2001:db8:1::100/128 via 2001:db8:2::100 dev fgn0 table 200 && \
+     ip -6 rule add iif fgn0 from 2001:db8:1::100/128 lookup 201 && \
+     ip -6 route add default via 2001:db8:1::2 dev home0 table 201";
+const R_VIA_HA_OFF: &str = "ip -6 rule del iif home0 to 2001:db8:1::100/128 lookup 200; \
+     ip -6 rule del iif fgn0 from 2001:db8:1::100/128 lookup 201; \
+     ip -6 route flush table 200; ip -6 route flush table 201";
+
+/// The HA forwards the HoA back to r (its on-link prefix would make it
+/// look for the HoA on the home link).
+const HA_VIA_ON: &str = "ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
+const HA_VIA_OFF: &str = "ip -6 route del 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
+
+struct Row {
+    name: String,
+    tcp_gbps: Option<f64>,
+    udp_kpps: Option<f64>,
+    note: String,
+}
+
+fn iperf_server(mn: &Node) -> Child {
+    let mut s = mn
+        .spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", "2001:db8:1::100"])
+        .expect("iperf3 server");
+    s.wait_log("Server listening", WAIT).expect("server up");
+    s
+}
+
+fn json_f64(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_f64()
+}
+
+fn tcp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
+    let _server = iperf_server(mn);
+    let t = secs.to_string();
+    let out = cn
+        .exec_timeout(
+            &["iperf3", "-c", "2001:db8:1::100", "-t", &t, "-O", "1", "-J"],
+            Duration::from_secs(secs + 30),
+        )
+        .map_err(|e| eprintln!("iperf3 TCP failed: {e}"))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+    json_f64(&v, &["end", "sum_received", "bits_per_second"]).map(|b| b / 1e9)
+}
+
+fn udp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
+    let _server = iperf_server(mn);
+    let t = secs.to_string();
+    let out = cn
+        .exec_timeout(
+            &[
+                "iperf3", "-c", "2001:db8:1::100", "-u", "-b", "0", "-l", "64", "-t", &t, "-J",
+            ],
+            Duration::from_secs(secs + 30),
+        )
+        .map_err(|e| eprintln!("iperf3 UDP failed: {e}"))
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_str(&out).ok()?;
+    // iperf3 3.12: end.sum holds the receiver's view for UDP.
+    let sum = v.get("end")?.get("sum")?;
+    let packets = sum.get("packets")?.as_f64()?;
+    let lost = sum.get("lost_packets")?.as_f64()?;
+    let seconds = sum.get("seconds")?.as_f64()?;
+    (seconds > 0.0).then(|| (packets - lost) / seconds / 1e3)
+}
+
+fn measure(t: &Topo, name: &str, secs: u64, note: String) -> Row {
+    t.cn.wait_ping6("2001:db8:1::100", WAIT)
+        .unwrap_or_else(|e| panic!("{name}: no path to the HoA: {e}"));
+    let tcp_gbps = tcp(&t.cn, &t.mn, secs);
+    let udp_kpps = udp(&t.cn, &t.mn, secs);
+    eprintln!("  {name}: TCP {tcp_gbps:?} Gbit/s, UDP {udp_kpps:?} kpps");
+    Row {
+        name: name.to_owned(),
+        tcp_gbps,
+        udp_kpps,
+        note,
+    }
+}
+
+fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, DataPlane) {
+    let mut hc = DataPlaneConfig::new(TUN, HA, Mode::Ha);
+    tweak(&mut hc);
+    let ha = t
+        .ha
+        .run_in(move || DataPlane::start(hc))
+        .expect("enter ha")
+        .expect("HA data plane");
+    t.ha.sh(&format!("ip -6 route add {HOA}/128 dev {TUN}"))
+        .expect("route into the TUN");
+    ha.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
+    let mut mc = DataPlaneConfig::new(
+        TUN,
+        COA,
+        Mode::Mn {
+            peer: HA,
+            home_address: HOA,
+        },
+    );
+    tweak(&mut mc);
+    let mn = t
+        .mn
+        .run_in(move || DataPlane::start(mc))
+        .expect("enter mn")
+        .expect("MN data plane");
+    t.mn.sh(&format!(
+        "ip -6 addr add {HOA}/128 dev {TUN} nodad && ip -6 route add default dev {TUN} src {HOA}"
+    ))
+    .expect("MN TUN");
+    (ha, mn)
+}
+
+fn summary(s: &Stats) -> String {
+    let d = &s.drops;
+    format!(
+        "ha drops {} (too_big {}, send_error {}, tun_write {})",
+        d.total(),
+        d.too_big,
+        d.send_error,
+        d.tun_write
+    )
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs us too
+    // and must not take a minute.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if require_root().is_err() {
+        eprintln!("tunnel bench: needs root (network namespaces); skipped");
+        return;
+    }
+    let secs: u64 = std::env::var("MIP6_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let only = std::env::var("MIP6_BENCH_ONLY").unwrap_or_default();
+    let t = topo();
+    let mut rows: Vec<Row> = Vec::new();
+    let want = |name: &str| only.is_empty() || name.contains(&only);
+
+    eprintln!("tunnel bench: {secs} s per measurement");
+    if want("kernel, cn-r-mn") {
+        t.mn.sh(MN_PLAIN_ON).expect("mn plain");
+        t.r.sh(R_DIRECT_ON).expect("r direct");
+        rows.push(measure(&t, "kernel, cn-r-mn", secs, "DESIGN yardstick".into()));
+        t.r.sh(R_DIRECT_OFF).expect("r undo");
+        t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
+    }
+    if want("kernel, via ha") {
+        t.mn.sh(MN_PLAIN_ON).expect("mn plain");
+        t.r.sh(R_VIA_HA_ON).expect("r via ha");
+        t.ha.sh(HA_VIA_ON).expect("ha via r");
+        rows.push(measure(&t, "kernel, via ha", secs, "reference".into()));
+        t.ha.sh(HA_VIA_OFF).expect("ha undo");
+        t.r.sh(R_VIA_HA_OFF).expect("r undo");
+        t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
+    }
+    type Tweak = Box<dyn Fn(&mut DataPlaneConfig)>;
+    let variants: Vec<(&str, Tweak)> = vec![
+        ("tunnel, default (TSO from TUN)", Box::new(|_| {})),
+        (
+            "tunnel, no offload",
+            Box::new(|c: &mut DataPlaneConfig| c.offload = false),
+        ),
+        (
+            "tunnel, our outer header",
+            Box::new(|c: &mut DataPlaneConfig| c.outer_header = OuterHeader::Ours),
+        ),
+        (
+            "tunnel, batch 1",
+            Box::new(|c: &mut DataPlaneConfig| c.batch = 1),
+        ),
+    ];
+    for (name, tweak) in &variants {
+        if !want(name) {
+            continue;
+        }
+        let (ha, mn) = start_tunnel(&t, tweak.as_ref());
+        let mut row = measure(&t, name, secs, String::new());
+        row.note = summary(&ha.stats());
+        rows.push(row);
+        ha.shutdown().expect("ha shutdown");
+        mn.shutdown().expect("mn shutdown");
+    }
+
+    let reference = rows.iter().find(|r| r.name == "kernel, via ha");
+    let ref_tcp = reference.and_then(|r| r.tcp_gbps);
+    let ref_udp = reference.and_then(|r| r.udp_kpps);
+    println!();
+    println!(
+        "| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
+    let ratio = |v: Option<f64>, r: Option<f64>| match (v, r) {
+        (Some(v), Some(r)) if r > 0.0 => format!("{:.2}", v / r),
+        _ => "-".to_owned(),
+    };
+    for r in &rows {
+        println!(
+            "| {} | {} | {} | {} | {} | {} |",
+            r.name,
+            f(r.tcp_gbps, 2),
+            ratio(r.tcp_gbps, ref_tcp),
+            f(r.udp_kpps, 0),
+            ratio(r.udp_kpps, ref_udp),
+            r.note
+        );
+    }
+    println!();
+    println!("commands (MN server, CN client; {secs} s each):");
+    println!("  [mn] iperf3 -s -1 --forceflush -B 2001:db8:1::100");
+    println!("  [cn] iperf3 -c 2001:db8:1::100 -t {secs} -O 1 -J");
+    println!("  [cn] iperf3 -c 2001:db8:1::100 -u -b 0 -l 64 -t {secs} -J");
+    let _ = &t.ha;
+    t.lab.cleanup().expect("cleanup");
+}

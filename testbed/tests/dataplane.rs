@@ -1,0 +1,446 @@
+//! The user-space tunnel data plane (`mip6_common::dataplane`) end to end,
+//! in network namespaces over real veth pairs. Needs root. Run with
+//! `--test-threads=2` at most (two shared cores).
+//!
+//! ```text
+//!   cn ──eth0/cn0── r ──home0/eth0── ha            (home 2001:db8:1::/64)
+//!  2001:db8:3::5    │                2001:db8:1::2  HoA 2001:db8:1::100
+//!                   └──fgn0/eth0── mn              (foreign 2001:db8:2::/64)
+//!                                  CoA 2001:db8:2::100 (then ::200)
+//! ```
+//!
+//! The router reaches the home address through the home agent by a static
+//! route (proxy ND is the control plane's business, not the data
+//! plane's). The home agent routes `HoA/128` into its TUN device; the
+//! mobile node holds the home address on its TUN device (`nodad`), routes
+//! `default dev <tun> src <HoA>`, and sends the tunnel from the care-of
+//! address through `ip -6 rule from <CoA> lookup 100` (DESIGN.md recipe).
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode, Stats};
+use mip6_common::wire::checksum;
+use mip6_testbed::harness::{Lab, Node, NodeOptions, require_root};
+
+const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 5);
+const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
+const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
+/// Routed into the home agent's TUN device, but bound to nobody.
+const UNBOUND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
+const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
+const COA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x200);
+const TUN: &str = "mip6tun";
+/// Generous bound for anything that waits on the network.
+const T: Duration = Duration::from_secs(20);
+
+struct Topo {
+    // Field order: the nodes go before the lab that owns their namespaces.
+    cn: Node,
+    r: Node,
+    ha: Node,
+    mn: Node,
+    lab: Lab,
+}
+
+fn topo(tag: &str) -> Topo {
+    require_root().expect("these tests need root");
+    let lab = Lab::new(tag).expect("lab");
+    // No DAD anywhere: every address is usable at once.
+    let quiet = NodeOptions::default()
+        .no_dad_delay()
+        .accept_ra(0)
+        .sysctl("net.ipv6.conf.all.accept_dad", "0")
+        .sysctl("net.ipv6.conf.default.accept_dad", "0");
+    let router = quiet.clone().forwarding();
+    let cn = lab.node_with("cn", &quiet).expect("cn");
+    let r = lab.node_with("r", &router).expect("r");
+    let ha = lab.node_with("ha", &router).expect("ha");
+    let mn = lab.node_with("mn", &quiet).expect("mn");
+    lab.veth(&cn, "eth0", &r, "cn0").expect("cn-r");
+    lab.veth(&r, "home0", &ha, "eth0").expect("r-ha");
+    lab.veth(&r, "fgn0", &mn, "eth0").expect("r-mn");
+    cn.sh(
+        "ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && \
+         ip -6 route add default via 2001:db8:3::1",
+    )
+    .expect("cn addresses");
+    r.sh(
+        "ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
+         ip -6 addr add 2001:db8:1::1/64 dev home0 nodad && \
+         ip -6 addr add 2001:db8:2::1/64 dev fgn0 nodad && \
+         ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::2 && \
+         ip -6 route add 2001:db8:1::200/128 via 2001:db8:1::2",
+    )
+    .expect("r addresses");
+    ha.sh(
+        "ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && \
+         ip -6 route add default via 2001:db8:1::1",
+    )
+    .expect("ha addresses");
+    mn.sh(
+        "ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
+         ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
+         ip -6 rule add from 2001:db8:2::100 lookup 100",
+    )
+    .expect("mn addresses");
+    Topo {
+        cn,
+        r,
+        ha,
+        mn,
+        lab,
+    }
+}
+
+fn start_ha(ha: &Node, tweak: impl FnOnce(&mut DataPlaneConfig) + Send) -> DataPlane {
+    let mut cfg = DataPlaneConfig::new(TUN, HA, Mode::Ha);
+    tweak(&mut cfg);
+    let dp = ha
+        .run_in(move || DataPlane::start(cfg))
+        .expect("enter ha")
+        .expect("start the home agent data plane");
+    ha.sh(&format!(
+        "ip -6 route add {HOA}/128 dev {TUN} && ip -6 route add {UNBOUND}/128 dev {TUN}"
+    ))
+    .expect("routes into the TUN");
+    dp.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
+    dp
+}
+
+fn start_mn(mn: &Node, tweak: impl FnOnce(&mut DataPlaneConfig) + Send) -> DataPlane {
+    let mut cfg = DataPlaneConfig::new(
+        TUN,
+        COA,
+        Mode::Mn {
+            peer: HA,
+            home_address: HOA,
+        },
+    );
+    tweak(&mut cfg);
+    let dp = mn
+        .run_in(move || DataPlane::start(cfg))
+        .expect("enter mn")
+        .expect("start the mobile node data plane");
+    mn.sh(&format!(
+        "ip -6 addr add {HOA}/128 dev {TUN} nodad && \
+         ip -6 route add default dev {TUN} src {HOA}"
+    ))
+    .expect("home address on the TUN");
+    dp
+}
+
+fn link_exists(node: &Node, name: &str) -> bool {
+    node.output(&["ip", "link", "show", "dev", name])
+        .expect("ip link")
+        .success()
+}
+
+/// Waits until `f(stats)` holds.
+fn wait_stats(dp: &DataPlane, what: &str, f: impl Fn(&Stats) -> bool) -> Stats {
+    let start = Instant::now();
+    loop {
+        let s = dp.stats();
+        if f(&s) {
+            return s;
+        }
+        assert!(start.elapsed() < T, "timed out waiting for {what}: {s:#?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn ping(node: &Node, args: &[&str]) -> String {
+    let mut argv = vec!["ping", "-6", "-n"];
+    argv.extend_from_slice(args);
+    let out = node
+        .output_timeout(&argv, Duration::from_secs(30))
+        .expect("ping runs");
+    format!("{}{}", out.stdout, out.stderr)
+}
+
+/// `len` octets of a pattern that is not periodic in any small unit.
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect()
+}
+
+/// The mobile node listens on the home address and echoes a digest of
+/// what it received; the correspondent sends `len` octets. Returns the
+/// source the mobile node saw.
+fn tcp_exchange(cn: &Node, mn: &Node, port: u16, len: usize) {
+    let listener = mn
+        .run_in(move || {
+            let l = TcpListener::bind(SocketAddr::from((HOA, port))).expect("listen on the HoA");
+            l.set_nonblocking(true).expect("nonblocking");
+            l
+        })
+        .expect("enter mn");
+    let server = std::thread::spawn(move || {
+        let start = Instant::now();
+        let (mut s, peer) = loop {
+            match listener.accept() {
+                Ok(x) => break x,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    assert!(start.elapsed() < T, "no connection came");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
+        s.set_nonblocking(false).expect("blocking");
+        s.set_read_timeout(Some(T)).expect("timeout");
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).expect("read everything");
+        let digest = checksum::accumulate(0, &got);
+        s.write_all(&(got.len() as u64).to_be_bytes()).expect("answer");
+        s.write_all(&digest.to_be_bytes()).expect("answer");
+        (peer, s.local_addr().expect("local"))
+    });
+    let data = pattern(len);
+    let want = checksum::accumulate(0, &data);
+    let (n, digest) = cn
+        .run_in(move || {
+            let mut s = TcpStream::connect_timeout(&SocketAddr::from((HOA, port)), T)
+                .expect("connect to the HoA");
+            s.set_read_timeout(Some(T)).expect("timeout");
+            s.write_all(&data).expect("send");
+            s.shutdown(std::net::Shutdown::Write).expect("shutdown");
+            let mut answer = [0u8; 12];
+            s.read_exact(&mut answer).expect("answer");
+            let n = u64::from_be_bytes(answer[..8].try_into().expect("8"));
+            let d = u32::from_be_bytes(answer[8..].try_into().expect("4"));
+            (n, d)
+        })
+        .expect("enter cn");
+    let (peer, local) = server.join().expect("server");
+    assert_eq!(n, len as u64, "the mobile node got every octet");
+    assert_eq!(digest, want, "and in order");
+    assert_eq!(peer.ip(), std::net::IpAddr::V6(CN));
+    assert_eq!(local.ip(), std::net::IpAddr::V6(HOA));
+}
+
+/// Sends, from the current namespace, a tunnel packet to the home agent
+/// whose inner packet is an echo request from `inner_src` to the CN. The
+/// kernel puts our own address as outer source.
+fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
+    let mut inner = vec![0x60, 0, 0, 0, 0, 16, 58, 64];
+    inner.extend_from_slice(&inner_src.octets());
+    inner.extend_from_slice(&CN.octets());
+    inner.extend_from_slice(&[128, 0, 0, 0, 0x42, 0x42, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let ck = checksum::upper_layer(&inner_src, &CN, 58, &inner[40..]);
+    inner[42..44].copy_from_slice(&ck.to_be_bytes());
+    // SAFETY: plain FFI with checked results; the buffers live across the
+    // calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW, 41);
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_addr.s6_addr = HA.octets();
+        let r = libc::sendto(
+            fd,
+            inner.as_ptr().cast(),
+            inner.len(),
+            0,
+            (&raw const sa).cast(),
+            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        );
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(r, inner.len() as isize, "sendto: {err}");
+    }
+}
+
+#[test]
+fn ping_tcp_unreachable_and_shutdown() {
+    let t = topo("dp-basic");
+    let ha = start_ha(&t.ha, |_| {});
+    let mn = start_mn(&t.mn, |_| {});
+    assert!(ha.offload(), "offload is the default");
+
+    t.cn.wait_ping6(&HOA.to_string(), T)
+        .expect("the CN reaches the home address through the tunnel");
+    let before_ha = ha.binding_stats(HOA).expect("binding");
+    let before_mn = mn.binding_stats(HOA).expect("binding");
+    let out = ping(&t.cn, &["-c", "5", "-i", "0.2", "-W", "5", &HOA.to_string()]);
+    assert!(out.contains("5 received"), "{out}");
+    let after_ha = ha.binding_stats(HOA).expect("binding");
+    let after_mn = mn.binding_stats(HOA).expect("binding");
+    // 5 echo requests of 104 octets tunnelled by the HA, 5 replies back.
+    assert!(after_ha.encap.packets >= before_ha.encap.packets + 5, "{after_ha:?}");
+    assert!(after_ha.encap.bytes >= before_ha.encap.bytes + 5 * 104);
+    assert!(after_ha.decap.packets >= before_ha.decap.packets + 5, "{after_ha:?}");
+    assert!(after_mn.decap.packets >= before_mn.decap.packets + 5, "{after_mn:?}");
+    assert!(after_mn.encap.packets >= before_mn.encap.packets + 5, "{after_mn:?}");
+    assert_eq!(after_ha.remote, COA);
+    assert_eq!(after_mn.remote, HA);
+
+    // TCP both ways through the tunnel (4 MiB: TSO super-packets at the
+    // HA's TUN device get cut up).
+    tcp_exchange(&t.cn, &t.mn, 5001, 4 << 20);
+    let s = ha.stats();
+    assert!(s.encap.bytes > 4 << 20, "{s:#?}");
+    // The HA's TUN handed over TCP super-packets; the MN's got joined ones.
+    assert!(s.gso_packets > 0, "{s:#?}");
+    let m = mn.stats();
+    assert!(m.gro_packets > 0, "{m:#?}");
+    let spoof_like = s.drops.spoofed + s.drops.malformed + s.drops.send_error;
+    assert_eq!(spoof_like, 0, "{s:#?}");
+
+    // An address routed into the TUN without binding: Destination
+    // Unreachable (address unreachable) from the home agent.
+    let out = ping(&t.cn, &["-c", "1", "-W", "3", &UNBOUND.to_string()]);
+    assert!(
+        out.contains("Address unreachable") || out.contains("Destination unreachable"),
+        "{out}"
+    );
+    let s = ha.stats();
+    assert!(s.drops.no_binding >= 1 && s.unreachable_sent >= 1, "{s:#?}");
+
+    // Shutdown stops the threads at once and removes both TUN devices.
+    assert!(link_exists(&t.ha, TUN) && link_exists(&t.mn, TUN));
+    let start = Instant::now();
+    ha.shutdown().expect("ha shutdown");
+    mn.shutdown().expect("mn shutdown");
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    assert!(!link_exists(&t.ha, TUN), "the HA's TUN is gone");
+    assert!(!link_exists(&t.mn, TUN), "the MN's TUN is gone");
+    // Its routes went with it.
+    let routes = t.ha.cmd("ip -6 route show").expect("routes");
+    assert!(!routes.contains(TUN), "{routes}");
+    let _ = &t.r;
+    t.lab.cleanup().expect("cleanup");
+}
+
+#[test]
+fn spoofed_sources_and_a_move() {
+    let t = topo("dp-move");
+    let ha = start_ha(&t.ha, |_| {});
+    let mn = start_mn(&t.mn, |_| {});
+    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+
+    // A tunnel packet from the CN claiming to come from the HoA: the outer
+    // source is not the registered care-of address.
+    let before = ha.stats();
+    t.cn.run_in(|| send_forged_tunnel_packet(HOA)).expect("enter cn");
+    wait_stats(&ha, "a spoofed drop", |s| {
+        s.drops.spoofed > before.drops.spoofed
+    });
+    // One whose inner source is bound to nobody.
+    t.cn.run_in(|| send_forged_tunnel_packet(CN)).expect("enter cn");
+    let s = wait_stats(&ha, "a no-binding drop", |s| {
+        s.drops.no_binding > before.drops.no_binding
+    });
+    let b = s.binding(HOA).expect("binding");
+    assert_eq!(
+        b.decap.packets,
+        before.binding(HOA).expect("binding").decap.packets,
+        "nothing forged was delivered"
+    );
+
+    // The MN gets a second care-of address; the HA learns it first (as
+    // after a Binding Update): packets reach the MN at the new address,
+    // but its answers still leave from the old one and are refused.
+    t.mn.sh(&format!(
+        "ip -6 addr add {COA2}/64 dev eth0 nodad && ip -6 rule add from {COA2} lookup 100"
+    ))
+    .expect("second care-of address");
+    ha.set_bindings(Arc::new(HashMap::from([(HOA, COA2)])));
+    let before = ha.stats();
+    assert!(!t.cn.ping6(&HOA.to_string(), Duration::from_secs(1)).expect("ping"));
+    let s = wait_stats(&ha, "answers from the old CoA refused", |s| {
+        s.drops.spoofed > before.drops.spoofed
+    });
+    assert_eq!(s.binding(HOA).expect("binding").remote, COA2);
+
+    // The old address disappears before the MN switches: sending with it
+    // fails (EINVAL), counted, and the thread lives on.
+    t.mn.sh(&format!("ip -6 addr del {COA}/64 dev eth0"))
+        .expect("remove the old CoA");
+    let before_mn = mn.stats();
+    assert!(!t.cn.ping6(&HOA.to_string(), Duration::from_secs(1)).expect("ping"));
+    wait_stats(&mn, "a send error", |s| {
+        s.drops.send_error > before_mn.drops.send_error
+    });
+
+    // The MN moves to the new address: no restart, next packet.
+    mn.set_local(COA2).expect("set_local");
+    assert_eq!(mn.local(), COA2);
+    t.cn.wait_ping6(&HOA.to_string(), T)
+        .expect("traffic flows again after the move");
+    tcp_exchange(&t.cn, &t.mn, 5002, 256 << 10);
+    ha.shutdown().expect("ha");
+    mn.shutdown().expect("mn");
+    let _ = &t.r;
+    t.lab.cleanup().expect("cleanup");
+}
+
+#[test]
+fn packet_too_big() {
+    let t = topo("dp-ptb");
+    // No offload here, and the kernel-built header: the plain path.
+    let ha = start_ha(&t.ha, |c| c.offload = false);
+    let mn = start_mn(&t.mn, |c| c.offload = false);
+    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+
+    // 1500 octets into a 1460 TUN: the HA's kernel answers itself.
+    let out = ping(
+        &t.cn,
+        &["-c", "1", "-W", "3", "-M", "do", "-s", "1452", &HOA.to_string()],
+    );
+    assert!(out.contains("mtu=1460") || out.contains("mtu = 1460"), "{out}");
+
+    // The foreign link carries 1400 octets: a 1460-octet inner packet
+    // (1500 outer) is refused by the router, which teaches the HA's kernel
+    // the path MTU; the next one fails EMSGSIZE at the HA, which sends the
+    // CN a Packet Too Big with 1400 - 40 = 1360.
+    t.r.cmd("ip link set dev fgn0 mtu 1400").expect("small link");
+    let out = ping(
+        &t.cn,
+        &[
+            "-c", "4", "-i", "0.3", "-W", "2", "-M", "do", "-s", "1412",
+            &HOA.to_string(),
+        ],
+    );
+    assert!(out.contains("mtu=1360") || out.contains("mtu = 1360"), "{out}");
+    let s = ha.stats();
+    assert!(s.drops.too_big >= 1, "{s:#?}");
+    assert!(s.too_big_sent >= 1, "{s:#?}");
+    assert!(s.icmp_errors >= 1, "the router's PTB was seen: {s:#?}");
+    let route = t.cn.cmd(&format!("ip -6 route get {HOA}")).expect("route");
+    assert!(route.contains("mtu 1360"), "{route}");
+    // What fits goes through.
+    let out = ping(
+        &t.cn,
+        &["-c", "1", "-W", "3", "-M", "do", "-s", "1300", &HOA.to_string()],
+    );
+    assert!(out.contains("1 received"), "{out}");
+    ha.shutdown().expect("ha");
+    mn.shutdown().expect("mn");
+    t.lab.cleanup().expect("cleanup");
+}
+
+#[test]
+fn outer_header_we_build() {
+    // The IPPROTO_RAW variant (kept for measurement) carries traffic too.
+    let t = topo("dp-hdr");
+    let ours = |c: &mut DataPlaneConfig| {
+        c.outer_header = mip6_common::dataplane::OuterHeader::Ours;
+    };
+    let ha = start_ha(&t.ha, ours);
+    let mn = start_mn(&t.mn, ours);
+    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    tcp_exchange(&t.cn, &t.mn, 5003, 1 << 20);
+    let s = ha.stats();
+    assert!(s.encap.packets > 0 && s.decap.packets > 0, "{s:#?}");
+    ha.shutdown().expect("ha");
+    mn.shutdown().expect("mn");
+    t.lab.cleanup().expect("cleanup");
+}
