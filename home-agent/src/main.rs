@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use mip6_home_agent::config::{Config, LogFormat, default_control_socket};
-use mip6_home_agent::tunnel::DeviceOnly;
+use mip6_home_agent::tunnel::UserSpaceTunnel;
 use mip6_home_agent::{control, daemon};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,7 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => {
             let cfg = Config::load(&config)?;
             init_logs(cfg.log_format);
-            let tunnel = DeviceOnly::create(&cfg.tunnel_device, cfg.tunnel_mtu)
+            let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
                 .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
             daemon::run(cfg, Arc::new(tunnel))
         }

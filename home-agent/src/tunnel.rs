@@ -147,3 +147,57 @@ impl TunnelPlane for DeviceOnly {
         self.tun.name()
     }
 }
+
+/// The real data plane (`mip6_common::dataplane` in home agent mode).
+#[derive(Debug)]
+pub struct UserSpaceTunnel {
+    plane: mip6_common::dataplane::DataPlane,
+}
+
+impl UserSpaceTunnel {
+    /// Creates the TUN device `name` and the tunnel socket bound to the
+    /// home agent address `local` (which must already be configured), and
+    /// starts forwarding.
+    pub fn start(name: &str, mtu: u32, local: Ipv6Addr) -> io::Result<Self> {
+        use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
+        let mut config = DataPlaneConfig::new(name, local, Mode::Ha);
+        config.mtu = mtu;
+        let plane = DataPlane::start(config).map_err(|e| io::Error::other(e.to_string()))?;
+        Ok(Self { plane })
+    }
+}
+
+impl TunnelPlane for UserSpaceTunnel {
+    fn set_bindings(&self, bindings: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {
+        self.plane.set_bindings(bindings);
+    }
+
+    fn counters(&self, hoa: &Ipv6Addr) -> Option<TunnelCounters> {
+        self.plane.binding_stats(*hoa).map(|s| {
+            (
+                s.encap.packets,
+                s.encap.bytes,
+                s.decap.packets,
+                s.decap.bytes,
+            )
+        })
+    }
+
+    fn tun_name(&self) -> &str {
+        self.plane.tun_name()
+    }
+
+    fn drops(&self) -> Vec<(String, u64)> {
+        let d = self.plane.drops();
+        vec![
+            ("no_binding".into(), d.no_binding),
+            ("spoofed_source".into(), d.spoofed),
+            ("too_big".into(), d.too_big),
+            ("send_error".into(), d.send_error),
+            ("malformed".into(), d.malformed),
+            ("not_unicast".into(), d.not_unicast),
+            ("tun_write".into(), d.tun_write),
+            ("ecn".into(), d.ecn_drop),
+        ]
+    }
+}

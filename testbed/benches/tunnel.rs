@@ -79,13 +79,7 @@ fn topo() -> Topo {
            ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
            ip -6 rule add from 2001:db8:2::100 lookup 100")
         .expect("mn");
-    Topo {
-        cn,
-        r,
-        ha,
-        mn,
-        lab,
-    }
+    Topo { cn, r, ha, mn, lab }
 }
 
 /// The MN holds the home address on eth0 and routes normally.
@@ -120,7 +114,14 @@ struct Row {
 
 fn iperf_server(mn: &Node) -> Child {
     let mut s = mn
-        .spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", "2001:db8:1::100"])
+        .spawn(&[
+            "iperf3",
+            "-s",
+            "-1",
+            "--forceflush",
+            "-B",
+            "2001:db8:1::100",
+        ])
         .expect("iperf3 server");
     s.wait_log("Server listening", WAIT).expect("server up");
     s
@@ -154,7 +155,17 @@ fn udp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
     let out = cn
         .exec_timeout(
             &[
-                "iperf3", "-c", "2001:db8:1::100", "-u", "-b", "0", "-l", "64", "-t", &t, "-J",
+                "iperf3",
+                "-c",
+                "2001:db8:1::100",
+                "-u",
+                "-b",
+                "0",
+                "-l",
+                "64",
+                "-t",
+                &t,
+                "-J",
             ],
             Duration::from_secs(secs + 30),
         )
@@ -186,11 +197,10 @@ fn measure(t: &Topo, name: &str, secs: u64, note: String) -> Row {
 fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, DataPlane) {
     let mut hc = DataPlaneConfig::new(TUN, HA, Mode::Ha);
     tweak(&mut hc);
-    let ha = t
-        .ha
-        .run_in(move || DataPlane::start(hc))
-        .expect("enter ha")
-        .expect("HA data plane");
+    let ha =
+        t.ha.run_in(move || DataPlane::start(hc))
+            .expect("enter ha")
+            .expect("HA data plane");
     t.ha.sh(&format!("ip -6 route add {HOA}/128 dev {TUN}"))
         .expect("route into the TUN");
     ha.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
@@ -203,11 +213,10 @@ fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, D
         },
     );
     tweak(&mut mc);
-    let mn = t
-        .mn
-        .run_in(move || DataPlane::start(mc))
-        .expect("enter mn")
-        .expect("MN data plane");
+    let mn =
+        t.mn.run_in(move || DataPlane::start(mc))
+            .expect("enter mn")
+            .expect("MN data plane");
     t.mn.sh(&format!(
         "ip -6 addr add {HOA}/128 dev {TUN} nodad && ip -6 route add default dev {TUN} src {HOA}"
     ))
@@ -249,7 +258,12 @@ fn main() {
     if want("kernel, cn-r-mn") {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_DIRECT_ON).expect("r direct");
-        rows.push(measure(&t, "kernel, cn-r-mn", secs, "DESIGN yardstick".into()));
+        rows.push(measure(
+            &t,
+            "kernel, cn-r-mn",
+            secs,
+            "DESIGN yardstick".into(),
+        ));
         t.r.sh(R_DIRECT_OFF).expect("r undo");
         t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
     }
@@ -294,9 +308,7 @@ fn main() {
     let ref_tcp = reference.and_then(|r| r.tcp_gbps);
     let ref_udp = reference.and_then(|r| r.udp_kpps);
     println!();
-    println!(
-        "| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |"
-    );
+    println!("| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |");
     println!("| --- | ---: | ---: | ---: | ---: | --- |");
     let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
     let ratio = |v: Option<f64>, r: Option<f64>| match (v, r) {
