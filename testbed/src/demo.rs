@@ -335,6 +335,9 @@ fn drive(
         .join()
         .map_err(|_| anyhow!("TCP server panicked"))??;
     let status = mn_status(&mn_node, &mn_bin, &mn_sock)?;
+    let home_agent_metrics = ha_node
+        .run_in(|| scrape_metrics("[::1]:9106"))?
+        .context("the home agent's metrics")?;
 
     let _ = mn.stop();
     let _ = ha.stop();
@@ -392,6 +395,10 @@ fn drive(
             dad_ms: diff(get("ra_unix_ms"), get("coa_usable_unix_ms")),
             link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),
             bu_to_ba_ms: diff(get("bu_sent_unix_ms"), get("ba_received_unix_ms")),
+            bu_count: d
+                .and_then(|h| h["bu_count"].as_u64())
+                .and_then(|n| u32::try_from(n).ok()),
+            outcome: d.and_then(|h| h["outcome"].as_str()).map(str::to_string),
             link_to_first_probe_ms: (w.lost > 0).then_some(w.gap_start_ms + w.gap_ms - at_ms),
             gap_ms: w.gap_ms,
             lost_probes: w.lost,
@@ -416,5 +423,28 @@ fn drive(
         tcp,
         timeline,
         probe_gaps,
+        home_agent_metrics,
     })
+}
+
+/// Reads a Prometheus text exposition over plain HTTP: every sample as
+/// `name{labels} -> value`.
+fn scrape_metrics(addr: &str) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or(text.as_str(), |(_, b)| b);
+    Ok(body
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_string(), v.parse().ok()?))
+        })
+        .collect())
 }

@@ -24,6 +24,11 @@ pub struct Report {
     pub timeline: Vec<Segment>,
     /// Silences of the probe stream longer than 5 ms: the SVG's red marks.
     pub probe_gaps: Vec<Gap>,
+    /// The home agents' own counters at the end of the run (Prometheus
+    /// sample name with labels -> value): BUs by result, tunnel packets and
+    /// bytes each way, drops by reason.
+    #[serde(default)]
+    pub home_agent_metrics: std::collections::BTreeMap<String, f64>,
 }
 
 /// One move of one mobile node. Times in milliseconds; the `link_to_*`
@@ -42,7 +47,16 @@ pub struct Handover {
     /// optimistic DAD).
     pub dad_ms: Option<f64>,
     pub link_to_bu_ms: Option<f64>,
+    /// First BU sent to the BA that completed the handover.
     pub bu_to_ba_ms: Option<f64>,
+    /// BUs the mobile node sent for this handover (more than one: a BU or
+    /// BA was lost and retransmitted).
+    #[serde(default)]
+    pub bu_count: Option<u32>,
+    /// How the mobile node says the handover ended (registered,
+    /// deregistered, failed ...).
+    #[serde(default)]
+    pub outcome: Option<String>,
     /// Link event to the first probe delivered at the new location.
     pub link_to_first_probe_ms: Option<f64>,
     /// The longest silence of the correspondent -> mobile node probe stream.
@@ -169,6 +183,20 @@ impl Report {
         let _ = writeln!(s, "{}", st("lost probes", &self.summary.lost_probes));
         let _ = writeln!(s, "{}", st("DAD ms", &self.summary.dad_ms));
         let _ = writeln!(s, "{}", st("BU->BA ms", &self.summary.bu_to_ba_ms));
+        let m = |k: &str| self.home_agent_metrics.get(k).copied().unwrap_or(0.0);
+        if !self.home_agent_metrics.is_empty() {
+            let _ = writeln!(
+                s,
+                "home agent: tunnelled {} packets to the mobile node, {} back; {} BUs received",
+                m("mip6_ha_tunnel_packets_total{direction=\"to_mn\"}"),
+                m("mip6_ha_tunnel_packets_total{direction=\"from_mn\"}"),
+                self.home_agent_metrics
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("mip6_ha_binding_updates_received_total"))
+                    .map(|(_, v)| v)
+                    .sum::<f64>()
+            );
+        }
         let survived = self.tcp.iter().filter(|t| t.survived).count();
         let _ = writeln!(
             s,
@@ -303,6 +331,8 @@ mod tests {
             dad_ms: dad,
             link_to_bu_ms: Some(6.0),
             bu_to_ba_ms: Some(1.5),
+            bu_count: Some(1),
+            outcome: Some("registered".into()),
             link_to_first_probe_ms: Some(9.0),
             gap_ms: gap,
             lost_probes: gap as u32,
@@ -352,6 +382,7 @@ mod tests {
                 from_ms: 1000.0,
                 to_ms: 1040.0,
             }],
+            home_agent_metrics: Default::default(),
         }
     }
 
