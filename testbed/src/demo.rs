@@ -237,6 +237,28 @@ fn drive(
         .first()
         .ok_or_else(|| anyhow!("no interface"))?;
 
+    // MIP6_DEMO_CAPTURE=DIR: keep a pcap of the home link and of the mobile
+    // node's interface there, to read a handover packet by packet.
+    let mut captures = Vec::new();
+    if let Some(out) = std::env::var_os("MIP6_DEMO_CAPTURE") {
+        let out = PathBuf::from(out);
+        std::fs::create_dir_all(&out)?;
+        for (node, ifn, file) in [
+            (&ha_spec.name, "eth0", "home-link.pcap"),
+            (&mn_spec.name, mn_if.name.as_str(), "mobile-node.pcap"),
+        ] {
+            let f = out.join(file);
+            captures.push(b.node(node)?.spawn(&[
+                "tcpdump",
+                "-i",
+                ifn,
+                "-U",
+                "-w",
+                path_str(&f)?,
+                "ip6",
+            ])?);
+        }
+    }
     let ha_conf = ha_config(t, dir)?;
     let ha_node = b.node(&ha_spec.name)?;
     let mut ha: Child = ha_node.spawn(&[path_str(&ha_bin)?, "run", "-c", path_str(&ha_conf)?])?;
@@ -341,6 +363,9 @@ fn drive(
 
     let _ = mn.stop();
     let _ = ha.stop();
+    for c in captures {
+        let _ = c.stop();
+    }
 
     let log = ProbeLog {
         sent,
