@@ -169,10 +169,12 @@ fn udp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
     (seconds > 0.0).then(|| (packets - lost) / seconds / 1e3)
 }
 
-fn measure(t: &Topo, name: &str, secs: u64, note: String) -> Row {
+fn measure(t: &Topo, name: &str, secs: u64, note: &dyn Fn() -> String) -> Row {
     t.cn.wait_ping6("2001:db8:1::100", WAIT)
         .unwrap_or_else(|e| panic!("{name}: no path to the HoA: {e}"));
     let tcp_gbps = tcp(&t.cn, &t.mn, secs);
+    // What the TCP run did (the UDP run would dilute it).
+    let note = note();
     let udp_kpps = udp(&t.cn, &t.mn, secs);
     eprintln!("  {name}: TCP {tcp_gbps:?} Gbit/s, UDP {udp_kpps:?} kpps");
     Row {
@@ -215,14 +217,20 @@ fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, D
     (ha, mn)
 }
 
-fn summary(s: &Stats) -> String {
-    let d = &s.drops;
+fn summary(ha: &Stats, mn: &Stats) -> String {
+    let avg = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     format!(
-        "ha drops {} (too_big {}, send_error {}, tun_write {})",
-        d.total(),
-        d.too_big,
-        d.send_error,
-        d.tun_write
+        "TCP run: drops ha {} mn {}; ha {:.1} pkts/TUN read, mn {:.1} pkts/TUN write",
+        ha.drops.total(),
+        mn.drops.total(),
+        avg(
+            ha.encap.packets,
+            ha.encap.packets.saturating_sub(ha.gso_segments) + ha.gso_packets
+        ),
+        avg(
+            mn.decap.packets,
+            mn.decap.packets.saturating_sub(mn.gro_segments) + mn.gro_packets
+        ),
     )
 }
 
@@ -249,7 +257,9 @@ fn main() {
     if want("kernel, cn-r-mn") {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_DIRECT_ON).expect("r direct");
-        rows.push(measure(&t, "kernel, cn-r-mn", secs, "DESIGN yardstick".into()));
+        rows.push(measure(&t, "kernel, cn-r-mn", secs, &|| {
+            "DESIGN yardstick".into()
+        }));
         t.r.sh(R_DIRECT_OFF).expect("r undo");
         t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
     }
@@ -257,7 +267,7 @@ fn main() {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_VIA_HA_ON).expect("r via ha");
         t.ha.sh(HA_VIA_ON).expect("ha via r");
-        rows.push(measure(&t, "kernel, via ha", secs, "reference".into()));
+        rows.push(measure(&t, "kernel, via ha", secs, &|| "reference".into()));
         t.ha.sh(HA_VIA_OFF).expect("ha undo");
         t.r.sh(R_VIA_HA_OFF).expect("r undo");
         t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
@@ -283,9 +293,7 @@ fn main() {
             continue;
         }
         let (ha, mn) = start_tunnel(&t, tweak.as_ref());
-        let mut row = measure(&t, name, secs, String::new());
-        row.note = summary(&ha.stats());
-        rows.push(row);
+        rows.push(measure(&t, name, secs, &|| summary(&ha.stats(), &mn.stats())));
         ha.shutdown().expect("ha shutdown");
         mn.shutdown().expect("mn shutdown");
     }

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::Ipv6Addr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -209,10 +210,9 @@ impl<'e> Encap<'e> {
         ) {
             Ok(made) => {
                 self.count += made;
-                self.e
-                    .counters
-                    .gso_packets
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let c = &self.e.counters;
+                c.gso_packets.fetch_add(1, Relaxed);
+                c.gso_segments.fetch_add(made as u64, Relaxed);
             }
             Err(_) => self.e.counters.drop(DropReason::Malformed),
         }
@@ -355,9 +355,7 @@ impl<'e> Encap<'e> {
                 if sent {
                     f.encap.add(1, inner_len as u64);
                     e.counters.total.encap.add(1, inner_len as u64);
-                    e.counters
-                        .fragmented
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    e.counters.fragmented.fetch_add(1, Relaxed);
                 } else {
                     e.counters.drop(DropReason::SendError);
                 }
@@ -415,7 +413,7 @@ fn send_icmp(
         } else {
             &e.counters.unreachable_sent
         };
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        c.fetch_add(1, Relaxed);
     }
 }
 

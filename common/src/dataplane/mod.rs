@@ -71,7 +71,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -149,6 +149,8 @@ pub(crate) struct Engine {
     pub(crate) traffic_class: TrafficClass,
     pub(crate) hop_limit: u8,
     pub(crate) unreachable: bool,
+    /// The TUN device's MTU, as last set.
+    pub(crate) mtu: AtomicU32,
     pub(crate) tun: Tun,
     pub(crate) sock: TunnelSocket,
     pub(crate) table: Shared<Table>,
@@ -289,6 +291,7 @@ impl DataPlane {
             traffic_class: config.traffic_class,
             hop_limit: config.hop_limit,
             unreachable: config.unreachable,
+            mtu: AtomicU32::new(config.mtu),
             tun,
             sock,
             table: Shared::new(Arc::new(table)),
@@ -373,7 +376,14 @@ impl DataPlane {
 
     /// Changes the TUN (tunnel) MTU; at least 1280.
     pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {
-        self.engine.tun.set_mtu(mtu)
+        self.engine.tun.set_mtu(mtu)?;
+        self.engine.mtu.store(mtu, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The TUN (tunnel) MTU.
+    pub fn mtu(&self) -> u32 {
+        self.engine.mtu.load(Ordering::Relaxed)
     }
 
     /// Every counter, with one entry per binding.
