@@ -79,13 +79,7 @@ fn topo() -> Topo {
            ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
            ip -6 rule add from 2001:db8:2::100 lookup 100")
         .expect("mn");
-    Topo {
-        cn,
-        r,
-        ha,
-        mn,
-        lab,
-    }
+    Topo { cn, r, ha, mn, lab }
 }
 
 /// The MN holds the home address on eth0 and routes normally.
@@ -111,6 +105,59 @@ const R_VIA_HA_OFF: &str = "ip -6 rule del iif home0 to 2001:db8:1::100/128 look
 const HA_VIA_ON: &str = "ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
 const HA_VIA_OFF: &str = "ip -6 route del 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
 
+/// Sets a legacy ethtool feature of `ifname` (in the calling thread's
+/// namespace), without the ethtool binary.
+fn ethtool_set(ifname: &str, cmd: u32, on: bool) {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    let mut v = EthtoolValue {
+        cmd,
+        data: u32::from(on),
+    };
+    // SAFETY: plain FFI; `req` and `v` outlive the ioctl.
+    unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
+            *d = s as libc::c_char;
+        }
+        req.ifr_ifru.ifru_data = (&raw mut v).cast();
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let r = libc::ioctl(fd, SIOCETHTOOL, &mut req);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(r, 0, "ethtool {cmd:#x} on {ifname}: {err}");
+    }
+}
+
+/// TSO, GSO and GRO off on every veth end of the lab (for good: the row
+/// using it runs last).
+fn offloads_off(t: &Topo) {
+    const STSO: u32 = 0x1f;
+    const SGSO: u32 = 0x24;
+    const SGRO: u32 = 0x2c;
+    for (node, ifs) in [
+        (&t.cn, &["eth0"][..]),
+        (&t.r, &["cn0", "home0", "fgn0"][..]),
+        (&t.ha, &["eth0"][..]),
+        (&t.mn, &["eth0"][..]),
+    ] {
+        let ifs: Vec<String> = ifs.iter().map(|s| (*s).to_owned()).collect();
+        node.run_in(move || {
+            for i in &ifs {
+                for cmd in [STSO, SGSO, SGRO] {
+                    ethtool_set(i, cmd, false);
+                }
+            }
+        })
+        .expect("enter node");
+    }
+}
+
 struct Row {
     name: String,
     tcp_gbps: Option<f64>,
@@ -120,7 +167,14 @@ struct Row {
 
 fn iperf_server(mn: &Node) -> Child {
     let mut s = mn
-        .spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", "2001:db8:1::100"])
+        .spawn(&[
+            "iperf3",
+            "-s",
+            "-1",
+            "--forceflush",
+            "-B",
+            "2001:db8:1::100",
+        ])
         .expect("iperf3 server");
     s.wait_log("Server listening", WAIT).expect("server up");
     s
@@ -154,7 +208,17 @@ fn udp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
     let out = cn
         .exec_timeout(
             &[
-                "iperf3", "-c", "2001:db8:1::100", "-u", "-b", "0", "-l", "64", "-t", &t, "-J",
+                "iperf3",
+                "-c",
+                "2001:db8:1::100",
+                "-u",
+                "-b",
+                "0",
+                "-l",
+                "64",
+                "-t",
+                &t,
+                "-J",
             ],
             Duration::from_secs(secs + 30),
         )
@@ -188,11 +252,10 @@ fn measure(t: &Topo, name: &str, secs: u64, note: &dyn Fn() -> String) -> Row {
 fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, DataPlane) {
     let mut hc = DataPlaneConfig::new(TUN, HA, Mode::Ha);
     tweak(&mut hc);
-    let ha = t
-        .ha
-        .run_in(move || DataPlane::start(hc))
-        .expect("enter ha")
-        .expect("HA data plane");
+    let ha =
+        t.ha.run_in(move || DataPlane::start(hc))
+            .expect("enter ha")
+            .expect("HA data plane");
     t.ha.sh(&format!("ip -6 route add {HOA}/128 dev {TUN}"))
         .expect("route into the TUN");
     ha.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
@@ -205,11 +268,10 @@ fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, D
         },
     );
     tweak(&mut mc);
-    let mn = t
-        .mn
-        .run_in(move || DataPlane::start(mc))
-        .expect("enter mn")
-        .expect("MN data plane");
+    let mn =
+        t.mn.run_in(move || DataPlane::start(mc))
+            .expect("enter mn")
+            .expect("MN data plane");
     t.mn.sh(&format!(
         "ip -6 addr add {HOA}/128 dev {TUN} nodad && ip -6 route add default dev {TUN} src {HOA}"
     ))
@@ -293,18 +355,29 @@ fn main() {
             continue;
         }
         let (ha, mn) = start_tunnel(&t, tweak.as_ref());
-        rows.push(measure(&t, name, secs, &|| summary(&ha.stats(), &mn.stats())));
+        rows.push(measure(&t, name, secs, &|| {
+            summary(&ha.stats(), &mn.stats())
+        }));
         ha.shutdown().expect("ha shutdown");
         mn.shutdown().expect("mn shutdown");
     }
 
+    // Last, as it changes the links for good: the kernel without
+    // offloads, one packet at a time like our tunnel's outer side.
+    if want("kernel, via ha, offloads off") {
+        offloads_off(&t);
+        t.mn.sh(MN_PLAIN_ON).expect("mn plain");
+        t.r.sh(R_VIA_HA_ON).expect("r via ha");
+        t.ha.sh(HA_VIA_ON).expect("ha via r");
+        rows.push(measure(&t, "kernel, via ha, offloads off", secs, &|| {
+            "veth TSO/GSO/GRO off".into()
+        }));
+    }
     let reference = rows.iter().find(|r| r.name == "kernel, via ha");
     let ref_tcp = reference.and_then(|r| r.tcp_gbps);
     let ref_udp = reference.and_then(|r| r.udp_kpps);
     println!();
-    println!(
-        "| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |"
-    );
+    println!("| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |");
     println!("| --- | ---: | ---: | ---: | ---: | --- |");
     let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
     let ratio = |v: Option<f64>, r: Option<f64>| match (v, r) {

@@ -65,37 +65,23 @@ fn topo(tag: &str) -> Topo {
     lab.veth(&cn, "eth0", &r, "cn0").expect("cn-r");
     lab.veth(&r, "home0", &ha, "eth0").expect("r-ha");
     lab.veth(&r, "fgn0", &mn, "eth0").expect("r-mn");
-    cn.sh(
-        "ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && \
-         ip -6 route add default via 2001:db8:3::1",
-    )
-    .expect("cn addresses");
-    r.sh(
-        "ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
+    cn.sh("ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && \
+         ip -6 route add default via 2001:db8:3::1")
+        .expect("cn addresses");
+    r.sh("ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
          ip -6 addr add 2001:db8:1::1/64 dev home0 nodad && \
          ip -6 addr add 2001:db8:2::1/64 dev fgn0 nodad && \
          ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::2 && \
-         ip -6 route add 2001:db8:1::200/128 via 2001:db8:1::2",
-    )
-    .expect("r addresses");
-    ha.sh(
-        "ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && \
-         ip -6 route add default via 2001:db8:1::1",
-    )
-    .expect("ha addresses");
-    mn.sh(
-        "ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
+         ip -6 route add 2001:db8:1::200/128 via 2001:db8:1::2")
+        .expect("r addresses");
+    ha.sh("ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && \
+         ip -6 route add default via 2001:db8:1::1")
+        .expect("ha addresses");
+    mn.sh("ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
          ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
-         ip -6 rule add from 2001:db8:2::100 lookup 100",
-    )
-    .expect("mn addresses");
-    Topo {
-        cn,
-        r,
-        ha,
-        mn,
-        lab,
-    }
+         ip -6 rule add from 2001:db8:2::100 lookup 100")
+        .expect("mn addresses");
+    Topo { cn, r, ha, mn, lab }
 }
 
 fn start_ha(ha: &Node, tweak: impl FnOnce(&mut DataPlaneConfig) + Send) -> DataPlane {
@@ -263,16 +249,31 @@ fn ping_tcp_unreachable_and_shutdown() {
         .expect("the CN reaches the home address through the tunnel");
     let before_ha = ha.binding_stats(HOA).expect("binding");
     let before_mn = mn.binding_stats(HOA).expect("binding");
-    let out = ping(&t.cn, &["-c", "5", "-i", "0.2", "-W", "5", &HOA.to_string()]);
+    let out = ping(
+        &t.cn,
+        &["-c", "5", "-i", "0.2", "-W", "5", &HOA.to_string()],
+    );
     assert!(out.contains("5 received"), "{out}");
     let after_ha = ha.binding_stats(HOA).expect("binding");
     let after_mn = mn.binding_stats(HOA).expect("binding");
     // 5 echo requests of 104 octets tunnelled by the HA, 5 replies back.
-    assert!(after_ha.encap.packets >= before_ha.encap.packets + 5, "{after_ha:?}");
+    assert!(
+        after_ha.encap.packets >= before_ha.encap.packets + 5,
+        "{after_ha:?}"
+    );
     assert!(after_ha.encap.bytes >= before_ha.encap.bytes + 5 * 104);
-    assert!(after_ha.decap.packets >= before_ha.decap.packets + 5, "{after_ha:?}");
-    assert!(after_mn.decap.packets >= before_mn.decap.packets + 5, "{after_mn:?}");
-    assert!(after_mn.encap.packets >= before_mn.encap.packets + 5, "{after_mn:?}");
+    assert!(
+        after_ha.decap.packets >= before_ha.decap.packets + 5,
+        "{after_ha:?}"
+    );
+    assert!(
+        after_mn.decap.packets >= before_mn.decap.packets + 5,
+        "{after_mn:?}"
+    );
+    assert!(
+        after_mn.encap.packets >= before_mn.encap.packets + 5,
+        "{after_mn:?}"
+    );
     assert_eq!(after_ha.remote, COA);
     assert_eq!(after_mn.remote, HA);
 
@@ -324,12 +325,14 @@ fn spoofed_sources_and_a_move() {
     // A tunnel packet from the CN claiming to come from the HoA: the outer
     // source is not the registered care-of address.
     let before = ha.stats();
-    t.cn.run_in(|| send_forged_tunnel_packet(HOA)).expect("enter cn");
+    t.cn.run_in(|| send_forged_tunnel_packet(HOA))
+        .expect("enter cn");
     wait_stats(&ha, "a spoofed drop", |s| {
         s.drops.spoofed > before.drops.spoofed
     });
     // One whose inner source is bound to nobody.
-    t.cn.run_in(|| send_forged_tunnel_packet(CN)).expect("enter cn");
+    t.cn.run_in(|| send_forged_tunnel_packet(CN))
+        .expect("enter cn");
     let s = wait_stats(&ha, "a no-binding drop", |s| {
         s.drops.no_binding > before.drops.no_binding
     });
@@ -349,7 +352,11 @@ fn spoofed_sources_and_a_move() {
     .expect("second care-of address");
     ha.set_bindings(Arc::new(HashMap::from([(HOA, COA2)])));
     let before = ha.stats();
-    assert!(!t.cn.ping6(&HOA.to_string(), Duration::from_secs(1)).expect("ping"));
+    assert!(
+        !t.cn
+            .ping6(&HOA.to_string(), Duration::from_secs(1))
+            .expect("ping")
+    );
     let s = wait_stats(&ha, "answers from the old CoA refused", |s| {
         s.drops.spoofed > before.drops.spoofed
     });
@@ -360,7 +367,11 @@ fn spoofed_sources_and_a_move() {
     t.mn.sh(&format!("ip -6 addr del {COA}/64 dev eth0"))
         .expect("remove the old CoA");
     let before_mn = mn.stats();
-    assert!(!t.cn.ping6(&HOA.to_string(), Duration::from_secs(1)).expect("ping"));
+    assert!(
+        !t.cn
+            .ping6(&HOA.to_string(), Duration::from_secs(1))
+            .expect("ping")
+    );
     wait_stats(&mn, "a send error", |s| {
         s.drops.send_error > before_mn.drops.send_error
     });
@@ -388,23 +399,49 @@ fn packet_too_big() {
     // 1500 octets into a 1460 TUN: the HA's kernel answers itself.
     let out = ping(
         &t.cn,
-        &["-c", "1", "-W", "3", "-M", "do", "-s", "1452", &HOA.to_string()],
+        &[
+            "-c",
+            "1",
+            "-W",
+            "3",
+            "-M",
+            "do",
+            "-s",
+            "1452",
+            &HOA.to_string(),
+        ],
     );
-    assert!(out.contains("mtu=1460") || out.contains("mtu = 1460"), "{out}");
+    assert!(
+        out.contains("mtu=1460") || out.contains("mtu = 1460"),
+        "{out}"
+    );
 
     // The foreign link carries 1400 octets: a 1460-octet inner packet
     // (1500 outer) is refused by the router, which teaches the HA's kernel
     // the path MTU; the next one fails EMSGSIZE at the HA, which sends the
     // CN a Packet Too Big with 1400 - 40 = 1360.
-    t.r.cmd("ip link set dev fgn0 mtu 1400").expect("small link");
+    t.r.cmd("ip link set dev fgn0 mtu 1400")
+        .expect("small link");
     let out = ping(
         &t.cn,
         &[
-            "-c", "4", "-i", "0.3", "-W", "2", "-M", "do", "-s", "1412",
+            "-c",
+            "4",
+            "-i",
+            "0.3",
+            "-W",
+            "2",
+            "-M",
+            "do",
+            "-s",
+            "1412",
             &HOA.to_string(),
         ],
     );
-    assert!(out.contains("mtu=1360") || out.contains("mtu = 1360"), "{out}");
+    assert!(
+        out.contains("mtu=1360") || out.contains("mtu = 1360"),
+        "{out}"
+    );
     let s = ha.stats();
     assert!(s.drops.too_big >= 1, "{s:#?}");
     assert!(s.too_big_sent >= 1, "{s:#?}");
@@ -414,7 +451,17 @@ fn packet_too_big() {
     // What fits goes through.
     let out = ping(
         &t.cn,
-        &["-c", "1", "-W", "3", "-M", "do", "-s", "1300", &HOA.to_string()],
+        &[
+            "-c",
+            "1",
+            "-W",
+            "3",
+            "-M",
+            "do",
+            "-s",
+            "1300",
+            &HOA.to_string(),
+        ],
     );
     assert!(out.contains("1 received"), "{out}");
     ha.shutdown().expect("ha");
@@ -459,7 +506,14 @@ fn send_tunnel_packet_from(src: Ipv6Addr, inner: &[u8]) {
         let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
         assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
         sa.sin6_addr.s6_addr = HA.octets();
-        let r = libc::sendto(fd, inner.as_ptr().cast(), inner.len(), 0, (&raw const sa).cast(), len);
+        let r = libc::sendto(
+            fd,
+            inner.as_ptr().cast(),
+            inner.len(),
+            0,
+            (&raw const sa).cast(),
+            len,
+        );
         let err = std::io::Error::last_os_error();
         libc::close(fd);
         assert_eq!(r, inner.len() as isize, "sendto: {err}");
@@ -537,8 +591,7 @@ fn large_tunnel_packets() {
                 .expect("enter mn");
         }
         let s = wait_stats(&ha, "two large packets", |s| {
-            s.large_packets >= before.large_packets + 2
-                && s.decap.packets > before.decap.packets
+            s.large_packets >= before.large_packets + 2 && s.decap.packets > before.decap.packets
         });
         assert_eq!(s.drops.malformed, 0, "{s:#?}");
         // 6000 octets at MSS 1400: 5 segments each.

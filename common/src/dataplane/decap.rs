@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::gro::{self, Group};
+use super::gso;
 use super::socket::{InMsg, Receiver};
 use super::stats::{DropReason, FlowPair};
 use super::{Engine, Mode, Table, wait};
-use super::gso;
 use crate::sys::tun::{TunQueue, VIRTIO_NET_HDR_LEN, VirtioNetHdr};
 use crate::wire::checksum::proto;
 use crate::wire::tunnel::parse_inner;
@@ -136,7 +136,12 @@ pub(crate) enum Shape {
 /// pseudo-header sum. A packet reassembled from outer fragments carries
 /// a full checksum instead. Either is accepted; anything else is
 /// corrupt. `buf` holds `start` octets of room, then the packet.
-pub(crate) fn prepare_oversize(buf: &mut [u8], start: usize, len: usize, mtu: usize) -> Option<Shape> {
+pub(crate) fn prepare_oversize(
+    buf: &mut [u8],
+    start: usize,
+    len: usize,
+    mtu: usize,
+) -> Option<Shape> {
     let vnet = start >= VIRTIO_NET_HDR_LEN;
     let p = buf.get_mut(start..start + len)?;
     if p.get(6) != Some(&proto::TCP) {
@@ -326,7 +331,14 @@ fn deliver_batch(
 
 /// Cuts a large TCP packet for a device without offload and writes the
 /// pieces.
-fn write_cut(e: &Engine, queue: &TunQueue, scratch: &mut Scratch, packet: &[u8], mss: u16, flows: &FlowPair) {
+fn write_cut(
+    e: &Engine,
+    queue: &TunQueue,
+    scratch: &mut Scratch,
+    packet: &[u8],
+    mss: u16,
+    flows: &FlowPair,
+) {
     let vh = VirtioNetHdr {
         gso_type: VirtioNetHdr::GSO_TCPV6,
         gso_size: mss,
@@ -475,9 +487,8 @@ mod tests {
     fn oversize_tcp_from_outer_gro() {
         let full = big_tcp(6000);
         let len = full.len();
-        let verifies = |p: &[u8]| {
-            crate::wire::checksum::upper_layer(&CN, &HOA, proto::TCP, &p[40..]) == 0
-        };
+        let verifies =
+            |p: &[u8]| crate::wire::checksum::upper_layer(&CN, &HOA, proto::TCP, &p[40..]) == 0;
         // As GRO leaves it: the field holds the pseudo-header sum.
         let mut partial = full.clone();
         let ph = crate::wire::checksum::pseudo_header(&CN, &HOA, proto::TCP, (len - 40) as u32);
@@ -507,7 +518,10 @@ mod tests {
         let mut bad = full.clone();
         bad[100] ^= 1;
         let mut b = with_room(&bad, VIRTIO_NET_HDR_LEN);
-        assert_eq!(prepare_oversize(&mut b, VIRTIO_NET_HDR_LEN, len, 1460), None);
+        assert_eq!(
+            prepare_oversize(&mut b, VIRTIO_NET_HDR_LEN, len, 1460),
+            None
+        );
         // Not TCP: as it is.
         let mut udp = full.clone();
         udp[6] = proto::UDP;

@@ -281,9 +281,10 @@ impl<'e> Encap<'e> {
                 };
                 let slot = &mut self.slots[m.buf];
                 let (head, rest) = slot.split_at_mut(HEADROOM);
-                if let (Some(h), Some(inner)) =
-                    (head.first_chunk_mut::<OUTER_HEADER_LEN>(), rest.get(..m.len))
-                    && write_outer_header(h, &ep, &params, inner).is_ok()
+                if let (Some(h), Some(inner)) = (
+                    head.first_chunk_mut::<OUTER_HEADER_LEN>(),
+                    rest.get(..m.len),
+                ) && write_outer_header(h, &ep, &params, inner).is_ok()
                 {
                     m.start = 0;
                     m.len += OUTER_HEADER_LEN;
@@ -314,7 +315,14 @@ impl<'e> Encap<'e> {
         self.count = 0;
     }
 
-    fn send_failed(&mut self, m: &OutMsg, f: &FlowPair, err: io::Error, local: Ipv6Addr, overhead: usize) {
+    fn send_failed(
+        &mut self,
+        m: &OutMsg,
+        f: &FlowPair,
+        err: io::Error,
+        local: Ipv6Addr,
+        overhead: usize,
+    ) {
         let e = self.e;
         if err.raw_os_error() != Some(libc::EMSGSIZE) {
             e.counters.drop(DropReason::SendError);

@@ -216,7 +216,10 @@ mod tests {
         let hl = g.write_headers(pkts[0], psh, &mut hdr).expect("headers");
         let v = VirtioNetHdr::parse(&hdr).expect("vnet");
         assert_eq!(v.gso_type, VirtioNetHdr::GSO_TCPV6);
-        assert_eq!((v.gso_size, v.hdr_len, v.csum_start, v.csum_offset), (1388, 72, 40, 16));
+        assert_eq!(
+            (v.gso_size, v.hdr_len, v.csum_start, v.csum_offset),
+            (1388, 72, 40, 16)
+        );
         let mut joined = hdr[VIRTIO_NET_HDR_LEN..hl].to_vec();
         for p in &pkts {
             joined.extend_from_slice(&p[72..]);

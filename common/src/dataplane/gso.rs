@@ -230,7 +230,7 @@ mod tests {
             csum_offset: 16,
         };
         let mut bufs = vec![vec![0u8; 2048]; 4];
-        let mut lens = vec![0usize; 4];
+        let mut lens = [0usize; 4];
         assert_eq!(segment_count(&hdr, &sp), Ok(3));
         let n = segment_tcp6(&hdr, &sp, &mut bufs, 0, |i, l| lens[i] = l).expect("segments");
         assert_eq!(n, 3);
@@ -238,13 +238,20 @@ mod tests {
         let mut seen = Vec::new();
         for (i, b) in bufs.iter().take(3).enumerate() {
             let seg = &b[..lens[i]];
-            assert_eq!(usize::from(u16::from_be_bytes([seg[4], seg[5]])), lens[i] - 40);
+            assert_eq!(
+                usize::from(u16::from_be_bytes([seg[4], seg[5]])),
+                lens[i] - 40
+            );
             assert_eq!(&seg[..4], &sp[..4], "flow label and class kept");
             let seq = u32::from_be_bytes([seg[44], seg[45], seg[46], seg[47]]);
             assert_eq!(seq, 0xffff_ff00u32.wrapping_add(1400 * i as u32));
             let f = seg[53];
             assert_eq!(f & TCP_FLAG_CWR != 0, i == 0, "CWR on the first only");
-            assert_eq!(f & (TCP_FLAG_FIN | TCP_FLAG_PSH) != 0, i == 2, "FIN/PSH last");
+            assert_eq!(
+                f & (TCP_FLAG_FIN | TCP_FLAG_PSH) != 0,
+                i == 2,
+                "FIN/PSH last"
+            );
             assert_eq!(f & 0x10, 0x10, "ACK everywhere");
             assert_eq!(
                 checksum::upper_layer(&A, &B, proto::TCP, &seg[40..]),

@@ -29,9 +29,7 @@ fn is_unicast_source(a: &Ipv6Addr) -> bool {
 /// headers is taken as not an error, which errs on the side of answering.
 fn is_icmp_error(invoking: &[u8]) -> bool {
     invoking.get(6) == Some(&proto::ICMPV6)
-        && invoking
-            .get(IPV6_HEADER_LEN)
-            .is_some_and(|&t| t < 128)
+        && invoking.get(IPV6_HEADER_LEN).is_some_and(|&t| t < 128)
 }
 
 /// Builds an ICMPv6 error about `invoking` (a whole IPv6 packet) from `src`
@@ -55,7 +53,9 @@ pub(crate) fn error_message(
     if inv_dst.is_multicast() && icmp_type != TYPE_PACKET_TOO_BIG {
         return None;
     }
-    let quoted = invoking.len().min(MAX_ERROR_LEN - IPV6_HEADER_LEN - ICMP_HEADER_LEN);
+    let quoted = invoking
+        .len()
+        .min(MAX_ERROR_LEN - IPV6_HEADER_LEN - ICMP_HEADER_LEN);
     let plen = ICMP_HEADER_LEN + quoted;
     out.clear();
     out.reserve(IPV6_HEADER_LEN + plen);
@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(u16::from_be_bytes([out[4], out[5]]), 1240);
         assert_eq!(out[6], proto::ICMPV6);
         assert_eq!(&out[40..42], &[2, 0]);
-        assert_eq!(u32::from_be_bytes([out[44], out[45], out[46], out[47]]), 1420);
+        assert_eq!(
+            u32::from_be_bytes([out[44], out[45], out[46], out[47]]),
+            1420
+        );
         assert_eq!(&out[48..], &big[..1232]);
         // The checksum verifies over the pseudo-header.
         let icmp = Icmpv6Packet::new_checked(&out[40..]).expect("icmp");
@@ -153,8 +156,15 @@ mod tests {
     fn small_invoking_packet_is_quoted_whole() {
         let p = packet(CN, HOA, proto::UDP, &[1, 2, 3]);
         let mut out = Vec::new();
-        error_message(HA, TYPE_DEST_UNREACHABLE, CODE_ADDRESS_UNREACHABLE, 0, &p, &mut out)
-            .expect("sent");
+        error_message(
+            HA,
+            TYPE_DEST_UNREACHABLE,
+            CODE_ADDRESS_UNREACHABLE,
+            0,
+            &p,
+            &mut out,
+        )
+        .expect("sent");
         assert_eq!(out.len(), 40 + 8 + p.len());
         assert_eq!(&out[40..42], &[1, 3]);
     }

@@ -46,7 +46,12 @@ pub(crate) fn sockaddr(addr: Ipv6Addr) -> libc::sockaddr_in6 {
     sa
 }
 
-fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: the pointer and length describe a live c_int.
     cvt(unsafe {
         libc::setsockopt(
@@ -136,8 +141,7 @@ impl TunnelSocket {
         setsockopt_int(raw, v6, libc::IPV6_TCLASS, o.traffic_class.into())
             .map_err(ctx("IPV6_TCLASS"))?;
         setsockopt_int(raw, v6, libc::IPV6_RECVTCLASS, 1).map_err(ctx("IPV6_RECVTCLASS"))?;
-        setsockopt_int(raw, v6, libc::IPV6_AUTOFLOWLABEL, 0)
-            .map_err(ctx("IPV6_AUTOFLOWLABEL"))?;
+        setsockopt_int(raw, v6, libc::IPV6_AUTOFLOWLABEL, 0).map_err(ctx("IPV6_AUTOFLOWLABEL"))?;
         set_buffers(raw, o.buffer);
         if let Some(a) = o.bind {
             bind(raw, a)?;
@@ -206,7 +210,11 @@ impl TunnelSocket {
             msg.msg_controllen = mem::size_of_val(&control);
             // SAFETY: every pointer in `msg` refers to a live local buffer.
             let r = unsafe {
-                libc::recvmsg(self.fd(), &raw mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT)
+                libc::recvmsg(
+                    self.fd(),
+                    &raw mut msg,
+                    libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
+                )
             };
             if r < 0 || n > 4096 {
                 return n;
@@ -353,7 +361,9 @@ fn write_cmsgs(buf: &mut [u64; CMSG_BUF / 8], src: Option<Ipv6Addr>, tclass: Opt
                 return 0;
             }
             let info = libc::in6_pktinfo {
-                ipi6_addr: libc::in6_addr { s6_addr: a.octets() },
+                ipi6_addr: libc::in6_addr {
+                    s6_addr: a.octets(),
+                },
                 ipi6_ifindex: 0,
             };
             let sz = mem::size_of::<libc::in6_pktinfo>() as u32;
@@ -512,13 +522,8 @@ fn read_tclass(msg: &libc::msghdr) -> Option<u8> {
 /// Packet Too Big messages taught the kernel.
 pub(crate) fn path_mtu(src: Ipv6Addr, dst: Ipv6Addr) -> io::Result<u32> {
     // SAFETY: plain arguments; the result is checked.
-    let fd = cvt(unsafe {
-        libc::socket(
-            libc::AF_INET6,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
-            0,
-        )
-    })?;
+    let fd =
+        cvt(unsafe { libc::socket(libc::AF_INET6, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) })?;
     // SAFETY: a descriptor we just opened and own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     bind(fd.as_raw_fd(), src)?;

@@ -85,7 +85,9 @@ pub fn check_name(name: &str) -> io::Result<()> {
     if bad {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("bad interface name {name:?}: 1-{MAX_NAME_LEN} octets, no '/', '%', ':' or spaces"),
+            format!(
+                "bad interface name {name:?}: 1-{MAX_NAME_LEN} octets, no '/', '%', ':' or spaces"
+            ),
         ));
     }
     Ok(())
