@@ -241,7 +241,7 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
 #[test]
 fn ping_tcp_unreachable_and_shutdown() {
     let t = topo("dp-basic");
-    let ha = start_ha(&t.ha, |_| {});
+    let ha = start_ha(&t.ha, |c| c.hop_limit = 33);
     let mn = start_mn(&t.mn, |_| {});
     assert!(ha.offload(), "offload is the default");
 
@@ -276,6 +276,40 @@ fn ping_tcp_unreachable_and_shutdown() {
     );
     assert_eq!(after_ha.remote, COA);
     assert_eq!(after_mn.remote, HA);
+
+    // The outer header as the HA sent it (captured where r receives it):
+    // the configured hop limit, the inner traffic class copied, flow
+    // label 0 (RFC 2473 6.3, 6.5, 6.6).
+    let mut cap =
+        t.r.spawn(&[
+            "tcpdump",
+            "-i",
+            "home0",
+            "-c",
+            "1",
+            "-nn",
+            "-v",
+            "-l",
+            "ip6 proto 41 and dst host 2001:db8:2::100",
+        ])
+        .expect("tcpdump");
+    cap.wait_log("listening on", T).expect("tcpdump ready");
+    let out = ping(
+        &t.cn,
+        &["-c", "1", "-W", "5", "-Q", "0xb8", &HOA.to_string()],
+    );
+    assert!(out.contains("1 received"), "{out}");
+    let start = Instant::now();
+    while !cap.log().contains("hlim") {
+        assert!(start.elapsed() < T, "nothing captured: {}", cap.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = cap.log();
+    assert!(
+        log.contains("(class 0xb8, hlim 33, next-header IPv6 (41)"),
+        "{log}"
+    );
+    drop(cap);
 
     // TCP both ways through the tunnel (4 MiB: TSO super-packets at the
     // HA's TUN device get cut up).
@@ -318,7 +352,8 @@ fn ping_tcp_unreachable_and_shutdown() {
 #[test]
 fn spoofed_sources_and_a_move() {
     let t = topo("dp-move");
-    let ha = start_ha(&t.ha, |_| {});
+    // Two TUN queues, two encapsulating threads.
+    let ha = start_ha(&t.ha, |c| c.queues = 2);
     let mn = start_mn(&t.mn, |_| {});
     t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
 
