@@ -297,10 +297,30 @@ impl<'e> Encap<'e> {
         let mut at = 0;
         while at < self.msgs.len() {
             let (k, err) = self.sender.send(fd, &self.msgs[at..], &self.slots);
+            // One atomic add per run of packets of one binding.
+            let mut run: Option<(&FlowPair, u64, u64)> = None;
+            let mut all = 0;
             for (m, f) in self.msgs[at..at + k].iter().zip(&flows[at..at + k]) {
                 let bytes = (m.len - overhead) as u64;
-                f.encap.add(1, bytes);
-                e.counters.total.encap.add(1, bytes);
+                all += bytes;
+                match &mut run {
+                    Some((rf, p, b)) if std::ptr::eq(*rf, *f) => {
+                        *p += 1;
+                        *b += bytes;
+                    }
+                    _ => {
+                        if let Some((rf, p, b)) = run {
+                            rf.encap.add(p, b);
+                        }
+                        run = Some((f, 1, bytes));
+                    }
+                }
+            }
+            if let Some((rf, p, b)) = run {
+                rf.encap.add(p, b);
+            }
+            if k > 0 {
+                e.counters.total.encap.add(k as u64, all);
             }
             at += k;
             if let Some(err) = err {

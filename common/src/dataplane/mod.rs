@@ -54,6 +54,22 @@
 //! inner packet or fixed; flow label 0. Coming out, a Congestion
 //! Experienced mark of the outer header is copied into an ECN-capable
 //! inner packet and drops one that is not (RFC 6040 normal mode).
+//!
+//! # Measured (testbed/benches/tunnel.rs, 2 shared cores, veth)
+//!
+//! - Who builds the outer header made no difference within the noise
+//!   (1.51 vs 1.26 Gbit/s one run, 1.45 vs 1.56 the one before), so the
+//!   kernel does ([`OuterHeader::Kernel`]): it learns the path MTU and
+//!   fragments when RFC 2473 7.1 asks for it; ours would not.
+//! - Batching pays: batch 1 gave 0.92 Gbit/s, 64 gave 1.5.
+//! - Offload pays: 1.21 Gbit/s without, 1.51 with (46 packets per TUN
+//!   read at the home agent, about 4 per TUN write at the mobile node).
+//! - The ceiling is the outer side, one packet at a time through the
+//!   kernel (about 7 us each across the three stacks on this machine):
+//!   no interface of the kernel takes an IPv6-in-IPv6 GSO packet from
+//!   user space (virtio_net_hdr knows no IPXIP6), while the kernel's own
+//!   forwarding keeps 64 KiB packets end to end. Kernel forwarding over
+//!   the same hops: 12.4 Gbit/s with offloads, 1.97 without.
 
 mod config;
 mod decap;
