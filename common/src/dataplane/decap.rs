@@ -86,7 +86,9 @@ pub(crate) fn run(e: &Engine) {
             return;
         }
         if r.error {
-            let n = e.sock.drain_errors();
+            // Both the error queue and a pending socket error make poll
+            // report POLLERR: read both, or poll would spin.
+            let n = e.sock.drain_errors() + u64::from(e.sock.take_error());
             e.counters.icmp_errors.fetch_add(n, Relaxed);
         }
         if !r.readable {
@@ -102,9 +104,10 @@ pub(crate) fn run(e: &Engine) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     // A pending socket error (an ICMPv6 error about one of
-                    // our tunnel packets) is reported once, here.
+                    // our tunnel packets) is reported once, here; poll
+                    // says when there is more.
                     e.counters.icmp_errors.fetch_add(1, Relaxed);
-                    continue;
+                    break;
                 }
             };
             let table = Arc::clone(table_reader.get(&e.table));

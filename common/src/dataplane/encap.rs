@@ -83,6 +83,10 @@ pub(crate) fn run(e: &Engine, q: usize) {
         }
         if r.readable {
             w.drain();
+        } else if r.error {
+            // The device went away under us (deleted by hand): do not
+            // spin; shutdown still finds us.
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
