@@ -156,9 +156,9 @@ fn pattern(len: usize) -> Vec<u8> {
         .collect()
 }
 
-/// The mobile node listens on the home address and echoes a digest of
-/// what it received; the correspondent sends `len` octets. Returns the
-/// source the mobile node saw.
+/// The mobile node listens on the home address and sends back all it
+/// received; the correspondent sends `len` octets and checks they come
+/// back intact: bulk data through the tunnel both ways.
 fn tcp_exchange(cn: &Node, mn: &Node, port: u16, len: usize) {
     let listener = mn
         .run_in(move || {
@@ -183,31 +183,25 @@ fn tcp_exchange(cn: &Node, mn: &Node, port: u16, len: usize) {
         s.set_read_timeout(Some(T)).expect("timeout");
         let mut got = Vec::new();
         s.read_to_end(&mut got).expect("read everything");
-        let digest = checksum::accumulate(0, &got);
-        s.write_all(&(got.len() as u64).to_be_bytes())
-            .expect("answer");
-        s.write_all(&digest.to_be_bytes()).expect("answer");
+        s.write_all(&got).expect("send it back");
         (peer, s.local_addr().expect("local"))
     });
     let data = pattern(len);
-    let want = checksum::accumulate(0, &data);
-    let (n, digest) = cn
+    let back = cn
         .run_in(move || {
             let mut s = TcpStream::connect_timeout(&SocketAddr::from((HOA, port)), T)
                 .expect("connect to the HoA");
             s.set_read_timeout(Some(T)).expect("timeout");
             s.write_all(&data).expect("send");
             s.shutdown(std::net::Shutdown::Write).expect("shutdown");
-            let mut answer = [0u8; 12];
-            s.read_exact(&mut answer).expect("answer");
-            let n = u64::from_be_bytes(answer[..8].try_into().expect("8"));
-            let d = u32::from_be_bytes(answer[8..].try_into().expect("4"));
-            (n, d)
+            let mut back = Vec::new();
+            s.read_to_end(&mut back).expect("read it back");
+            back
         })
         .expect("enter cn");
     let (peer, local) = server.join().expect("server");
-    assert_eq!(n, len as u64, "the mobile node got every octet");
-    assert_eq!(digest, want, "and in order");
+    assert_eq!(back.len(), len, "every octet came back");
+    assert!(back == pattern(len), "intact and in order");
     assert_eq!(peer.ip(), std::net::IpAddr::V6(CN));
     assert_eq!(local.ip(), std::net::IpAddr::V6(HOA));
 }
@@ -247,7 +241,7 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
 #[test]
 fn ping_tcp_unreachable_and_shutdown() {
     let t = topo("dp-basic");
-    let ha = start_ha(&t.ha, |_| {});
+    let ha = start_ha(&t.ha, |c| c.hop_limit = 33);
     let mn = start_mn(&t.mn, |_| {});
     assert!(ha.offload(), "offload is the default");
 
@@ -282,6 +276,40 @@ fn ping_tcp_unreachable_and_shutdown() {
     );
     assert_eq!(after_ha.remote, COA);
     assert_eq!(after_mn.remote, HA);
+
+    // The outer header as the HA sent it (captured where r receives it):
+    // the configured hop limit, the inner traffic class copied, flow
+    // label 0 (RFC 2473 6.3, 6.5, 6.6).
+    let mut cap =
+        t.r.spawn(&[
+            "tcpdump",
+            "-i",
+            "home0",
+            "-c",
+            "1",
+            "-nn",
+            "-v",
+            "-l",
+            "ip6 proto 41 and dst host 2001:db8:2::100",
+        ])
+        .expect("tcpdump");
+    cap.wait_log("listening on", T).expect("tcpdump ready");
+    let out = ping(
+        &t.cn,
+        &["-c", "1", "-W", "5", "-Q", "0xb8", &HOA.to_string()],
+    );
+    assert!(out.contains("1 received"), "{out}");
+    let start = Instant::now();
+    while !cap.log().contains("hlim") {
+        assert!(start.elapsed() < T, "nothing captured: {}", cap.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = cap.log();
+    assert!(
+        log.contains("(class 0xb8, hlim 33, next-header IPv6 (41)"),
+        "{log}"
+    );
+    drop(cap);
 
     // TCP both ways through the tunnel (4 MiB: TSO super-packets at the
     // HA's TUN device get cut up).
@@ -324,7 +352,8 @@ fn ping_tcp_unreachable_and_shutdown() {
 #[test]
 fn spoofed_sources_and_a_move() {
     let t = topo("dp-move");
-    let ha = start_ha(&t.ha, |_| {});
+    // Two TUN queues, two encapsulating threads.
+    let ha = start_ha(&t.ha, |c| c.queues = 2);
     let mn = start_mn(&t.mn, |_| {});
     t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
 
@@ -473,6 +502,158 @@ fn packet_too_big() {
     ha.shutdown().expect("ha");
     mn.shutdown().expect("mn");
     t.lab.cleanup().expect("cleanup");
+}
+
+/// A TCP packet from the HoA to the CN (a closed port) carrying `payload`
+/// octets, its checksum full or, as the kernel's GRO leaves it, partial
+/// (the pseudo-header sum only).
+fn big_tcp(payload: usize, partial: bool) -> Vec<u8> {
+    let tcp_len = 20 + payload;
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&u16::try_from(tcp_len).unwrap().to_be_bytes());
+    p.extend_from_slice(&[6, 64]);
+    p.extend_from_slice(&HOA.octets());
+    p.extend_from_slice(&CN.octets());
+    p.extend_from_slice(&[0x9c, 0x40, 0x00, 0x09, 0, 0, 0, 1, 0, 0, 0, 1]);
+    p.extend_from_slice(&[0x50, 0x10, 0x20, 0x00, 0, 0, 0, 0]);
+    p.extend_from_slice(&pattern(payload));
+    let ck = if partial {
+        let ph = checksum::pseudo_header(&HOA, &CN, 6, tcp_len as u32);
+        !checksum::finish(ph)
+    } else {
+        checksum::upper_layer(&HOA, &CN, 6, &p[40..])
+    };
+    p[56..58].copy_from_slice(&ck.to_be_bytes());
+    p
+}
+
+/// Sends `inner` in a tunnel packet from `src` to the HA (the kernel
+/// fragments the tunnel packet; the HA reassembles it).
+fn send_tunnel_packet_from(src: Ipv6Addr, inner: &[u8]) {
+    // SAFETY: plain FFI with checked results; the buffers live across the
+    // calls.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW, 41);
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
+        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        sa.sin6_addr.s6_addr = src.octets();
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
+        sa.sin6_addr.s6_addr = HA.octets();
+        let r = libc::sendto(
+            fd,
+            inner.as_ptr().cast(),
+            inner.len(),
+            0,
+            (&raw const sa).cast(),
+            len,
+        );
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(r, inner.len() as isize, "sendto: {err}");
+    }
+}
+
+/// Turns a legacy ethtool feature of `ifname` (in the calling thread's
+/// namespace) on or off, without the ethtool binary.
+fn ethtool_set(ifname: &str, cmd: u32, on: bool) {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    const SIOCETHTOOL: libc::c_ulong = 0x8946;
+    let mut v = EthtoolValue {
+        cmd,
+        data: u32::from(on),
+    };
+    // SAFETY: plain FFI; `req` and `v` outlive the ioctl.
+    unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
+            *d = s as libc::c_char;
+        }
+        req.ifr_ifru.ifru_data = (&raw mut v).cast();
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0);
+        assert!(fd >= 0);
+        let r = libc::ioctl(fd, SIOCETHTOOL, &mut req);
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        assert_eq!(r, 0, "ethtool {cmd:#x} on {ifname}: {err}");
+    }
+}
+const ETHTOOL_STXCSUM: u32 = 0x17;
+const ETHTOOL_STSO: u32 = 0x1f;
+
+/// `nstat` counter of the node (absolute value).
+fn nstat(node: &Node, name: &str) -> u64 {
+    let out = node.exec(&["nstat", "-az", name]).expect("nstat");
+    out.lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(name)).then(|| w.next().and_then(|v| v.parse().ok()))?
+        })
+        .unwrap_or(0)
+}
+
+/// Inner packets larger than the tunnel MTU: what the kernel's GRO on a
+/// physical receiving interface makes of a run of tunnelled TCP segments
+/// (partial checksum), or a reassembled tunnel packet (full checksum).
+/// The HA writes them into its TUN device as one GSO packet (offload) or
+/// cut up (no offload); the kernel forwards them to the CN, whose TCP
+/// takes every segment with a good checksum. The HA's outer interface
+/// does no TSO and no checksum offload, so its kernel cuts and checksums
+/// in software and the CN really verifies what we wrote.
+#[test]
+fn large_tunnel_packets() {
+    for offload in [true, false] {
+        let t = topo(if offload { "dp-large" } else { "dp-large-cut" });
+        t.ha.run_in(|| {
+            ethtool_set("eth0", ETHTOOL_STSO, false);
+            ethtool_set("eth0", ETHTOOL_STXCSUM, false);
+        })
+        .expect("enter ha");
+        let ha = start_ha(&t.ha, |c| c.offload = offload);
+        let mn = start_mn(&t.mn, |c| c.offload = offload);
+        t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+        let segs = nstat(&t.cn, "TcpInSegs");
+        let bad = nstat(&t.cn, "TcpInCsumErrors");
+        let before = ha.stats();
+        for partial in [false, true] {
+            let inner = big_tcp(6000, partial);
+            t.mn.run_in(move || send_tunnel_packet_from(COA, &inner))
+                .expect("enter mn");
+        }
+        let s = wait_stats(&ha, "two large packets", |s| {
+            s.large_packets >= before.large_packets + 2 && s.decap.packets > before.decap.packets
+        });
+        assert_eq!(s.drops.malformed, 0, "{s:#?}");
+        // 6000 octets at MSS 1400: 5 segments each.
+        let start = Instant::now();
+        while nstat(&t.cn, "TcpInSegs") < segs + 10 {
+            assert!(
+                start.elapsed() < T,
+                "the CN got {} segments, {} bad",
+                nstat(&t.cn, "TcpInSegs") - segs,
+                nstat(&t.cn, "TcpInCsumErrors") - bad
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(nstat(&t.cn, "TcpInCsumErrors"), bad, "bad checksums");
+        // Bulk data from the MN: with offload the HA joins its segments
+        // (our GRO), the HA's kernel cuts and checksums them again, and
+        // the CN verifies every one.
+        tcp_exchange(&t.cn, &t.mn, 5005, 2 << 20);
+        let s = ha.stats();
+        if offload {
+            assert!(s.gro_packets > 0, "{s:#?}");
+        }
+        assert_eq!(nstat(&t.cn, "TcpInCsumErrors"), bad, "bad checksums");
+        ha.shutdown().expect("ha");
+        mn.shutdown().expect("mn");
+        t.lab.cleanup().expect("cleanup");
+    }
 }
 
 #[test]

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::gro::{self, Group};
+use super::gso;
 use super::socket::{InMsg, Receiver};
 use super::stats::{DropReason, FlowPair};
 use super::{Engine, Mode, Table, wait};
-use crate::sys::tun::{TunQueue, VIRTIO_NET_HDR_LEN};
+use crate::sys::tun::{TunQueue, VIRTIO_NET_HDR_LEN, VirtioNetHdr};
+use crate::wire::checksum::proto;
 use crate::wire::tunnel::parse_inner;
 
 /// Room for a received inner packet (a reassembled tunnel packet may
@@ -18,6 +20,7 @@ const ROOM: usize = 65536;
 /// ECN field values (RFC 3168 5).
 const ECN_MASK: u8 = 0x03;
 const ECN_CE: u8 = 0x03;
+const IPV6_HEADER_LEN: usize = 40;
 
 /// What to do with one received inner packet.
 #[derive(Debug)]
@@ -75,7 +78,7 @@ pub(crate) fn run(e: &Engine) {
     let mut receiver = Receiver::new(e.batch);
     let mut msgs: Vec<InMsg> = Vec::with_capacity(e.batch);
     let mut table_reader = e.table.reader();
-    let mut hdr = [0u8; VIRTIO_NET_HDR_LEN + 40 + 60];
+    let mut scratch = Scratch::default();
     let fd = e.sock.fd();
     loop {
         let r = wait(fd, e.stop_fd());
@@ -83,7 +86,9 @@ pub(crate) fn run(e: &Engine) {
             return;
         }
         if r.error {
-            let n = e.sock.drain_errors();
+            // Both the error queue and a pending socket error make poll
+            // report POLLERR: read both, or poll would spin.
+            let n = e.sock.drain_errors() + u64::from(e.sock.take_error());
             e.counters.icmp_errors.fetch_add(n, Relaxed);
         }
         if !r.readable {
@@ -99,18 +104,95 @@ pub(crate) fn run(e: &Engine) {
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     // A pending socket error (an ICMPv6 error about one of
-                    // our tunnel packets) is reported once, here.
+                    // our tunnel packets) is reported once, here; poll
+                    // says when there is more.
                     e.counters.icmp_errors.fetch_add(1, Relaxed);
-                    continue;
+                    break;
                 }
             };
             let table = Arc::clone(table_reader.get(&e.table));
-            deliver_batch(e, &table, &msgs, &mut bufs, start, queue, &mut hdr);
+            deliver_batch(e, &table, &msgs, &mut bufs, start, queue, &mut scratch);
             if got < e.batch {
                 break;
             }
         }
     }
+}
+
+/// How an accepted packet goes into the TUN device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    /// As it is (with offload, behind an all-zero virtio header).
+    Plain,
+    /// A TCP packet larger than the tunnel MTU (outer GRO on the receiving
+    /// interface joined its segments), its virtio header already in front:
+    /// GSO_TCPV6 with this segment size, checksum partial.
+    Gso,
+    /// Such a packet on a device without offload: cut it up here.
+    Cut { mss: u16 },
+}
+
+/// Prepares an inner packet longer than the tunnel MTU. The kernel joins
+/// consecutive IPv6-in-IPv6 TCP segments (GRO works on the outer and the
+/// inner header, tunnel module or not), and the raw socket then hands
+/// over one large TCP packet whose checksum field holds only the
+/// pseudo-header sum. A packet reassembled from outer fragments carries
+/// a full checksum instead. Either is accepted; anything else is
+/// corrupt. `buf` holds `start` octets of room, then the packet.
+pub(crate) fn prepare_oversize(
+    buf: &mut [u8],
+    start: usize,
+    len: usize,
+    mtu: usize,
+) -> Option<Shape> {
+    let vnet = start >= VIRTIO_NET_HDR_LEN;
+    let p = buf.get_mut(start..start + len)?;
+    if p.get(6) != Some(&proto::TCP) {
+        return Some(Shape::Plain);
+    }
+    let doff = usize::from(p.get(IPV6_HEADER_LEN + 12)? >> 4) * 4;
+    let hlen = IPV6_HEADER_LEN + doff;
+    if doff < 20 || len < hlen {
+        return None;
+    }
+    let tcp_len = len - IPV6_HEADER_LEN;
+    let pseudo = gso::sum(0, p.get(8..40)?) + tcp_len as u64 + u64::from(proto::TCP);
+    let full_ok = gso::fold(gso::sum(pseudo, p.get(IPV6_HEADER_LEN..)?)) == 0xffff;
+    let field = p.get(IPV6_HEADER_LEN + 16..IPV6_HEADER_LEN + 18)?;
+    let field = u16::from_be_bytes([field[0], field[1]]);
+    let partial = gso::fold(pseudo);
+    // Ones' complement: 0 and 0xffff are the same number.
+    let partial_ok = field == partial || (field | partial == 0xffff && field & partial == 0);
+    if !full_ok && !partial_ok {
+        return None;
+    }
+    let mss = u16::try_from(mtu.saturating_sub(hlen).max(8)).unwrap_or(u16::MAX);
+    if !vnet {
+        return Some(Shape::Cut { mss });
+    }
+    p.get_mut(IPV6_HEADER_LEN + 16..IPV6_HEADER_LEN + 18)?
+        .copy_from_slice(&partial.to_be_bytes());
+    let vh = VirtioNetHdr {
+        flags: VirtioNetHdr::F_NEEDS_CSUM,
+        gso_type: VirtioNetHdr::GSO_TCPV6,
+        hdr_len: u16::try_from(hlen).ok()?,
+        gso_size: mss,
+        csum_start: IPV6_HEADER_LEN as u16,
+        csum_offset: 16,
+    };
+    buf.get_mut(start - VIRTIO_NET_HDR_LEN..start)?
+        .copy_from_slice(&vh.to_bytes());
+    Some(Shape::Gso)
+}
+
+/// Scratch space of the decapsulating thread.
+#[derive(Debug, Default)]
+struct Scratch {
+    /// Virtio + IPv6 + TCP headers of a joined super-packet.
+    hdr: Vec<u8>,
+    /// Segments of a packet cut up here.
+    cut: Vec<Vec<u8>>,
+    cut_lens: Vec<usize>,
 }
 
 /// Checks a batch and writes what passes into the TUN device; with
@@ -122,11 +204,17 @@ fn deliver_batch(
     bufs: &mut [Vec<u8>],
     start: usize,
     queue: &TunQueue,
-    hdr: &mut [u8],
+    scratch: &mut Scratch,
 ) {
-    // (buffer index, inner length, counters) of what passed.
-    let mut ok: Vec<(usize, usize, &FlowPair)> = Vec::with_capacity(msgs.len());
+    let mtu = e.mtu.load(Relaxed) as usize;
+    // (buffer index, inner length, counters, shape) of what passed.
+    let mut ok: Vec<(usize, usize, &FlowPair, Shape)> = Vec::with_capacity(msgs.len());
     for (i, (m, buf)) in msgs.iter().zip(bufs.iter_mut()).enumerate() {
+        // The room in front: an all-zero virtio header unless a large
+        // packet puts its own (left over from an earlier batch, too).
+        if let Some(room) = buf.get_mut(..start) {
+            room.fill(0);
+        }
         if m.truncated {
             e.counters.drop(DropReason::Malformed);
             continue;
@@ -147,23 +235,45 @@ fn deliver_batch(
         {
             *b |= ECN_CE << 4;
         }
-        ok.push((i, a.len, a.flows));
+        let shape = if a.len > mtu {
+            e.counters.large_packets.fetch_add(1, Relaxed);
+            match prepare_oversize(buf, start, a.len, mtu) {
+                Some(s) => s,
+                None => {
+                    e.counters.drop(DropReason::Malformed);
+                    continue;
+                }
+            }
+        } else {
+            Shape::Plain
+        };
+        ok.push((i, a.len, a.flows, shape));
     }
     let vnet = start == VIRTIO_NET_HDR_LEN;
+    let bufs = &*bufs;
     let packet = |i: usize, len: usize| bufs.get(i).and_then(|b| b.get(start..start + len));
     let mut k = 0;
     while k < ok.len() {
-        let (i0, len0, flows) = ok[k];
+        let (i0, len0, flows, shape) = ok[k];
         let Some(head) = packet(i0, len0) else {
             k += 1;
             continue;
         };
-        let first = if vnet { gro::segment(head) } else { None };
         let mut j = k + 1;
+        if let Shape::Cut { mss } = shape {
+            write_cut(e, queue, scratch, head, mss, flows);
+            k = j;
+            continue;
+        }
+        let first = if vnet && shape == Shape::Plain {
+            gro::segment(head)
+        } else {
+            None
+        };
         if let Some(s0) = first {
             let mut g = Group::new(s0);
             let mut psh = s0.psh;
-            while let Some(&(ij, lj, _)) = ok.get(j) {
+            while let Some(&(ij, lj, _, Shape::Plain)) = ok.get(j) {
                 let Some(p) = packet(ij, lj) else { break };
                 match gro::segment(p) {
                     Some(s) if g.try_add(head, p, s) => {
@@ -174,15 +284,16 @@ fn deliver_batch(
                 }
             }
             if g.count > 1 {
-                let Some(hl) = g.write_headers(head, psh, hdr) else {
+                scratch.hdr.resize(VIRTIO_NET_HDR_LEN + s0.hlen, 0);
+                let Some(hl) = g.write_headers(head, psh, &mut scratch.hdr) else {
                     e.counters.drop(DropReason::Malformed);
                     k = j;
                     continue;
                 };
                 let mut iov = Vec::with_capacity(g.count + 1);
-                iov.push(IoSlice::new(&hdr[..hl]));
+                iov.push(IoSlice::new(&scratch.hdr[..hl]));
                 let mut bytes = 0;
-                for &(i, len, _) in &ok[k..j] {
+                for &(i, len, _, _) in &ok[k..j] {
                     if let Some(p) = packet(i, len) {
                         iov.push(IoSlice::new(p.get(s0.hlen..).unwrap_or(&[])));
                         bytes += len as u64;
@@ -194,6 +305,7 @@ fn deliver_batch(
                         flows.decap.add(n, bytes);
                         e.counters.total.decap.add(n, bytes);
                         e.counters.gro_packets.fetch_add(1, Relaxed);
+                        e.counters.gro_segments.fetch_add(n, Relaxed);
                     }
                     Err(_) => {
                         for _ in 0..n {
@@ -206,8 +318,8 @@ fn deliver_batch(
             }
             j = k + 1;
         }
-        // On its own: with offload, behind the all-zero virtio header
-        // that `start` left in front of it.
+        // One packet: with offload, behind the virtio header in the room
+        // `start` left (all zeroes, or the GSO one `prepare_oversize` put).
         let frame = bufs.get(i0).and_then(|b| b.get(..start + len0));
         match frame.map(|f| queue.write(f)) {
             Some(Ok(_)) => {
@@ -217,6 +329,51 @@ fn deliver_batch(
             _ => e.counters.drop(DropReason::TunWrite),
         }
         k = j;
+    }
+}
+
+/// Cuts a large TCP packet for a device without offload and writes the
+/// pieces.
+fn write_cut(
+    e: &Engine,
+    queue: &TunQueue,
+    scratch: &mut Scratch,
+    packet: &[u8],
+    mss: u16,
+    flows: &FlowPair,
+) {
+    let vh = VirtioNetHdr {
+        gso_type: VirtioNetHdr::GSO_TCPV6,
+        gso_size: mss,
+        ..VirtioNetHdr::default()
+    };
+    let Ok(n) = gso::segment_count(&vh, packet) else {
+        e.counters.drop(DropReason::Malformed);
+        return;
+    };
+    let size = packet.len().min(usize::from(mss) + 40 + 60);
+    while scratch.cut.len() < n {
+        scratch.cut.push(Vec::new());
+        scratch.cut_lens.push(0);
+    }
+    for b in scratch.cut.iter_mut().take(n) {
+        if b.len() < size {
+            b.resize(size, 0);
+        }
+    }
+    let lens = &mut scratch.cut_lens;
+    if gso::segment_tcp6(&vh, packet, &mut scratch.cut[..n], 0, |i, l| lens[i] = l).is_err() {
+        e.counters.drop(DropReason::Malformed);
+        return;
+    }
+    for (b, &l) in scratch.cut.iter().zip(scratch.cut_lens.iter()).take(n) {
+        match b.get(..l).map(|seg| queue.write(seg)) {
+            Some(Ok(_)) => {
+                flows.decap.add(1, l as u64);
+                e.counters.total.decap.add(1, l as u64);
+            }
+            _ => e.counters.drop(DropReason::TunWrite),
+        }
     }
 }
 
@@ -306,5 +463,71 @@ mod tests {
         // ECT outside: leave the inner field alone.
         let a = classify(&Mode::Ha, &t, COA, Some(0x01), &packet(HOA, CN, 0x00)).expect("ok");
         assert!(!a.mark_ce);
+    }
+
+    fn big_tcp(payload_len: usize) -> Vec<u8> {
+        let tcp_len = 20 + payload_len;
+        let mut p = vec![0x60, 0, 0, 0];
+        p.extend_from_slice(&u16::try_from(tcp_len).expect("fits").to_be_bytes());
+        p.extend_from_slice(&[proto::TCP, 64]);
+        p.extend_from_slice(&CN.octets());
+        p.extend_from_slice(&HOA.octets());
+        p.extend_from_slice(&[0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 1]);
+        p.extend_from_slice(&[0x50, 0x10, 0x10, 0x00, 0, 0, 0, 0]);
+        p.extend((0..payload_len).map(|i| (i * 31) as u8));
+        let ck = crate::wire::checksum::upper_layer(&CN, &HOA, proto::TCP, &p[40..]);
+        p[56..58].copy_from_slice(&ck.to_be_bytes());
+        p
+    }
+
+    fn with_room(p: &[u8], room: usize) -> Vec<u8> {
+        let mut b = vec![0u8; room];
+        b.extend_from_slice(p);
+        b
+    }
+
+    #[test]
+    fn oversize_tcp_from_outer_gro() {
+        let full = big_tcp(6000);
+        let len = full.len();
+        let verifies =
+            |p: &[u8]| crate::wire::checksum::upper_layer(&CN, &HOA, proto::TCP, &p[40..]) == 0;
+        // As GRO leaves it: the field holds the pseudo-header sum.
+        let mut partial = full.clone();
+        let ph = crate::wire::checksum::pseudo_header(&CN, &HOA, proto::TCP, (len - 40) as u32);
+        partial[56..58].copy_from_slice(&gso::fold(u64::from(ph)).to_be_bytes());
+
+        for p in [&full, &partial] {
+            // Offload: a GSO virtio header goes in front, the field becomes
+            // the pseudo-header sum, which the kernel completes.
+            let mut b = with_room(p, VIRTIO_NET_HDR_LEN);
+            let shape = prepare_oversize(&mut b, VIRTIO_NET_HDR_LEN, len, 1460);
+            assert_eq!(shape, Some(Shape::Gso));
+            let vh = VirtioNetHdr::parse(&b).expect("header");
+            assert_eq!(vh.gso_type, VirtioNetHdr::GSO_TCPV6);
+            assert_eq!((vh.gso_size, vh.hdr_len), (1400, 60));
+            let mut pkt = b[VIRTIO_NET_HDR_LEN..].to_vec();
+            assert!(gso::finish_partial(&mut pkt, 40, 16));
+            assert!(verifies(&pkt));
+            assert_eq!(pkt, full);
+            // No offload: cut up here at the tunnel MTU.
+            let mut b = p.clone();
+            assert_eq!(
+                prepare_oversize(&mut b, 0, len, 1460),
+                Some(Shape::Cut { mss: 1400 })
+            );
+        }
+        // Neither a full nor a partial checksum: corrupt.
+        let mut bad = full.clone();
+        bad[100] ^= 1;
+        let mut b = with_room(&bad, VIRTIO_NET_HDR_LEN);
+        assert_eq!(
+            prepare_oversize(&mut b, VIRTIO_NET_HDR_LEN, len, 1460),
+            None
+        );
+        // Not TCP: as it is.
+        let mut udp = full.clone();
+        udp[6] = proto::UDP;
+        assert_eq!(prepare_oversize(&mut udp, 0, len, 1460), Some(Shape::Plain));
     }
 }

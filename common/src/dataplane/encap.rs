@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, IoSlice};
 use std::net::Ipv6Addr;
 use std::os::fd::AsRawFd;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -82,6 +83,10 @@ pub(crate) fn run(e: &Engine, q: usize) {
         }
         if r.readable {
             w.drain();
+        } else if r.error {
+            // The device went away under us (deleted by hand): do not
+            // spin; shutdown still finds us.
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -209,10 +214,9 @@ impl<'e> Encap<'e> {
         ) {
             Ok(made) => {
                 self.count += made;
-                self.e
-                    .counters
-                    .gso_packets
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let c = &self.e.counters;
+                c.gso_packets.fetch_add(1, Relaxed);
+                c.gso_segments.fetch_add(made as u64, Relaxed);
             }
             Err(_) => self.e.counters.drop(DropReason::Malformed),
         }
@@ -297,10 +301,30 @@ impl<'e> Encap<'e> {
         let mut at = 0;
         while at < self.msgs.len() {
             let (k, err) = self.sender.send(fd, &self.msgs[at..], &self.slots);
+            // One atomic add per run of packets of one binding.
+            let mut run: Option<(&FlowPair, u64, u64)> = None;
+            let mut all = 0;
             for (m, f) in self.msgs[at..at + k].iter().zip(&flows[at..at + k]) {
                 let bytes = (m.len - overhead) as u64;
-                f.encap.add(1, bytes);
-                e.counters.total.encap.add(1, bytes);
+                all += bytes;
+                match &mut run {
+                    Some((rf, p, b)) if std::ptr::eq(*rf, *f) => {
+                        *p += 1;
+                        *b += bytes;
+                    }
+                    _ => {
+                        if let Some((rf, p, b)) = run {
+                            rf.encap.add(p, b);
+                        }
+                        run = Some((f, 1, bytes));
+                    }
+                }
+            }
+            if let Some((rf, p, b)) = run {
+                rf.encap.add(p, b);
+            }
+            if k > 0 {
+                e.counters.total.encap.add(k as u64, all);
             }
             at += k;
             if let Some(err) = err {
@@ -363,9 +387,7 @@ impl<'e> Encap<'e> {
                 if sent {
                     f.encap.add(1, inner_len as u64);
                     e.counters.total.encap.add(1, inner_len as u64);
-                    e.counters
-                        .fragmented
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    e.counters.fragmented.fetch_add(1, Relaxed);
                 } else {
                     e.counters.drop(DropReason::SendError);
                 }
@@ -423,7 +445,7 @@ fn send_icmp(
         } else {
             &e.counters.unreachable_sent
         };
-        c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        c.fetch_add(1, Relaxed);
     }
 }
 

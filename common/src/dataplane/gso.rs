@@ -230,7 +230,7 @@ mod tests {
             csum_offset: 16,
         };
         let mut bufs = vec![vec![0u8; 2048]; 4];
-        let mut lens = vec![0usize; 4];
+        let mut lens = [0usize; 4];
         assert_eq!(segment_count(&hdr, &sp), Ok(3));
         let n = segment_tcp6(&hdr, &sp, &mut bufs, 0, |i, l| lens[i] = l).expect("segments");
         assert_eq!(n, 3);

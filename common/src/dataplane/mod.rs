@@ -54,6 +54,22 @@
 //! inner packet or fixed; flow label 0. Coming out, a Congestion
 //! Experienced mark of the outer header is copied into an ECN-capable
 //! inner packet and drops one that is not (RFC 6040 normal mode).
+//!
+//! # Measured (testbed/benches/tunnel.rs, 2 shared cores, veth)
+//!
+//! - Who builds the outer header made no difference within the noise
+//!   (1.51 vs 1.26 Gbit/s one run, 1.45 vs 1.56 the one before), so the
+//!   kernel does ([`OuterHeader::Kernel`]): it learns the path MTU and
+//!   fragments when RFC 2473 7.1 asks for it; ours would not.
+//! - Batching pays: batch 1 gave 0.92 Gbit/s, 64 gave 1.5.
+//! - Offload pays: 1.21 Gbit/s without, 1.51 with (46 packets per TUN
+//!   read at the home agent, about 4 per TUN write at the mobile node).
+//! - The ceiling is the outer side, one packet at a time through the
+//!   kernel (about 7 us each across the three stacks on this machine):
+//!   no interface of the kernel takes an IPv6-in-IPv6 GSO packet from
+//!   user space (virtio_net_hdr knows no IPXIP6), while the kernel's own
+//!   forwarding keeps 64 KiB packets end to end. Kernel forwarding over
+//!   the same hops: 12.4 Gbit/s with offloads, 1.97 without.
 
 mod config;
 mod decap;
@@ -71,7 +87,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -149,6 +165,8 @@ pub(crate) struct Engine {
     pub(crate) traffic_class: TrafficClass,
     pub(crate) hop_limit: u8,
     pub(crate) unreachable: bool,
+    /// The TUN device's MTU, as last set.
+    pub(crate) mtu: AtomicU32,
     pub(crate) tun: Tun,
     pub(crate) sock: TunnelSocket,
     pub(crate) table: Shared<Table>,
@@ -289,6 +307,7 @@ impl DataPlane {
             traffic_class: config.traffic_class,
             hop_limit: config.hop_limit,
             unreachable: config.unreachable,
+            mtu: AtomicU32::new(config.mtu),
             tun,
             sock,
             table: Shared::new(Arc::new(table)),
@@ -373,7 +392,14 @@ impl DataPlane {
 
     /// Changes the TUN (tunnel) MTU; at least 1280.
     pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {
-        self.engine.tun.set_mtu(mtu)
+        self.engine.tun.set_mtu(mtu)?;
+        self.engine.mtu.store(mtu, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// The TUN (tunnel) MTU.
+    pub fn mtu(&self) -> u32 {
+        self.engine.mtu.load(Ordering::Relaxed)
     }
 
     /// Every counter, with one entry per binding.

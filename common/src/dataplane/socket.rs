@@ -192,6 +192,24 @@ impl TunnelSocket {
         setsockopt_int(self.fd(), libc::IPPROTO_IPV6, libc::IPV6_MTU_DISCOVER, mode)
     }
 
+    /// Reads and clears a pending socket error (SO_ERROR); true if there
+    /// was one.
+    pub(crate) fn take_error(&self) -> bool {
+        let mut v: libc::c_int = 0;
+        let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: the pointer and length describe `v`.
+        let r = unsafe {
+            libc::getsockopt(
+                self.fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ERROR,
+                (&raw mut v).cast(),
+                &raw mut len,
+            )
+        };
+        r == 0 && v != 0
+    }
+
     /// Reads and discards the error queue; returns how many errors it held.
     pub(crate) fn drain_errors(&self) -> u64 {
         let mut n = 0;

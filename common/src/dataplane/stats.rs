@@ -121,7 +121,10 @@ pub(crate) struct Counters {
     pub(crate) icmp_errors: AtomicU64,
     pub(crate) fragmented: AtomicU64,
     pub(crate) gso_packets: AtomicU64,
+    pub(crate) gso_segments: AtomicU64,
     pub(crate) gro_packets: AtomicU64,
+    pub(crate) gro_segments: AtomicU64,
+    pub(crate) large_packets: AtomicU64,
 }
 
 impl Counters {
@@ -155,7 +158,10 @@ impl Counters {
             icmp_errors: self.icmp_errors.load(Relaxed),
             fragmented: self.fragmented.load(Relaxed),
             gso_packets: self.gso_packets.load(Relaxed),
+            gso_segments: self.gso_segments.load(Relaxed),
             gro_packets: self.gro_packets.load(Relaxed),
+            gro_segments: self.gro_segments.load(Relaxed),
+            large_packets: self.large_packets.load(Relaxed),
             bindings,
         }
     }
@@ -254,9 +260,17 @@ pub struct Stats {
     pub fragmented: u64,
     /// TCP super-packets read from the TUN device and cut up (offload).
     pub gso_packets: u64,
+    /// The packets cut from them.
+    pub gso_segments: u64,
     /// Super-packets written into the TUN device, each joining several
     /// TCP segments that came out of the tunnel (offload).
     pub gro_packets: u64,
+    /// The segments joined into them.
+    pub gro_segments: u64,
+    /// Inner packets received larger than the tunnel MTU: TCP segments the
+    /// kernel's GRO joined on the receiving interface, or reassembled
+    /// tunnel packets.
+    pub large_packets: u64,
     /// Per binding, sorted by home address.
     pub bindings: Vec<BindingStats>,
 }
