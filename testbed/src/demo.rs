@@ -383,9 +383,9 @@ fn drive(
         let end = moves.get(i + 1).map_or(duration, |n| n.at);
         // The daemon's own record of this handover: the first one whose
         // link event follows the move.
+        let next_unix = moves.get(i + 1).map_or(f64::INFINITY, |n| n.unix_ms);
         let d = daemon_handovers.iter().find(|h| {
-            ms(&h["link_event_unix_ms"]).is_some_and(|t| t >= m.unix_ms - 50.0)
-                && (i == 0 || h["link"].as_str().is_some())
+            ms(&h["link_event_unix_ms"]).is_some_and(|t| t >= m.unix_ms - 50.0 && t < next_unix)
         });
         let coa = d.and_then(|h| h["coa"].as_str()).map(str::to_string);
         timeline.push(Segment {

@@ -294,6 +294,9 @@ impl Report {
         let secs = (span / 1000.0).ceil() as u64;
         let step = (secs / 10).max(1);
         for t in (0..=secs).step_by(step as usize) {
+            if t as f64 * 1000.0 > span {
+                break;
+            }
             let xt = x(t as f64 * 1000.0);
             let _ = writeln!(
                 s,
