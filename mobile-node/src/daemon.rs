@@ -52,6 +52,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_ROUTE_METRIC: u32 = 64;
 /// How long a stopping daemon waits for the BA to its deregistration.
 pub const DEREGISTRATION_WAIT: Duration = Duration::from_secs(3);
+/// How long the deregistration at home waits for the kernel to report the
+/// home address usable (it always does within a millisecond or so).
+pub const HOA_READY_WAIT: Duration = Duration::from_millis(200);
 /// The longest the loop sleeps with nothing scheduled.
 const IDLE_WAKE: Duration = Duration::from_secs(5);
 
@@ -78,6 +81,14 @@ enum HoaPlace {
     Nowhere,
     Tun,
     Phys(usize),
+}
+
+/// A deregistration from home waiting for the home address.
+#[derive(Debug, Clone, Copy)]
+struct HomeWait {
+    iface: usize,
+    deadline: Instant,
+    ready: bool,
 }
 
 /// What the status shows of the discovery beyond the engine's state.
@@ -123,6 +134,10 @@ pub struct Daemon {
     /// interface of the care-of address they come from.
     dhaad_sock: Option<(usize, NdSocket)>,
     dhaad_log: DhaadLog,
+    /// At home, the deregistration waits until the kernel has finished
+    /// adding the home address to this interface (or this deadline): see
+    /// [`Daemon::home_address_ready`].
+    home_wait: Option<HomeWait>,
     location: Location,
     hoa_on: HoaPlace,
     main_routes: Vec<RouteSpec>,
@@ -222,6 +237,7 @@ impl Daemon {
             dhaad,
             dhaad_sock: None,
             dhaad_log: DhaadLog::default(),
+            home_wait: None,
             clock: WallClock::now(),
             started: now,
             nl,
@@ -371,6 +387,7 @@ impl Daemon {
                 .filter_map(ManagedIface::poll_timeout)
                 .chain(self.reg.poll_timeout())
                 .chain(self.dhaad.as_ref().and_then(Discovery::poll_timeout))
+                .chain(self.home_wait.map(|w| w.deadline))
                 .chain(deadline)
             {
                 wake = wake.min(t);
@@ -442,6 +459,7 @@ impl Daemon {
         }
         if !self.stopping {
             self.evaluate(now);
+            self.home_address_ready(now);
         }
         self.drain_dhaad(now);
         self.drain_registration(now);
@@ -462,7 +480,16 @@ impl Daemon {
                         }
                     }
                 }
-                Ok(_) => {}
+                Ok(MonitorEvent::Address(a)) => {
+                    if let Some(w) = &mut self.home_wait
+                        && !a.removed
+                        && !a.flags.tentative()
+                        && a.addr == self.cfg.home_address
+                        && self.ifaces.get(w.iface).is_some_and(|f| f.index == a.index)
+                    {
+                        w.ready = true;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     // Notifications were lost: ask for the state instead.
@@ -511,6 +538,7 @@ impl Daemon {
             return;
         }
         self.location = target;
+        self.home_wait = None;
         let previous_coa = self.last_coa;
         let link_event = Some(self.clock.unix_ms(self.last_link_event));
         match target {
@@ -564,7 +592,8 @@ impl Daemon {
             }
             Location::Home { iface } => {
                 self.set_tunnel_local(None);
-                if let Err(e) = self.hoa_to_phys(iface) {
+                let placed = self.hoa_to_phys(iface);
+                if let Err(e) = &placed {
                     tracing::error!(error = %e, "cannot put the home address on the home link");
                 }
                 let f = &self.ifaces[iface];
@@ -587,7 +616,15 @@ impl Daemon {
                     self.history.close("home agent unknown");
                     return;
                 }
-                self.reg.handle_returned_home(now);
+                if placed.is_ok() {
+                    self.home_wait = Some(HomeWait {
+                        iface,
+                        deadline: now + HOA_READY_WAIT,
+                        ready: false,
+                    });
+                } else {
+                    self.reg.handle_returned_home(now);
+                }
             }
             Location::Detached => {
                 self.set_tunnel_local(None);
@@ -602,6 +639,39 @@ impl Daemon {
                 tracing::info!("no link can carry the registration");
                 self.history.close("link lost");
             }
+        }
+    }
+
+    /// Sends the deregistration from home once the home address is usable.
+    ///
+    /// The kernel adds a `nodad` address in two steps: the netlink request
+    /// puts it on the interface (usable as a source at once), and only its
+    /// address-configuration work, a moment later, installs the local
+    /// route that makes packets *to* it local, and then reports the
+    /// address (RTM_NEWADDR). A BU sent in between makes the kernel
+    /// solicit the home agent from the home address; the home agent's
+    /// Neighbour Advertisement, back within microseconds, is then no
+    /// packet for us (Ip6InAddrErrors) and is dropped, and the BU waits
+    /// for the next solicitation, one RetransTimer (1 s) later. So the BU
+    /// waits for the RTM_NEWADDR (or [`HOA_READY_WAIT`]).
+    fn home_address_ready(&mut self, now: Instant) {
+        let Some(w) = self.home_wait else {
+            return;
+        };
+        if !w.ready && now < w.deadline {
+            return;
+        }
+        self.home_wait = None;
+        if w.ready {
+            tracing::debug!("home address usable: deregistering");
+        } else {
+            tracing::warn!(
+                wait_ms = HOA_READY_WAIT.as_millis() as u64,
+                "the kernel did not report the home address usable; deregistering anyway"
+            );
+        }
+        if self.location == (Location::Home { iface: w.iface }) {
+            self.reg.handle_returned_home(now);
         }
     }
 

@@ -1314,3 +1314,95 @@ fn daemon_discovers_the_home_agent_with_dhaad() {
     let st = ha.stop().expect("stop mip6-ha");
     assert!(st.success());
 }
+
+/// Returning home, the deregistration leaves from the home address just put
+/// on the home interface, to the home agent on the home link: the kernel
+/// must resolve the home agent first, from the home address. That must not
+/// cost a Neighbour Solicitation retransmission (1 s): every return home,
+/// and the start at home, completes with one BU, well under a second.
+#[test]
+fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
+    let n = net("mnhome3", false);
+    // Start at home.
+    n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let mut homes = Vec::new();
+    for round in 0..5 {
+        if round > 0 {
+            n.lab.move_iface(&n.mn_eth, &n.link_a).expect("move away");
+            wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+            n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+        }
+        let s = wait_status(
+            &n.lab,
+            &n.mn,
+            &sock,
+            "deregistration at home",
+            Duration::from_secs(30),
+            |s| {
+                s.location == "home"
+                    && s.handovers
+                        .iter()
+                        .filter(|h| h.kind == "home" && h.outcome == "deregistered")
+                        .count()
+                        > round
+            },
+        );
+        let h = s.handovers.last().expect("handover").clone();
+        assert_eq!(h.kind, "home", "{h:#?}");
+        homes.push(h);
+    }
+    let counters = n
+        .mn
+        .cmd("nstat -az Ip6InAddrErrors Icmp6InNeighborAdvertisements Icmp6OutNeighborSolicits")
+        .unwrap_or_default();
+    let slow: Vec<_> = homes
+        .iter()
+        .filter(|h| {
+            let bu_to_ba = h
+                .ba_received_unix_ms
+                .zip(h.bu_sent_unix_ms)
+                .map(|(a, b)| a - b);
+            h.bu_count != 1 || bu_to_ba.is_none_or(|d| d > 300.0)
+        })
+        .collect();
+    assert!(
+        slow.is_empty(),
+        "deregistrations that needed more than one BU or 300 ms: {slow:#?}\n{counters}"
+    );
+    // No packet to the home address arrived before the kernel took it as
+    // local (the Neighbour Advertisement that got lost before the fix).
+    let addr_errors = counters
+        .lines()
+        .find(|l| l.starts_with("Ip6InAddrErrors"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert_eq!(addr_errors, 0, "{counters}");
+    let log = daemon.log();
+    assert!(
+        !log.contains("did not report the home address usable"),
+        "{log}"
+    );
+    stop_and_check_restored_at_home(daemon);
+}
+
+fn stop_and_check_restored_at_home(daemon: mip6_testbed::harness::Child) {
+    let log_path = daemon.log_path().to_owned();
+    let st = daemon.stop().expect("stop");
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(log_path).unwrap_or_default()
+    );
+}
