@@ -154,7 +154,8 @@ struct RawConfig {
 pub struct Config {
     pub home_address: Ipv6Addr,
     pub home_prefix_len: u8,
-    pub home_agent: Ipv6Addr,
+    /// `None`: discovered with DHAAD once away from home.
+    pub home_agent: Option<Ipv6Addr>,
     pub mn_id: Option<String>,
     pub spi: u32,
     /// `None`: unauthenticated (lab only).
@@ -418,25 +419,29 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         c.err(&[Key("home_prefix_len")], "must be between 1 and 128");
     }
     let home_agent = match raw.home_agent {
+        // Discovered with DHAAD (RFC 6275 11.4.1), which needs room for the
+        // Home-Agents anycast address in the home prefix.
         None => {
-            c.err(
-                &[Key("home_agent")],
-                "missing: discovering the home agent (DHAAD, RFC 6275 10.5) is not supported yet; give its address",
-            );
-            Ipv6Addr::UNSPECIFIED
+            if raw.home_prefix_len > 121 {
+                c.err(
+                    &[Key("home_agent")],
+                    "missing, and a home prefix longer than /121 has no Home-Agents anycast address to discover it with",
+                );
+            }
+            None
         }
         Some(a) if !is_global_unicast(a) => {
             c.err(
                 &[Key("home_agent")],
                 format!("{a} is not a global unicast address"),
             );
-            a
+            Some(a)
         }
         Some(a) if a == raw.home_address => {
             c.err(&[Key("home_agent")], "is the home address itself");
-            a
+            Some(a)
         }
-        Some(a) => a,
+        Some(a) => Some(a),
     };
     if let Some(id) = &raw.mn_id
         && (id.is_empty() || id.len() > 253)
@@ -720,11 +725,14 @@ interfaces:
     }
 
     #[test]
-    fn missing_home_agent_says_dhaad() {
+    fn missing_home_agent_means_dhaad() {
         let text = GOOD.replace("home_agent: 2001:db8:1::1\n", "");
+        let c = parse(&text, None).expect("home_agent is optional");
+        assert_eq!(c.home_agent, None);
+        let text = format!("home_prefix_len: 124\n{text}");
         let e = errors(&text);
         assert_eq!(e[0].field, "home_agent");
-        assert!(e[0].message.contains("DHAAD"), "{}", e[0]);
+        assert!(e[0].message.contains("anycast"), "{}", e[0]);
     }
 
     #[test]

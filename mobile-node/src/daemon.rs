@@ -7,7 +7,10 @@
 //! the protocol-43 socket, other Mobility Headers on the protocol-135 one),
 //! and their actions are carried out at once, in the same turn of the loop:
 //! a care-of address that becomes usable is registered before the loop
-//! sleeps again. The data plane runs in threads of its own behind
+//! sleeps again. Without a configured home agent, the DHAAD engine
+//! ([`crate::dhaad`]) finds it first, from the care-of address, on a socket
+//! of the care-of address's interface; the registration starts with the
+//! Reply. The data plane runs in threads of its own behind
 //! [`TunnelPlane`]; the control socket in another, reading snapshots the
 //! loop publishes, so neither ever delays a BU.
 //!
@@ -21,9 +24,10 @@
 
 use crate::config::Config;
 use crate::control::{ControlServer, Published};
+use crate::dhaad::{Discovery, Output as DhaadOutput};
 use crate::history::{History, Start};
 use crate::iface::ManagedIface;
-use crate::status::{BulEntry, IfaceStatus, Status, WallClock};
+use crate::status::{BulEntry, DhaadStatus, IfaceStatus, Status, WallClock};
 use crate::tunnel::{TunnelPlane, TunnelSettings};
 use anyhow::Context;
 use mip6_common::binding::ntp::ntp_from_system_time;
@@ -31,8 +35,10 @@ use mip6_common::binding::update_list::{
     Action as RegAction, EventKind as RegEvent, HomeRegistration, RegistrationConfig,
     RegistrationState,
 };
+use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
 use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
+use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use std::io;
 use std::net::Ipv6Addr;
@@ -46,6 +52,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_ROUTE_METRIC: u32 = 64;
 /// How long a stopping daemon waits for the BA to its deregistration.
 pub const DEREGISTRATION_WAIT: Duration = Duration::from_secs(3);
+/// How long the deregistration at home waits for the kernel to report the
+/// home address usable (it always does within a millisecond or so).
+pub const HOA_READY_WAIT: Duration = Duration::from_millis(200);
 /// The longest the loop sleeps with nothing scheduled.
 const IDLE_WAKE: Duration = Duration::from_secs(5);
 
@@ -74,6 +83,24 @@ enum HoaPlace {
     Phys(usize),
 }
 
+/// A deregistration from home waiting for the home address.
+#[derive(Debug, Clone, Copy)]
+struct HomeWait {
+    iface: usize,
+    deadline: Instant,
+    ready: bool,
+}
+
+/// What the status shows of the discovery beyond the engine's state.
+#[derive(Debug, Default)]
+struct DhaadLog {
+    last_request: Option<Instant>,
+    reply_from: Option<Ipv6Addr>,
+    reply_at: Option<Instant>,
+    home_agents: Vec<Ipv6Addr>,
+    ignored: u64,
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     bu_sent: u64,
@@ -97,6 +124,20 @@ pub struct Daemon {
     tun_index: u32,
     ifaces: Vec<ManagedIface>,
     reg: HomeRegistration,
+    /// The home agent: configured, or discovered.
+    ha: Option<Ipv6Addr>,
+    /// "configured" or "dhaad" once `ha` is known.
+    ha_source: &'static str,
+    /// Discovery of the home agent, when the configuration gives none.
+    dhaad: Option<Discovery>,
+    /// The socket the Requests leave by and the Replies arrive on: on the
+    /// interface of the care-of address they come from.
+    dhaad_sock: Option<(usize, NdSocket)>,
+    dhaad_log: DhaadLog,
+    /// At home, the deregistration waits until the kernel has finished
+    /// adding the home address to this interface (or this deadline): see
+    /// [`Daemon::home_address_ready`].
+    home_wait: Option<HomeWait>,
     location: Location,
     hoa_on: HoaPlace,
     main_routes: Vec<RouteSpec>,
@@ -137,6 +178,21 @@ fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
     }
 }
 
+/// The home registration with home agent `ha`.
+fn registration(cfg: &Config, ha: Ipv6Addr, now: Instant) -> HomeRegistration {
+    let reg_cfg = RegistrationConfig {
+        nai: cfg.mn_id.clone(),
+        spi: cfg.spi,
+        key: cfg.key.clone(),
+        lifetime: cfg.binding_lifetime,
+        // A random start avoids a 135 round trip after a restart
+        // (the home agent accepts any number for a new binding).
+        initial_sequence: rand::random(),
+        ..RegistrationConfig::new(cfg.home_address, ha)
+    };
+    HomeRegistration::new(reg_cfg, now, ntp_from_system_time(SystemTime::now()))
+}
+
 fn state_name(s: RegistrationState) -> &'static str {
     match s {
         RegistrationState::Idle => "idle",
@@ -166,18 +222,22 @@ impl Daemon {
         let mh = SignalSocket::mobility().context("Mobility Header socket")?;
         let rh = SignalSocket::routing().context("routing header socket")?;
         let now = Instant::now();
-        let reg_cfg = RegistrationConfig {
-            nai: cfg.mn_id.clone(),
-            spi: cfg.spi,
-            key: cfg.key.clone(),
-            lifetime: cfg.binding_lifetime,
-            // A random start avoids a 135 round trip after a restart
-            // (the home agent accepts any number for a new binding).
-            initial_sequence: rand::random(),
-            ..RegistrationConfig::new(cfg.home_address, cfg.home_agent)
+        let ha = cfg.home_agent;
+        let reg = registration(&cfg, ha.unwrap_or(Ipv6Addr::UNSPECIFIED), now);
+        let dhaad = match ha {
+            Some(_) => None,
+            None => Some(
+                Discovery::new(cfg.home_prefix(), cfg.home_prefix_len, rand::random())
+                    .context("the home prefix has no Home-Agents anycast address")?,
+            ),
         };
-        let reg = HomeRegistration::new(reg_cfg, now, ntp_from_system_time(SystemTime::now()));
         Ok(Self {
+            ha,
+            ha_source: if ha.is_some() { "configured" } else { "" },
+            dhaad,
+            dhaad_sock: None,
+            dhaad_log: DhaadLog::default(),
+            home_wait: None,
             clock: WallClock::now(),
             started: now,
             nl,
@@ -218,7 +278,7 @@ impl Daemon {
             tun_name: self.cfg.tunnel.name.clone(),
             mtu: self.cfg.tunnel.mtu,
             local: None,
-            peer: self.cfg.home_agent,
+            peer: self.ha,
             home_address: self.cfg.home_address,
         };
         let tunnel = factory(&settings)
@@ -251,7 +311,7 @@ impl Daemon {
         }
         tracing::info!(
             home_address = %self.cfg.home_address,
-            home_agent = %self.cfg.home_agent,
+            home_agent = self.ha.map_or_else(|| "to be discovered (DHAAD)".to_string(), |a| a.to_string()),
             tunnel = self.cfg.tunnel.name,
             "mobile node started"
         );
@@ -326,6 +386,8 @@ impl Daemon {
                 .iter()
                 .filter_map(ManagedIface::poll_timeout)
                 .chain(self.reg.poll_timeout())
+                .chain(self.dhaad.as_ref().and_then(Discovery::poll_timeout))
+                .chain(self.home_wait.map(|w| w.deadline))
                 .chain(deadline)
             {
                 wake = wake.min(t);
@@ -346,6 +408,7 @@ impl Daemon {
         ]
         .into_iter()
         .chain(self.ifaces.iter().map(ManagedIface::nd_fd))
+        .chain(self.dhaad_sock.as_ref().map(|(_, s)| s.as_raw_fd()))
         .map(|fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -371,12 +434,16 @@ impl Daemon {
         if fds[2].revents != 0 {
             self.read_rh(now);
         }
-        for (i, p) in fds[3..].iter().enumerate() {
+        let n_ifaces = self.ifaces.len();
+        for (i, p) in fds[3..3 + n_ifaces].iter().enumerate() {
             if p.revents != 0
                 && let Some(f) = self.ifaces.get_mut(i)
             {
                 f.receive(now);
             }
+        }
+        if fds.get(3 + n_ifaces).is_some_and(|p| p.revents != 0) {
+            self.read_dhaad(now);
         }
         Ok(())
     }
@@ -387,9 +454,14 @@ impl Daemon {
             f.handle_timeout(now);
         }
         self.reg.handle_timeout(now);
+        if let Some(d) = &mut self.dhaad {
+            d.handle_timeout(now);
+        }
         if !self.stopping {
             self.evaluate(now);
+            self.home_address_ready(now);
         }
+        self.drain_dhaad(now);
         self.drain_registration(now);
         self.publish(now);
     }
@@ -408,7 +480,16 @@ impl Daemon {
                         }
                     }
                 }
-                Ok(_) => {}
+                Ok(MonitorEvent::Address(a)) => {
+                    if let Some(w) = &mut self.home_wait
+                        && !a.removed
+                        && !a.flags.tentative()
+                        && a.addr == self.cfg.home_address
+                        && self.ifaces.get(w.iface).is_some_and(|f| f.index == a.index)
+                    {
+                        w.ready = true;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
                     // Notifications were lost: ask for the state instead.
@@ -457,6 +538,7 @@ impl Daemon {
             return;
         }
         self.location = target;
+        self.home_wait = None;
         let previous_coa = self.last_coa;
         let link_event = Some(self.clock.unix_ms(self.last_link_event));
         match target {
@@ -490,6 +572,14 @@ impl Daemon {
                     ra_unix_ms: ra_at.map(|t| self.clock.unix_ms(t)),
                     coa_usable_unix_ms: f.usable_at(&coa).map(|t| self.clock.unix_ms(t)),
                 });
+                if self.ha.is_none() {
+                    // RFC 6275 11.4.1: find the home agent first; the BU
+                    // follows the Reply.
+                    if let Some(d) = &mut self.dhaad {
+                        d.start(now, coa);
+                    }
+                    return;
+                }
                 self.reg.handle_new_coa(now, coa);
                 if self.reg.state() == RegistrationState::Registered
                     && self.reg.binding().is_some_and(|b| b.coa == coa)
@@ -502,7 +592,8 @@ impl Daemon {
             }
             Location::Home { iface } => {
                 self.set_tunnel_local(None);
-                if let Err(e) = self.hoa_to_phys(iface) {
+                let placed = self.hoa_to_phys(iface);
+                if let Err(e) = &placed {
                     tracing::error!(error = %e, "cannot put the home address on the home link");
                 }
                 let f = &self.ifaces[iface];
@@ -516,7 +607,24 @@ impl Daemon {
                     ra_unix_ms: f.ra_at.map(|t| self.clock.unix_ms(t)),
                     coa_usable_unix_ms: None,
                 });
-                self.reg.handle_returned_home(now);
+                if let Some(d) = &mut self.dhaad {
+                    d.stop();
+                }
+                if self.ha.is_none() {
+                    // Nothing can be registered with an unknown home agent.
+                    tracing::info!("home agent unknown: no deregistration to send");
+                    self.history.close("home agent unknown");
+                    return;
+                }
+                if placed.is_ok() {
+                    self.home_wait = Some(HomeWait {
+                        iface,
+                        deadline: now + HOA_READY_WAIT,
+                        ready: false,
+                    });
+                } else {
+                    self.reg.handle_returned_home(now);
+                }
             }
             Location::Detached => {
                 self.set_tunnel_local(None);
@@ -525,9 +633,45 @@ impl Daemon {
                 {
                     tracing::error!(error = %e, "cannot move the home address back to the tunnel");
                 }
+                if let Some(d) = &mut self.dhaad {
+                    d.stop();
+                }
                 tracing::info!("no link can carry the registration");
                 self.history.close("link lost");
             }
+        }
+    }
+
+    /// Sends the deregistration from home once the home address is usable.
+    ///
+    /// The kernel adds a `nodad` address in two steps: the netlink request
+    /// puts it on the interface (usable as a source at once), and only its
+    /// address-configuration work, a moment later, installs the local
+    /// route that makes packets *to* it local, and then reports the
+    /// address (RTM_NEWADDR). A BU sent in between makes the kernel
+    /// solicit the home agent from the home address; the home agent's
+    /// Neighbour Advertisement, back within microseconds, is then no
+    /// packet for us (Ip6InAddrErrors) and is dropped, and the BU waits
+    /// for the next solicitation, one RetransTimer (1 s) later. So the BU
+    /// waits for the RTM_NEWADDR (or [`HOA_READY_WAIT`]).
+    fn home_address_ready(&mut self, now: Instant) {
+        let Some(w) = self.home_wait else {
+            return;
+        };
+        if !w.ready && now < w.deadline {
+            return;
+        }
+        self.home_wait = None;
+        if w.ready {
+            tracing::debug!("home address usable: deregistering");
+        } else {
+            tracing::warn!(
+                wait_ms = HOA_READY_WAIT.as_millis() as u64,
+                "the kernel did not report the home address usable; deregistering anyway"
+            );
+        }
+        if self.location == (Location::Home { iface: w.iface }) {
+            self.reg.handle_returned_home(now);
         }
     }
 
@@ -544,6 +688,144 @@ impl Daemon {
         } else {
             false
         }
+    }
+
+    /// Carries out what the discovery asks for: Requests out of the
+    /// interface of their care-of address; once found, the home agent is
+    /// ours and the registration starts.
+    fn drain_dhaad(&mut self, now: Instant) {
+        while let Some(out) = self.dhaad.as_mut().and_then(Discovery::poll_output) {
+            match out {
+                DhaadOutput::SendRequest {
+                    src,
+                    dst,
+                    identifier,
+                    attempt,
+                    timeout,
+                    bytes,
+                } => {
+                    self.dhaad_log.last_request = Some(now);
+                    let Location::Away { iface, .. } = self.location else {
+                        continue;
+                    };
+                    if let Err(e) = self.send_dhaad(iface, &bytes, src, dst) {
+                        tracing::warn!(error = %e, %src, %dst, "cannot send the DHAAD request");
+                        continue;
+                    }
+                    tracing::info!(
+                        %src,
+                        %dst,
+                        identifier,
+                        attempt,
+                        timeout_ms = timeout.as_millis() as u64,
+                        "home agent address discovery request sent"
+                    );
+                }
+                DhaadOutput::Discovered {
+                    home_agent,
+                    from,
+                    identifier,
+                    home_agents,
+                    attempts,
+                    latency,
+                } => {
+                    tracing::info!(
+                        %home_agent,
+                        %from,
+                        identifier,
+                        ?home_agents,
+                        attempts,
+                        latency_ms = latency.as_secs_f64() * 1000.0,
+                        "home agent discovered (DHAAD)"
+                    );
+                    self.dhaad_log.reply_from = Some(from);
+                    self.dhaad_log.reply_at = Some(now);
+                    self.dhaad_log.home_agents = home_agents;
+                    self.dhaad_sock = None;
+                    self.ha = Some(home_agent);
+                    self.ha_source = "dhaad";
+                    self.reg = registration(&self.cfg, home_agent, now);
+                    if let Some(t) = &self.tunnel {
+                        t.set_peer(Some(home_agent));
+                    }
+                    if let Location::Away { coa, .. } = self.location {
+                        self.reg.handle_new_coa(now, coa);
+                    }
+                }
+                DhaadOutput::ReplyIgnored {
+                    from,
+                    identifier,
+                    reason,
+                } => {
+                    self.dhaad_log.ignored += 1;
+                    tracing::warn!(%from, identifier, reason, "DHAAD reply ignored");
+                }
+                DhaadOutput::GaveUp { attempts, coa } => {
+                    self.dhaad_sock = None;
+                    tracing::error!(
+                        attempts,
+                        %coa,
+                        anycast = %self.dhaad.as_ref().map_or(Ipv6Addr::UNSPECIFIED, Discovery::anycast),
+                        "no home agent answered the discovery: cannot register; \
+                         will ask again from the next care-of address (or give home_agent in the configuration)"
+                    );
+                    self.history.close("failed (no home agent found)");
+                }
+            }
+        }
+    }
+
+    fn send_dhaad(
+        &mut self,
+        iface: usize,
+        bytes: &[u8],
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+    ) -> io::Result<()> {
+        if self.dhaad_sock.as_ref().is_none_or(|(i, _)| *i != iface) {
+            let s = NdSocket::with_types(&self.ifaces[iface].name, &[msg_type::HAAD_REPLY])?;
+            s.set_nonblocking(true)?;
+            self.dhaad_sock = Some((iface, s));
+        }
+        let Some((_, s)) = &self.dhaad_sock else {
+            return Ok(());
+        };
+        s.send(bytes, Some(src), dst).map(drop)
+    }
+
+    fn read_dhaad(&mut self, now: Instant) {
+        let mut buf = std::mem::take(&mut self.buf);
+        while let Some((_, s)) = &self.dhaad_sock {
+            let r = match s.recv(&mut buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "DHAAD socket");
+                    break;
+                }
+            };
+            let Some(d) = &mut self.dhaad else {
+                break;
+            };
+            let msg = match DhaadRepr::from_bytes(&buf[..r.len]) {
+                Ok(m) => m,
+                Err(e) => {
+                    tracing::debug!(src = %r.src, error = %e, "malformed DHAAD reply");
+                    continue;
+                }
+            };
+            let DhaadRepr::HaadReply(reply) = &msg else {
+                continue;
+            };
+            if d.coa() != Some(r.dst) || msg.validate(&r.src, &r.dst).is_err() {
+                tracing::debug!(src = %r.src, dst = %r.dst, "DHAAD reply not to our care-of address");
+                continue;
+            }
+            d.handle_reply(now, r.src, reply);
+        }
+        self.buf = buf;
+        self.drain_dhaad(now);
+        self.drain_registration(now);
     }
 
     fn drain_registration(&mut self, now: Instant) {
@@ -830,7 +1112,7 @@ impl Daemon {
         };
         let binding = self.reg.binding();
         let bul = BulEntry {
-            destination: self.cfg.home_agent,
+            destination: self.ha,
             home_address: self.cfg.home_address,
             care_of_address: self.last_bu.map(|(_, a)| a),
             state: state_name(self.reg.state()).into(),
@@ -864,7 +1146,28 @@ impl Daemon {
             pid: std::process::id(),
             home_address: self.cfg.home_address,
             home_prefix: format!("{}/{}", self.cfg.home_prefix(), self.cfg.home_prefix_len),
-            home_agent: self.cfg.home_agent,
+            home_agent: self.ha,
+            home_agent_source: match (self.ha, &self.dhaad) {
+                (Some(_), _) => self.ha_source.into(),
+                (None, Some(d)) if d.phase() == crate::dhaad::Phase::Discovering => {
+                    "discovering".into()
+                }
+                (None, Some(d)) if d.phase() == crate::dhaad::Phase::Failed => {
+                    "dhaad failed".into()
+                }
+                (None, _) => "unknown".into(),
+            },
+            dhaad: self.dhaad.as_ref().map(|d| DhaadStatus {
+                state: d.phase().name().into(),
+                anycast: d.anycast(),
+                care_of_address: d.coa(),
+                requests_sent: d.attempts(),
+                last_request_unix_ms: self.dhaad_log.last_request.map(|t| c.unix_ms(t)),
+                reply_from: self.dhaad_log.reply_from,
+                reply_unix_ms: self.dhaad_log.reply_at.map(|t| c.unix_ms(t)),
+                home_agents: self.dhaad_log.home_agents.clone(),
+                replies_ignored: self.dhaad_log.ignored,
+            }),
             location: location.into(),
             current_link,
             care_of_address: coa,

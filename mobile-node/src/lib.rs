@@ -5,6 +5,7 @@
 pub mod config;
 pub mod control;
 pub mod daemon;
+pub mod dhaad;
 pub mod history;
 pub mod iface;
 pub mod status;

@@ -43,8 +43,8 @@ impl WallClock {
 /// 11.1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BulEntry {
-    /// The home agent.
-    pub destination: Ipv6Addr,
+    /// The home agent (none while it is being discovered).
+    pub destination: Option<Ipv6Addr>,
     pub home_address: Ipv6Addr,
     /// The care-of address of the last BU (the home address for a
     /// deregistration from home).
@@ -119,6 +119,27 @@ impl Handover {
     }
 }
 
+/// Dynamic Home Agent Address Discovery (RFC 6275 11.4.1), when the
+/// configuration gives no home agent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DhaadStatus {
+    /// idle, discovering, found, failed.
+    pub state: String,
+    /// The Home-Agents anycast address the Requests go to.
+    pub anycast: Ipv6Addr,
+    /// The care-of address they leave from.
+    pub care_of_address: Option<Ipv6Addr>,
+    /// Requests of the current (or last) discovery.
+    pub requests_sent: u32,
+    pub last_request_unix_ms: Option<f64>,
+    /// The Reply that gave the home agent.
+    pub reply_from: Option<Ipv6Addr>,
+    pub reply_unix_ms: Option<f64>,
+    /// Every home agent it listed, most preferred first.
+    pub home_agents: Vec<Ipv6Addr>,
+    pub replies_ignored: u64,
+}
+
 /// The whole snapshot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -127,7 +148,12 @@ pub struct Status {
     pub pid: u32,
     pub home_address: Ipv6Addr,
     pub home_prefix: String,
-    pub home_agent: Ipv6Addr,
+    /// None until discovered.
+    pub home_agent: Option<Ipv6Addr>,
+    /// How the home agent is known: configured, dhaad; or discovering,
+    /// unknown, dhaad failed while it is not.
+    pub home_agent_source: String,
+    pub dhaad: Option<DhaadStatus>,
     /// away, home or detached.
     pub location: String,
     pub current_link: Option<String>,
@@ -165,9 +191,32 @@ impl Status {
         let now = self.now_unix_ms;
         let _ = writeln!(
             s,
-            "mobile node {}  (home prefix {}, home agent {}, pid {})",
-            self.home_address, self.home_prefix, self.home_agent, self.pid
+            "mobile node {}  (home prefix {}, home agent {} ({}), pid {})",
+            self.home_address,
+            self.home_prefix,
+            opt(&self.home_agent),
+            self.home_agent_source,
+            self.pid
         );
+        if let Some(d) = &self.dhaad {
+            let _ = writeln!(
+                s,
+                "DHAAD: {}  {} request(s) to {} from {}, last {}; reply from {} {}: {}; {} replies ignored",
+                d.state,
+                d.requests_sent,
+                d.anycast,
+                opt(&d.care_of_address),
+                ago(now, d.last_request_unix_ms),
+                opt(&d.reply_from),
+                ago(now, d.reply_unix_ms),
+                d.home_agents
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                d.replies_ignored
+            );
+        }
         let _ = writeln!(
             s,
             "location: {}  link: {}  care-of address: {}  tunnel: {}",
@@ -182,7 +231,7 @@ impl Status {
                 s,
                 "  {} -> home agent {}: {}  care-of {}  seq {}",
                 b.home_address,
-                b.destination,
+                opt(&b.destination),
                 b.state,
                 opt(&b.care_of_address),
                 b.sequence
@@ -261,13 +310,25 @@ mod tests {
             pid: 7,
             home_address: "2001:db8:1::100".parse().expect("a"),
             home_prefix: "2001:db8:1::/64".into(),
-            home_agent: "2001:db8:1::1".parse().expect("a"),
+            home_agent: Some("2001:db8:1::1".parse().expect("a")),
+            home_agent_source: "dhaad".into(),
+            dhaad: Some(DhaadStatus {
+                state: "found".into(),
+                anycast: "2001:db8:1::fdff:ffff:ffff:fffe".parse().expect("a"),
+                care_of_address: Some("2001:db8:a::5".parse().expect("a")),
+                requests_sent: 1,
+                last_request_unix_ms: Some(1990.0),
+                reply_from: Some("2001:db8:1::1".parse().expect("a")),
+                reply_unix_ms: Some(1995.0),
+                home_agents: vec!["2001:db8:1::1".parse().expect("a")],
+                replies_ignored: 0,
+            }),
             location: "away".into(),
             current_link: Some("eth0".into()),
             care_of_address: Some("2001:db8:a::5".parse().expect("a")),
             tunnel: "mip6tun0".into(),
             binding_update_list: vec![BulEntry {
-                destination: "2001:db8:1::1".parse().expect("a"),
+                destination: Some("2001:db8:1::1".parse().expect("a")),
                 home_address: "2001:db8:1::100".parse().expect("a"),
                 care_of_address: Some("2001:db8:a::5".parse().expect("a")),
                 state: "registered".into(),
@@ -321,6 +382,8 @@ mod tests {
         let text = s.render();
         assert!(text.contains("registered"), "{text}");
         assert!(text.contains("+1003.0"), "{text}");
+        assert!(text.contains("home agent 2001:db8:1::1 (dhaad)"), "{text}");
+        assert!(text.contains("DHAAD: found"), "{text}");
         assert_eq!(s.handovers[0].total_ms(), Some(1003.0));
     }
 

@@ -9,12 +9,15 @@
 
 use std::net::Ipv6Addr;
 
-/// A running tunnel. The control plane only ever changes the outer source.
+/// A running tunnel. The control plane only ever changes the outer
+/// addresses.
 pub trait TunnelPlane: Send {
     /// The care-of address to encapsulate from; `None` stops sending (no
     /// care-of address, or at home) while still accepting nothing but the
     /// home agent's packets.
     fn set_local(&self, local: Option<Ipv6Addr>);
+    /// The home agent, once known (it may be discovered after the start).
+    fn set_peer(&self, peer: Option<Ipv6Addr>);
     /// Stops the data plane and deletes the TUN device.
     fn shutdown(self: Box<Self>);
     /// The TUN device's name.
@@ -30,7 +33,7 @@ pub struct TunnelSettings {
     pub mtu: u32,
     /// The care-of address, if one exists yet.
     pub local: Option<Ipv6Addr>,
-    /// The home agent.
-    pub peer: Ipv6Addr,
+    /// The home agent, when configured (else set once discovered).
+    pub peer: Option<Ipv6Addr>,
     pub home_address: Ipv6Addr,
 }

@@ -152,7 +152,7 @@ impl FallbackTunnel {
             &s.tun_name,
             s.mtu,
             s.local,
-            Some(s.peer),
+            s.peer,
             s.home_address,
             Role::MobileNode,
         )
@@ -249,6 +249,10 @@ impl Drop for FallbackTunnel {
 impl TunnelPlane for FallbackTunnel {
     fn set_local(&self, local: Option<Ipv6Addr>) {
         write_lock(&self.shared.local, local);
+    }
+
+    fn set_peer(&self, peer: Option<Ipv6Addr>) {
+        FallbackTunnel::set_peer(self, peer);
     }
 
     fn shutdown(mut self: Box<Self>) {

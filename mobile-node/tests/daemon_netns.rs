@@ -526,12 +526,23 @@ fn kernel_state(node: &Node, ifaces: &[&str]) -> String {
 }
 
 fn write_config(lab: &Lab, ifaces: &str, extra: &str) -> (PathBuf, PathBuf) {
+    write_config_ha(lab, ifaces, extra, Some(HA))
+}
+
+/// `home_agent: None` leaves the home agent to discovery (DHAAD).
+fn write_config_ha(
+    lab: &Lab,
+    ifaces: &str,
+    extra: &str,
+    home_agent: Option<Ipv6Addr>,
+) -> (PathBuf, PathBuf) {
     let dir = lab.workdir();
     let sock = dir.join("mn.sock");
     let cfg = dir.join("mn.yaml");
+    let ha_line = home_agent.map_or_else(String::new, |a| format!("home_agent: {a}\n"));
     let text = format!(
         "home_address: {HOA}\n\
-         home_agent: {HA}\n\
+         {ha_line}\
          mn_id: {NAI}\n\
          security:\n  spi: {SPI}\n  key: {KEY}\n\
          interfaces:\n{ifaces}\
@@ -1139,13 +1150,13 @@ fn ha_bindings(
         .unwrap_or_default()
 }
 
-#[test]
-fn daemon_registers_with_the_project_home_agent() {
+/// The project's home agent on the `ha` node of `n`, ready: the child,
+/// its binary and its control socket.
+fn start_mip6_ha(n: &Net) -> (mip6_testbed::harness::Child, PathBuf, PathBuf) {
     // A missing home agent is a failure, not a skip: the README's test
     // command builds the whole workspace.
     let ha_bin = mip6_ha_binary()
         .expect("no mip6-ha binary next to this test: run the tests with --workspace");
-    let n = net_with("mnha", false, false);
     let dir = n.lab.workdir().to_owned();
     let ha_cfg = dir.join("ha.yaml");
     let ha_sock = dir.join("ha.sock");
@@ -1180,6 +1191,13 @@ fn daemon_registers_with_the_project_home_agent() {
         .expect("spawn mip6-ha");
     ha.wait_log("mip6-ha ready", Duration::from_secs(20))
         .unwrap_or_else(|e| panic!("{e}\n{}", ha.log()));
+    (ha, ha_bin, ha_sock)
+}
+
+#[test]
+fn daemon_registers_with_the_project_home_agent() {
+    let n = net_with("mnha", false, false);
+    let (ha, ha_bin, ha_sock) = start_mip6_ha(&n);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
     let mn =
         n.mn.spawn(&[
@@ -1220,4 +1238,171 @@ fn daemon_registers_with_the_project_home_agent() {
     );
     let st = ha.stop().expect("stop mip6-ha");
     assert!(st.success());
+}
+
+/// No `home_agent` in the configuration: away from home the daemon asks the
+/// home prefix's Home-Agents anycast address (RFC 6275 11.4.1). The home
+/// agent is not the router here: the request crosses the router, which
+/// resolves the anycast address on the home link, where mip6-ha has joined
+/// it. The Reply names mip6-ha; the daemon registers with it and traffic
+/// flows through the tunnel to the discovered address.
+#[test]
+fn daemon_discovers_the_home_agent_with_dhaad() {
+    let n = net_with("mndhaad", false, false);
+    let (ha, ha_bin, ha_sock) = start_mip6_ha(&n);
+    let (cfg, sock) = write_config_ha(&n.lab, ETH0, "", None);
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    assert!(!text.contains("home_agent"), "{text}");
+    let mn =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(40));
+    let coa = s.care_of_address.expect("coa");
+    assert_eq!(s.home_agent, Some(HA), "{s:#?}\n{}", mn.log());
+    assert_eq!(s.home_agent_source, "dhaad");
+    assert_eq!(s.binding_update_list[0].destination, Some(HA));
+    let d = s.dhaad.as_ref().expect("dhaad status");
+    assert_eq!(d.state, "found");
+    assert_eq!(
+        d.anycast,
+        "2001:db8:1::fdff:ffff:ffff:fffe"
+            .parse::<Ipv6Addr>()
+            .expect("a")
+    );
+    assert_eq!(d.care_of_address, Some(coa));
+    assert_eq!(d.reply_from, Some(HA));
+    assert_eq!(d.home_agents, vec![HA]);
+    assert!(d.requests_sent >= 1);
+    assert!(
+        mn.log().contains("home agent discovered (DHAAD)"),
+        "{}",
+        mn.log()
+    );
+    assert!(ha.log().contains("DHAAD reply sent"), "{}", ha.log());
+    assert_eq!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
+        vec![(HOA.to_string(), coa.to_string())],
+        "{}",
+        ha.log()
+    );
+    let text =
+        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
+            .expect("status");
+    assert!(text.contains("home agent 2001:db8:1::1 (dhaad)"), "{text}");
+    assert!(text.contains("DHAAD: found"), "{text}");
+    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+        .expect("ping through the tunnel to the discovered home agent");
+    let mn_log = mn.log_path().to_owned();
+    let st = mn.stop().expect("stop");
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(mn_log).unwrap_or_default()
+    );
+    assert!(
+        ha_bindings(&n.ha_node, &ha_bin, &ha_sock).is_empty(),
+        "deregistration did not reach mip6-ha:\n{}",
+        ha.log()
+    );
+    let st = ha.stop().expect("stop mip6-ha");
+    assert!(st.success());
+}
+
+/// Returning home, the deregistration leaves from the home address just put
+/// on the home interface, to the home agent on the home link: the kernel
+/// must resolve the home agent first, from the home address. That must not
+/// cost a Neighbour Solicitation retransmission (1 s): every return home,
+/// and the start at home, completes with one BU, well under a second.
+#[test]
+fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
+    let n = net("mnhome3", false);
+    // Start at home.
+    n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            "MIP6_LOG=debug",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let mut homes = Vec::new();
+    for round in 0..5 {
+        if round > 0 {
+            n.lab.move_iface(&n.mn_eth, &n.link_a).expect("move away");
+            wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+            n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+        }
+        let s = wait_status(
+            &n.lab,
+            &n.mn,
+            &sock,
+            "deregistration at home",
+            Duration::from_secs(30),
+            |s| {
+                s.location == "home"
+                    && s.handovers
+                        .iter()
+                        .filter(|h| h.kind == "home" && h.outcome == "deregistered")
+                        .count()
+                        > round
+            },
+        );
+        let h = s.handovers.last().expect("handover").clone();
+        assert_eq!(h.kind, "home", "{h:#?}");
+        homes.push(h);
+    }
+    let counters = n
+        .mn
+        .cmd("nstat -az Ip6InAddrErrors Icmp6InNeighborAdvertisements Icmp6OutNeighborSolicits")
+        .unwrap_or_default();
+    let slow: Vec<_> = homes
+        .iter()
+        .filter(|h| {
+            let bu_to_ba = h
+                .ba_received_unix_ms
+                .zip(h.bu_sent_unix_ms)
+                .map(|(a, b)| a - b);
+            h.bu_count != 1 || bu_to_ba.is_none_or(|d| d > 300.0)
+        })
+        .collect();
+    assert!(
+        slow.is_empty(),
+        "deregistrations that needed more than one BU or 300 ms: {slow:#?}\n{counters}"
+    );
+    // No packet to the home address arrived before the kernel took it as
+    // local (the Neighbour Advertisement that got lost before the fix).
+    let addr_errors = counters
+        .lines()
+        .find(|l| l.starts_with("Ip6InAddrErrors"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    assert_eq!(addr_errors, 0, "{counters}");
+    let log = daemon.log();
+    assert!(
+        !log.contains("did not report the home address usable"),
+        "{log}"
+    );
+    stop_and_check_restored_at_home(daemon);
+}
+
+fn stop_and_check_restored_at_home(daemon: mip6_testbed::harness::Child) {
+    let log_path = daemon.log_path().to_owned();
+    let st = daemon.stop().expect("stop");
+    assert!(
+        st.success(),
+        "{}",
+        std::fs::read_to_string(log_path).unwrap_or_default()
+    );
 }
