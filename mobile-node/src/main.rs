@@ -4,8 +4,7 @@ mod autoconf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
-use mip6_mobile_node::tunnel::{TunnelPlane, TunnelSettings};
-use mip6_mobile_node::tunnel_fallback::FallbackTunnel;
+use mip6_mobile_node::tunnel::{SharedTunnel, TunnelPlane, TunnelSettings};
 use mip6_mobile_node::{config, control, daemon};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -128,7 +127,7 @@ fn run_daemon(path: &std::path::Path) -> anyhow::Result<()> {
         }
     }
     let factory = |s: &TunnelSettings| -> std::io::Result<Box<dyn TunnelPlane>> {
-        Ok(Box::new(FallbackTunnel::start(s)?))
+        Ok(Box::new(SharedTunnel::start(s)?))
     };
     daemon::run(cfg, &SIGNALS, &factory).context("mobile node")
 }

@@ -4,8 +4,9 @@
 //! (everything the laptop sends from its home address while away) is
 //! encapsulated (IPv6-in-IPv6, RFC 2473) from the current care-of address
 //! to the home agent; IPv6-in-IPv6 from the home agent is decapsulated and
-//! written into the TUN. The shared `common::dataplane` (MN mode) will do
-//! this; until it is merged, [`crate::tunnel_fallback`] does.
+//! written into the TUN. [`SharedTunnel`] does it with the shared
+//! `common::dataplane` in mobile node mode; [`crate::tunnel_fallback`] is a
+//! plain two-thread tunnel the namespace tests use as a stand-in home agent.
 
 use std::net::Ipv6Addr;
 
@@ -36,4 +37,91 @@ pub struct TunnelSettings {
     /// The home agent, when configured (else set once discovered).
     pub peer: Option<Ipv6Addr>,
     pub home_address: Ipv6Addr,
+}
+
+/// The shared user-space data plane (`mip6_common::dataplane`, mobile node
+/// mode): TUN offload, batching, Packet Too Big towards local senders.
+pub struct SharedTunnel {
+    plane: mip6_common::dataplane::DataPlane,
+    home_address: Ipv6Addr,
+    /// (care-of address, home agent) as last set: the data plane tunnels
+    /// only while both are known.
+    state: std::sync::Mutex<(Option<Ipv6Addr>, Option<Ipv6Addr>)>,
+}
+
+impl std::fmt::Debug for SharedTunnel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedTunnel")
+            .field("plane", &self.plane)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SharedTunnel {
+    pub fn start(s: &TunnelSettings) -> std::io::Result<Self> {
+        use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
+        let mode = Mode::Mn {
+            peer: s.peer.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            home_address: s.home_address,
+        };
+        let mut config =
+            DataPlaneConfig::new(&s.tun_name, s.local.unwrap_or(Ipv6Addr::UNSPECIFIED), mode);
+        config.mtu = s.mtu;
+        let plane = DataPlane::start(config).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let t = Self {
+            plane,
+            home_address: s.home_address,
+            state: std::sync::Mutex::new((s.local, s.peer)),
+        };
+        t.apply();
+        Ok(t)
+    }
+
+    /// With a care-of address and a home agent the home address is bound
+    /// to the home agent; without either nothing is tunnelled (packets are
+    /// counted as dropped, not sent from a wrong source).
+    fn apply(&self) {
+        let (local, peer) = *self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = std::collections::HashMap::new();
+        if let (Some(local), Some(peer)) = (local, peer) {
+            if let Err(e) = self.plane.set_local(local) {
+                tracing::warn!(error = %e, %local, "tunnel: cannot use the care-of address");
+            }
+            map.insert(self.home_address, peer);
+        }
+        self.plane.set_bindings(std::sync::Arc::new(map));
+    }
+}
+
+impl TunnelPlane for SharedTunnel {
+    fn set_local(&self, local: Option<Ipv6Addr>) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .0 = local;
+        self.apply();
+    }
+
+    fn set_peer(&self, peer: Option<Ipv6Addr>) {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .1 = peer;
+        self.apply();
+    }
+
+    fn shutdown(self: Box<Self>) {
+        let stats = self.plane.stats();
+        tracing::info!(tun = self.plane.tun_name(), ?stats, "tunnel down");
+        if let Err(e) = self.plane.shutdown() {
+            tracing::warn!(error = %e, "tunnel shutdown");
+        }
+    }
+
+    fn tun_name(&self) -> &str {
+        self.plane.tun_name()
+    }
 }

@@ -100,11 +100,16 @@ impl DataPlaneConfig {
             ));
         }
         let unicast = |a: &Ipv6Addr| !a.is_unspecified() && !a.is_multicast() && !a.is_loopback();
-        if !unicast(&self.local) {
+        // A mobile node may start its tunnel before it has a care-of address
+        // or knows its home agent (DHAAD): `::` then means "not yet", and
+        // nothing is sent until the binding table names the peer.
+        let mn = matches!(self.mode, Mode::Mn { .. });
+        let not_yet = |a: &Ipv6Addr| mn && a.is_unspecified();
+        if !unicast(&self.local) && !not_yet(&self.local) {
             return Err(format!("local: {} is not a unicast address", self.local));
         }
         if let Mode::Mn { peer, home_address } = self.mode {
-            if !unicast(&peer) {
+            if !unicast(&peer) && !not_yet(&peer) {
                 return Err(format!("mode.peer: {peer} is not a unicast address"));
             }
             if !unicast(&home_address) {

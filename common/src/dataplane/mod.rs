@@ -291,7 +291,10 @@ impl DataPlane {
         })
         .map_err(io_err(format!("TUN device {}", config.tun_name)))?;
         let mut table = Table::default();
-        if let Mode::Mn { peer, home_address } = config.mode {
+        if let Mode::Mn { peer, home_address } = config.mode
+            && !peer.is_unspecified()
+            && !config.local.is_unspecified()
+        {
             table.insert(
                 home_address,
                 Binding {
