@@ -1,5 +1,6 @@
-//! A minimal IPv6-in-IPv6 data plane (RFC 2473) until the shared
-//! `common::dataplane` is merged: a TUN device made with the TUNSETIFF
+//! A minimal IPv6-in-IPv6 data plane (RFC 2473), kept as the stand-in home
+//! agent tunnel of the namespace tests (the daemon itself runs the shared
+//! `common::dataplane`, see [`crate::tunnel::SharedTunnel`]): a TUN device made with the TUNSETIFF
 //! ioctl on /dev/net/tun, a raw socket of protocol 41 (DESIGN.md fact 5:
 //! it receives the inner packet, and while it is open the kernel sends no
 //! Parameter Problem for IPv6-in-IPv6), and two threads, one per direction.
