@@ -197,7 +197,9 @@ impl Scenario {
                         return Err(err(format!("{f}.ha"), "the topology has no home agent"));
                     }
                 }
-                Fault::RouterDown { router, link: l, .. } => {
+                Fault::RouterDown {
+                    router, link: l, ..
+                } => {
                     let Some(r) = t.routers.iter().find(|r| &r.name == router) else {
                         return Err(err(
                             format!("{f}.router"),
@@ -235,8 +237,7 @@ impl Scenario {
                     .iter()
                     .any(|h| &h.home_link == l || h.uplink.as_ref() == Some(l))
                     && !t.correspondents.iter().any(|c| &c.link == l)
-                    && t
-                        .routers
+                    && t.routers
                         .iter()
                         .any(|r| r.ra != RaDaemon::None && r.links.contains(l))
             })
@@ -381,7 +382,10 @@ mod tests {
                 "scenario.faults[0].router",
             ),
             ("  duration_ms: 5000\n  bogus: 1\n", "bogus"),
-            ("  duration_ms: 5000\n  faults:\n    - { at_ms: 1, kind: flood }\n", "flood"),
+            (
+                "  duration_ms: 5000\n  faults:\n    - { at_ms: 1, kind: flood }\n",
+                "flood",
+            ),
         ] {
             let e = Experiment::parse(&with(bad)).expect_err(want).to_string();
             assert!(e.contains(want), "{want}: {e}");
