@@ -130,9 +130,9 @@ pub fn run(e: &Experiment, opts: &RunOptions) -> anyhow::Result<Report> {
     }
     let lab = Lab::new("run")?;
     let result = (|| {
-        let mut b = build(&lab, &e.topology, &opts.bin_dir.join("mip6-testbed"))?;
+        let b = build(&lab, &e.topology, &opts.bin_dir.join("mip6-testbed"))?;
         let dir = lab.workdir().to_path_buf();
-        let r = drive(opts, &e, &lab, &mut b, &dir);
+        let r = drive(opts, &e, &lab, &b, &dir);
         drop(b);
         r
     })();
@@ -156,13 +156,15 @@ struct MoveRec {
     unix_ms: f64,
 }
 
+type Arrivals = Vec<(u32, Duration)>;
+
 struct MnRun {
     spec: MobileNodeSpec,
     node: Node,
     sock: PathBuf,
     daemon: Option<Child>,
     moves: Vec<MoveRec>,
-    probe_rx: Option<JoinHandle<crate::harness::Result<std::io::Result<Vec<(u32, Duration)>>>>>,
+    probe_rx: Option<JoinHandle<crate::harness::Result<std::io::Result<Arrivals>>>>,
     probe_tx: Option<JoinHandle<crate::harness::Result<std::io::Result<u32>>>>,
     tcp_rx: Option<JoinHandle<crate::harness::Result<StreamResult>>>,
     tcp_tx: Option<JoinHandle<crate::harness::Result<StreamResult>>>,
@@ -192,7 +194,7 @@ fn drive(
     opts: &RunOptions,
     e: &Experiment,
     lab: &Lab,
-    b: &mut Built,
+    b: &Built,
     dir: &Path,
 ) -> anyhow::Result<Report> {
     let t = &e.topology;
@@ -429,12 +431,13 @@ fn drive(
                         if r.ra == RaDaemon::None {
                             continue;
                         }
-                        if r.name == router && link.as_ref().is_none_or(|x| x == l) {
-                            if let Some(c) = b.advertisers.get(k) {
-                                // SAFETY: kill(2) on our own child's pid.
-                                unsafe {
-                                    libc::kill(c.pid() as libc::pid_t, libc::SIGTERM);
-                                }
+                        if r.name == router
+                            && link.as_ref().is_none_or(|x| x == l)
+                            && let Some(c) = b.advertisers.get(k)
+                        {
+                            // SAFETY: kill(2) on our own child's pid.
+                            unsafe {
+                                libc::kill(c.pid() as libc::pid_t, libc::SIGTERM);
                             }
                         }
                         k += 1;

@@ -10,6 +10,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn topology(name: &str) -> String {
+    if name.starts_with('/') {
+        return name.to_string();
+    }
     format!("{}/topologies/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
@@ -150,4 +153,41 @@ fn fifty_mobile_nodes_at_once() {
     assert!(r.summary.bu_to_ba_ms.count >= 50, "{:?}", r.summary);
     assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
     println!("50 mobile nodes in {took:?}\n{out}");
+}
+
+#[test]
+fn home_agent_killed_and_restarted_mid_run() {
+    // two-mns.yaml with two more faults: the home agent is SIGKILLed and
+    // restarted while both mobile nodes are away, and the router stops
+    // advertising on link b after everyone has left it.
+    let text = std::fs::read_to_string(topology("two-mns.yaml")).expect("two-mns.yaml");
+    let text = text.replace("name: two-mns", "name: restart-ha").replace(
+        "    - { at_ms: 6500, kind: drop_next_ba, mn: mn2 }",
+        "    - { at_ms: 6500, kind: drop_next_ba, mn: mn2 }\n    \
+         - { at_ms: 8500, kind: restart_ha }\n    \
+         - { at_ms: 12000, kind: router_down, router: r, link: b }",
+    );
+    assert!(text.contains("restart_ha"));
+    let file = std::env::temp_dir().join(format!("mip6-restart-ha-{}.yaml", std::process::id()));
+    std::fs::write(&file, text).expect("write");
+    let (r, out, _, pid) = run(file.to_str().expect("utf-8"), &[], "restart");
+    std::fs::remove_file(&file).ok();
+    assert_eq!(r.handovers.len(), 6, "{out}");
+    // The bindings came back from the state file: both streams survived,
+    // and both mobile nodes went home (deregistered) afterwards.
+    assert!(r.tcp_survived, "TCP did not survive: {:?}\n{out}", r.tcp);
+    let home: Vec<_> = r.handovers.iter().filter(|h| h.to_link == "home").collect();
+    assert!(
+        home.iter()
+            .all(|h| h.outcome.as_deref() == Some("deregistered")),
+        "{out}"
+    );
+    // The counters of both home agent instances are summed.
+    let bus = r
+        .home_agent_metrics
+        .get("mip6_ha_binding_updates_received_total")
+        .copied()
+        .unwrap_or(0.0);
+    assert!(bus >= 8.0, "{:?}", r.home_agent_metrics);
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
 }
