@@ -6,7 +6,7 @@ use crate::build::{Built, build};
 use crate::harness::{Child, Lab, Node, check_kernel, require_root};
 use crate::probe::{self, ProbeLog};
 use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
-use crate::topology::{DEFAULT_TOPOLOGY, Topology};
+use crate::topology::{DEFAULT_TOPOLOGY, HomeAgentSpec, MobileNodeSpec, Topology};
 use crate::traffic::{self, StreamResult};
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
@@ -66,16 +66,38 @@ pub fn find_bin_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-fn unix_ms() -> f64 {
+pub(crate) fn unix_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1000.0)
         .unwrap_or(0.0)
 }
 
-fn path_str(p: &Path) -> anyhow::Result<&str> {
+pub(crate) fn path_str(p: &Path) -> anyhow::Result<&str> {
     p.to_str()
         .ok_or_else(|| anyhow!("non-UTF-8 path {}", p.display()))
+}
+
+/// What a home agent and a mobile node share: identity and key.
+#[derive(Debug, Clone)]
+pub(crate) struct MnCred {
+    pub nai: String,
+    pub home_address: Ipv6Addr,
+    pub spi: u32,
+    pub key_hex: String,
+}
+
+fn demo_creds(t: &Topology, ha: &str) -> Vec<MnCred> {
+    t.mobile_nodes
+        .iter()
+        .filter(|m| m.home_agent == ha)
+        .map(|m| MnCred {
+            nai: NAI.into(),
+            home_address: m.home_address,
+            spi: SPI,
+            key_hex: KEY_HEX.into(),
+        })
+        .collect()
 }
 
 fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
@@ -83,14 +105,26 @@ fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
         .home_agents
         .first()
         .ok_or_else(|| anyhow!("no home agent"))?;
+    write_ha_config(t, ha, dir, &demo_creds(t, &ha.name), "mip6ha_demo")
+}
+
+/// Writes `dir/ha.yaml` for home agent `ha` serving `mns`: state file and
+/// control socket in `dir`, metrics on [::1]:9106, fast RAs and DAD.
+pub(crate) fn write_ha_config(
+    t: &Topology,
+    ha: &HomeAgentSpec,
+    dir: &Path,
+    mns: &[MnCred],
+    nft_table: &str,
+) -> anyhow::Result<PathBuf> {
     let home = t
         .link(&ha.home_link)
         .ok_or_else(|| anyhow!("no home link"))?;
-    let mut mns = String::new();
-    for m in t.mobile_nodes.iter().filter(|m| m.home_agent == ha.name) {
-        mns.push_str(&format!(
-            "  - id: {NAI}\n    home_address: \"{}\"\n    spi: {SPI}\n    key_hex: \"{KEY_HEX}\"\n",
-            m.home_address
+    let mut list = String::new();
+    for m in mns {
+        list.push_str(&format!(
+            "  - id: {}\n    home_address: \"{}\"\n    spi: {}\n    key_hex: \"{}\"\n",
+            m.nai, m.home_address, m.spi, m.key_hex
         ));
     }
     let text = format!(
@@ -102,10 +136,10 @@ fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
          state_file: {}\n\
          control_socket: {}\n\
          metrics:\n  listen: \"[::1]:9106\"\n\
-         nftables_table: mip6ha_demo\n\
+         nftables_table: {nft_table}\n\
          dad:\n  transmits: 1\n  retrans_ms: 200\n\
          router_advertisements:\n  enabled: {}\n  max_interval_ms: 200\n\
-         mobile_nodes:\n{mns}",
+         mobile_nodes:\n{list}",
         ha.address,
         home.prefix,
         path_str(&dir.join("ha-bindings.json"))?,
@@ -122,6 +156,24 @@ fn mn_config(t: &Topology, dir: &Path, optimistic: bool) -> anyhow::Result<PathB
         .mobile_nodes
         .first()
         .ok_or_else(|| anyhow!("no mobile node"))?;
+    let cred = demo_creds(t, &m.home_agent)
+        .into_iter()
+        .next()
+        .ok_or_else(|| anyhow!("no mobile node"))?;
+    write_mn_config(t, m, &cred, dir, "mn", optimistic)
+}
+
+/// Writes `dir/STEM.yaml` for mobile node `m`, its control socket
+/// `dir/STEM.sock` and stable secret `dir/STEM-stable-secret` (the demo's
+/// keeps its old name).
+pub(crate) fn write_mn_config(
+    t: &Topology,
+    m: &MobileNodeSpec,
+    cred: &MnCred,
+    dir: &Path,
+    stem: &str,
+    optimistic: bool,
+) -> anyhow::Result<PathBuf> {
     let ha = t
         .home_agents
         .iter()
@@ -134,28 +186,36 @@ fn mn_config(t: &Topology, dir: &Path, optimistic: bool) -> anyhow::Result<PathB
             f.name, f.priority, f.mode
         ));
     }
+    let secret = if stem == "mn" {
+        "stable-secret".to_string()
+    } else {
+        format!("{stem}-stable-secret")
+    };
     let text = format!(
         "home_address: \"{}\"\n\
          home_agent: \"{}\"\n\
-         mn_id: {NAI}\n\
-         security:\n  spi: {SPI}\n  key: {KEY_HEX}\n\
+         mn_id: {}\n\
+         security:\n  spi: {}\n  key: {}\n\
          interfaces:\n{ifs}\
          optimistic_dad: {}\n\
          binding_lifetime: 600\n\
          control_socket: {}\n\
          stable_secret_file: {}\n",
-        m.home_address,
+        cred.home_address,
         ha.address,
+        cred.nai,
+        cred.spi,
+        cred.key_hex,
         optimistic || m.optimistic_dad,
-        path_str(&dir.join("mn.sock"))?,
-        path_str(&dir.join("stable-secret"))?,
+        path_str(&dir.join(format!("{stem}.sock")))?,
+        path_str(&dir.join(secret))?,
     );
-    let p = dir.join("mn.yaml");
+    let p = dir.join(format!("{stem}.yaml"));
     std::fs::write(&p, text)?;
     Ok(p)
 }
 
-fn mn_status(node: &Node, bin: &Path, socket: &Path) -> anyhow::Result<Value> {
+pub(crate) fn mn_status(node: &Node, bin: &Path, socket: &Path) -> anyhow::Result<Value> {
     let out = node.exec(&[
         path_str(bin)?,
         "status",
@@ -166,7 +226,7 @@ fn mn_status(node: &Node, bin: &Path, socket: &Path) -> anyhow::Result<Value> {
     Ok(serde_json::from_str(&out)?)
 }
 
-fn wait_status(
+pub(crate) fn wait_status(
     node: &Node,
     bin: &Path,
     socket: &Path,
@@ -454,7 +514,9 @@ fn drive(
 
 /// Reads a Prometheus text exposition over plain HTTP: every sample as
 /// `name{labels} -> value`.
-fn scrape_metrics(addr: &str) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
+pub(crate) fn scrape_metrics(
+    addr: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, f64>> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr)?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;

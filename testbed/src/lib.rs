@@ -6,5 +6,7 @@ pub mod demo;
 pub mod harness;
 pub mod probe;
 pub mod report;
+pub mod run;
+pub mod scenario;
 pub mod topology;
 pub mod traffic;

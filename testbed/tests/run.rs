@@ -1,0 +1,193 @@
+//! `mip6-testbed run` as a user runs it: the two-mobile-node example with
+//! its scripted timeline and lost Binding Acknowledgement, and a scale run
+//! of 50 namespaced mobile nodes with random timelines.
+//!
+//! Needs root and the workspace's binaries (`cargo build --workspace`).
+
+use mip6_testbed::report::{Report, SCHEMA};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn topology(name: &str) -> String {
+    if name.starts_with('/') {
+        return name.to_string();
+    }
+    format!("{}/topologies/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every namespace named by the harness's scheme.
+fn m6_namespaces() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with("m6"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn run(file: &str, extra: &[&str], tag: &str) -> (Report, String, Duration, u32) {
+    let exe = env!("CARGO_BIN_EXE_mip6-testbed");
+    let dir = std::env::temp_dir().join(format!("mip6-run-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("report.json");
+    let svg = dir.join("timeline.svg");
+    let start = Instant::now();
+    let child = Command::new(exe)
+        .arg("run")
+        .arg(topology(file))
+        .args(["--report", json.to_str().expect("utf-8")])
+        .args(["--svg", svg.to_str().expect("utf-8")])
+        .args(extra)
+        .env("MIP6_BIN_DIR", Path::new(exe).parent().expect("bin dir"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mip6-testbed");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    let took = start.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "run failed: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&json).expect("JSON report written");
+    let svg_text = std::fs::read_to_string(&svg).expect("SVG written");
+    std::fs::remove_dir_all(&dir).ok();
+    assert!(svg_text.starts_with("<svg") && svg_text.contains("</svg>"));
+    let report: Report = serde_json::from_str(&text).expect("report follows the schema");
+    assert_eq!(report.schema, SCHEMA);
+    (report, stdout, took, pid)
+}
+
+/// The namespaces of the lab the run with `pid` created: `m6` and the pid
+/// in six hex digits.
+fn left_behind(pid: u32) -> Vec<String> {
+    let mine = format!("m6{:06x}", pid & 0x00ff_ffff);
+    m6_namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&mine))
+        .collect()
+}
+
+#[test]
+fn two_mobile_nodes_with_a_lost_binding_ack() {
+    let (r, out, _, pid) = run("two-mns.yaml", &[], "two");
+    assert_eq!(r.topology, "two-mns");
+    let moves: Vec<String> = r
+        .handovers
+        .iter()
+        .map(|h| format!("{}:{}->{}", h.mn, h.from_link, h.to_link))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            "mn1:home->a",
+            "mn1:a->b",
+            "mn1:b->home",
+            "mn2:home->b",
+            "mn2:b->a",
+            "mn2:a->home"
+        ],
+        "{out}"
+    );
+    assert_eq!(r.tcp.len(), 2);
+    assert!(r.tcp_survived, "TCP did not survive: {:?}\n{out}", r.tcp);
+    for c in &r.tcp {
+        assert!(c.bytes > 1 << 20, "{c:?}");
+    }
+    // mn2's BA for its move to a was dropped: the BU went out again.
+    let lost = r
+        .handovers
+        .iter()
+        .find(|h| h.mn == "mn2" && h.to_link == "a")
+        .expect("mn2 -> a");
+    assert!(lost.bu_count.is_some_and(|n| n >= 2), "{lost:?}\n{out}");
+    assert_eq!(lost.outcome.as_deref(), Some("registered"), "{lost:?}");
+    for h in &r.handovers {
+        assert!(h.bu_to_ba_ms.is_some(), "no BU/BA timing: {h:?}\n{out}");
+        if h.mn != "mn2" || h.to_link != "a" {
+            assert_eq!(h.bu_count, Some(1), "{h:?}\n{out}");
+        }
+    }
+    // The SVG's rows: both mobile nodes on four links each.
+    assert_eq!(r.timeline.len(), 8);
+    assert!(out.contains("BU -> BA latency"), "{out}");
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+    println!("{out}");
+}
+
+#[test]
+fn fifty_mobile_nodes_at_once() {
+    let (r, out, took, pid) = run(
+        "scale.yaml",
+        &["--mobile-nodes", "50", "--seed", "7"],
+        "scale",
+    );
+    assert!(took < Duration::from_secs(240), "took {took:?}");
+    let mns: std::collections::BTreeSet<&str> = r.handovers.iter().map(|h| h.mn.as_str()).collect();
+    assert_eq!(mns.len(), 50, "every clone moved at least once\n{out}");
+    assert!(r.handovers.len() >= 50, "{out}");
+    let registered = r
+        .handovers
+        .iter()
+        .filter(|h| h.outcome.as_deref() == Some("registered"))
+        .count();
+    assert!(registered >= 50, "{registered} registered\n{out}");
+    assert_eq!(r.tcp.len(), 50);
+    // The home agent's own counters back the handovers up.
+    let bus = r
+        .home_agent_metrics
+        .get("mip6_ha_binding_updates_received_total")
+        .copied()
+        .unwrap_or(0.0);
+    assert!(
+        bus >= r.handovers.len() as f64,
+        "{:?}",
+        r.home_agent_metrics
+    );
+    assert!(r.summary.bu_to_ba_ms.count >= 50, "{:?}", r.summary);
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+    println!("50 mobile nodes in {took:?}\n{out}");
+}
+
+#[test]
+fn home_agent_killed_and_restarted_mid_run() {
+    // two-mns.yaml with two more faults: the home agent is SIGKILLed and
+    // restarted while both mobile nodes are away, and the router stops
+    // advertising on link b after everyone has left it.
+    let text = std::fs::read_to_string(topology("two-mns.yaml")).expect("two-mns.yaml");
+    let text = text.replace("name: two-mns", "name: restart-ha").replace(
+        "    - { at_ms: 6500, kind: drop_next_ba, mn: mn2 }",
+        "    - { at_ms: 6500, kind: drop_next_ba, mn: mn2 }\n    \
+         - { at_ms: 8500, kind: restart_ha }\n    \
+         - { at_ms: 12000, kind: router_down, router: r, link: b }",
+    );
+    assert!(text.contains("restart_ha"));
+    let file = std::env::temp_dir().join(format!("mip6-restart-ha-{}.yaml", std::process::id()));
+    std::fs::write(&file, text).expect("write");
+    let (r, out, _, pid) = run(file.to_str().expect("utf-8"), &[], "restart");
+    std::fs::remove_file(&file).ok();
+    assert_eq!(r.handovers.len(), 6, "{out}");
+    // The bindings came back from the state file: both streams survived,
+    // and both mobile nodes went home (deregistered) afterwards.
+    assert!(r.tcp_survived, "TCP did not survive: {:?}\n{out}", r.tcp);
+    let home: Vec<_> = r.handovers.iter().filter(|h| h.to_link == "home").collect();
+    assert!(
+        home.iter()
+            .all(|h| h.outcome.as_deref() == Some("deregistered")),
+        "{out}"
+    );
+    // The counters of both home agent instances are summed.
+    let bus = r
+        .home_agent_metrics
+        .get("mip6_ha_binding_updates_received_total")
+        .copied()
+        .unwrap_or(0.0);
+    assert!(bus >= 8.0, "{:?}", r.home_agent_metrics);
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+}
