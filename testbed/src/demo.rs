@@ -4,19 +4,20 @@
 
 use crate::build::{Built, build};
 use crate::harness::{Child, Lab, Node, check_kernel, require_root};
-use crate::probe::{self, ProbeLog};
+use crate::probe::{self, ProbeStream};
 use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
 use crate::topology::{DEFAULT_TOPOLOGY, HomeAgentSpec, MobileNodeSpec, Topology};
 use crate::traffic::{self, StreamResult};
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
-use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 const PROBE_PORT: u16 = 9000;
+const PROBE_PORT_UP: u16 = 9002;
 const TCP_PORT: u16 = 9001;
 const KEY_HEX: &str = "6d6970362064656d6f206b6579";
 const SPI: u32 = 4660;
@@ -343,31 +344,32 @@ fn drive(
     let stop = probe::stop_flag();
     let start = Instant::now();
     let started_unix_ms = unix_ms();
-    let (probe_rx, tcp_rx) = {
-        let stop = Arc::clone(&stop);
+    let cn_node = b.node(&cn_spec.name)?;
+    let cn_addr = b.addr(&cn_spec.name, &cn_spec.link)?;
+    let tcp_rx = {
         let stop2 = Arc::clone(&stop);
-        let rx = mn_node.thread_in(move || -> std::io::Result<Vec<(u32, Duration)>> {
-            let s = UdpSocket::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, PROBE_PORT)))?;
-            probe::receive(&s, &stop, start)
-        })?;
         let listener = mn_node
             .run_in(|| TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, TCP_PORT))))??;
-        let tcp = mn_node
-            .thread_in(move || traffic::serve_one(&listener, &stop2, Duration::from_secs(20)))?;
-        (rx, tcp)
+        mn_node.thread_in(move || traffic::serve_one(&listener, &stop2, Duration::from_secs(20)))?
     };
-    let cn_node = b.node(&cn_spec.name)?;
-    let probe_tx = {
-        let stop = Arc::clone(&stop);
-        cn_node.thread_in(move || {
-            probe::send(
-                SocketAddr::from((hoa, PROBE_PORT)),
-                Duration::from_millis(1),
-                &stop,
-                start,
-            )
-        })?
-    };
+    let interval = Duration::from_millis(1);
+    let down = ProbeStream::start(
+        cn_node,
+        &mn_node,
+        SocketAddr::from((hoa, PROBE_PORT)),
+        interval,
+        &stop,
+        start,
+    )?;
+    // The same stream the other way: what the laptop's own sending feels.
+    let up = ProbeStream::start(
+        &mn_node,
+        cn_node,
+        SocketAddr::from((cn_addr, PROBE_PORT_UP)),
+        interval,
+        &stop,
+        start,
+    )?;
     let tcp_tx = {
         let stop = Arc::clone(&stop);
         let rate = opts.tcp_rate;
@@ -402,14 +404,8 @@ fn drive(
     }
     let duration = start.elapsed();
     stop.store(true, Ordering::SeqCst);
-    let sent = probe_tx
-        .join()
-        .map_err(|_| anyhow!("probe sender panicked"))??
-        .context("probe sender")?;
-    let arrivals = probe_rx
-        .join()
-        .map_err(|_| anyhow!("probe receiver panicked"))??
-        .context("probe receiver")?;
+    let log = down.finish()?;
+    let log_up = up.finish()?;
     let client: StreamResult = tcp_tx
         .join()
         .map_err(|_| anyhow!("TCP client panicked"))??;
@@ -427,19 +423,15 @@ fn drive(
         let _ = c.stop();
     }
 
-    let log = ProbeLog {
-        sent,
-        interval: Duration::from_millis(1),
-        arrivals,
-    };
     let marks: Vec<Duration> = moves.iter().map(|m| m.at).collect();
     let windows = log.analyse(&marks);
+    let windows_up = log_up.analyse(&marks);
     let daemon_handovers = status["handovers"].as_array().cloned().unwrap_or_default();
     let ms = |v: &Value| v.as_f64();
     let mut handovers = Vec::new();
     let mut timeline = Vec::new();
     let mut probe_gaps = Vec::new();
-    for (i, (m, w)) in moves.iter().zip(&windows).enumerate() {
+    for (i, ((m, w), up)) in moves.iter().zip(&windows).zip(&windows_up).enumerate() {
         let end = moves.get(i + 1).map_or(duration, |n| n.at);
         // The daemon's own record of this handover: the first one whose
         // link event follows the move.
@@ -487,8 +479,8 @@ fn drive(
             link_to_first_probe_ms: (w.lost > 0).then_some(w.gap_start_ms + w.gap_ms - at_ms),
             gap_ms: w.gap_ms,
             lost_probes: w.lost,
-            gap_ms_up: None,
-            lost_probes_up: None,
+            gap_ms_up: Some(up.gap_ms),
+            lost_probes_up: Some(up.lost),
         });
     }
     let tcp = vec![TcpResult {

@@ -169,6 +169,68 @@ pub fn stop_flag() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
 
+/// When each probe arrived: (sequence, time since start).
+pub type Arrivals = Vec<(u32, Duration)>;
+
+/// A probe stream between two lab nodes: the receiver's socket is bound
+/// before the first probe leaves, both ends run on threads inside their
+/// namespaces, and [`ProbeStream::finish`] collects the log.
+pub struct ProbeStream {
+    tx: std::thread::JoinHandle<crate::harness::Result<io::Result<u32>>>,
+    rx: std::thread::JoinHandle<crate::harness::Result<io::Result<Arrivals>>>,
+    interval: Duration,
+}
+
+impl std::fmt::Debug for ProbeStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeStream")
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProbeStream {
+    /// Probes from `from` to `to` (an address of `to_node`) every
+    /// `interval` until `stop`.
+    pub fn start(
+        from: &crate::harness::Node,
+        to_node: &crate::harness::Node,
+        to: SocketAddr,
+        interval: Duration,
+        stop: &Arc<AtomicBool>,
+        start: Instant,
+    ) -> anyhow::Result<Self> {
+        let port = to.port();
+        let sock = to_node.run_in(|| {
+            UdpSocket::bind(SocketAddr::from((std::net::Ipv6Addr::UNSPECIFIED, port)))
+        })??;
+        let s = Arc::clone(stop);
+        let rx = to_node.thread_in(move || receive(&sock, &s, start))?;
+        let s = Arc::clone(stop);
+        let tx = from.thread_in(move || send(to, interval, &s, start))?;
+        Ok(Self { tx, rx, interval })
+    }
+
+    /// Waits for both ends (set the stop flag first).
+    pub fn finish(self) -> anyhow::Result<ProbeLog> {
+        let sent = self
+            .tx
+            .join()
+            .map_err(|_| anyhow::anyhow!("probe sender panicked"))??
+            .map_err(|e| anyhow::anyhow!("probe sender: {e}"))?;
+        let arrivals = self
+            .rx
+            .join()
+            .map_err(|_| anyhow::anyhow!("probe receiver panicked"))??
+            .map_err(|e| anyhow::anyhow!("probe receiver: {e}"))?;
+        Ok(ProbeLog {
+            sent,
+            interval: self.interval,
+            arrivals,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,13 +151,24 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<6} {:>2} {:<14} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>6}",
-            "mn", "#", "move", "at ms", "RA ms", "DAD ms", "BU->BA", "1st probe", "gap ms", "lost"
+            "{:<6} {:>2} {:<14} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>6} {:>8} {:>6}",
+            "mn",
+            "#",
+            "move",
+            "at ms",
+            "RA ms",
+            "DAD ms",
+            "BU->BA",
+            "1st probe",
+            "gap ms",
+            "lost",
+            "gap up",
+            "lost"
         );
         for h in &self.handovers {
             let _ = writeln!(
                 s,
-                "{:<6} {:>2} {:<14} {:>9.0} {:>8} {:>8} {:>9} {:>10} {:>8.1} {:>6}",
+                "{:<6} {:>2} {:<14} {:>9.0} {:>8} {:>8} {:>9} {:>10} {:>8.1} {:>6} {:>8} {:>6}",
                 h.mn,
                 h.index,
                 format!("{}->{}", h.from_link, h.to_link),
@@ -167,7 +178,10 @@ impl Report {
                 opt(h.bu_to_ba_ms),
                 opt(h.link_to_first_probe_ms),
                 h.gap_ms,
-                h.lost_probes
+                h.lost_probes,
+                opt(h.gap_ms_up),
+                h.lost_probes_up
+                    .map_or_else(|| "-".to_string(), |n| n.to_string())
             );
         }
         let st = |name: &str, x: &Stats| {

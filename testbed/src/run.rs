@@ -11,7 +11,7 @@ use crate::demo::{
     write_mn_config,
 };
 use crate::harness::{Child, Lab, Node, check_kernel, require_root};
-use crate::probe::{self, ProbeLog};
+use crate::probe::{self, ProbeLog, ProbeStream};
 use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
 use crate::scenario::{Experiment, Fault, MoveSpec, Rng, random_moves};
 use crate::topology::{MobileNodeSpec, RaDaemon, host_addr, prefix_of};
@@ -20,7 +20,7 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 /// First port of the per-mobile-node probe (even) and TCP (odd) ports.
 const PORT_BASE: u16 = 10_000;
+/// The correspondent's probe ports, one per mobile node.
+const PORT_BASE_UP: u16 = 20_000;
 /// Shortest dwell of a clone on a link with `--mobile-nodes`.
 const CLONE_MIN_DWELL_MS: u64 = 2500;
 
@@ -156,16 +158,14 @@ struct MoveRec {
     unix_ms: f64,
 }
 
-type Arrivals = Vec<(u32, Duration)>;
-
 struct MnRun {
     spec: MobileNodeSpec,
     node: Node,
     sock: PathBuf,
     daemon: Option<Child>,
     moves: Vec<MoveRec>,
-    probe_rx: Option<JoinHandle<crate::harness::Result<std::io::Result<Arrivals>>>>,
-    probe_tx: Option<JoinHandle<crate::harness::Result<std::io::Result<u32>>>>,
+    /// Correspondent -> home address, and home address -> correspondent.
+    probes: Option<(ProbeStream, ProbeStream)>,
     tcp_rx: Option<JoinHandle<crate::harness::Result<StreamResult>>>,
     tcp_tx: Option<JoinHandle<crate::harness::Result<StreamResult>>>,
 }
@@ -239,8 +239,7 @@ fn drive(
             sock: dir.join(format!("{}.sock", m.name)),
             daemon: Some(daemon),
             moves: Vec::new(),
-            probe_rx: None,
-            probe_tx: None,
+            probes: None,
             tcp_rx: None,
             tcp_tx: None,
         });
@@ -268,21 +267,30 @@ fn drive(
     let stop = probe::stop_flag();
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(sc.traffic.probe_hz));
     let cn_node = b.node(&cn_spec.name)?.clone();
+    let cn_addr = b.addr(&cn_spec.name, &cn_spec.link)?;
     let start = Instant::now();
     let started_unix_ms = unix_ms();
     for (i, m) in mns.iter_mut().enumerate() {
         let hoa = m.spec.home_address;
         let probe_port = PORT_BASE + 2 * i as u16;
         let tcp_port = probe_port + 1;
-        let s = Arc::clone(&stop);
-        m.probe_rx = Some(m.node.thread_in(move || {
-            let sock = UdpSocket::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, probe_port)))?;
-            probe::receive(&sock, &s, start)
-        })?);
-        let s = Arc::clone(&stop);
-        m.probe_tx = Some(cn_node.thread_in(move || {
-            probe::send(SocketAddr::from((hoa, probe_port)), interval, &s, start)
-        })?);
+        let down = ProbeStream::start(
+            &cn_node,
+            &m.node,
+            SocketAddr::from((hoa, probe_port)),
+            interval,
+            &stop,
+            start,
+        )?;
+        let up = ProbeStream::start(
+            &m.node,
+            &cn_node,
+            SocketAddr::from((cn_addr, PORT_BASE_UP + i as u16)),
+            interval,
+            &stop,
+            start,
+        )?;
+        m.probes = Some((down, up));
         if sc.traffic.tcp {
             let listener = m.node.run_in(|| {
                 TcpListener::bind(SocketAddr::from((Ipv6Addr::UNSPECIFIED, tcp_port)))
@@ -463,20 +471,9 @@ fn drive(
     let mut probe_gaps = Vec::new();
     let mut tcp = Vec::new();
     for m in &mut mns {
-        let sent = m
-            .probe_tx
-            .take()
-            .ok_or_else(|| anyhow!("no probe sender"))?
-            .join()
-            .map_err(|_| anyhow!("probe sender panicked"))??
-            .context("probe sender")?;
-        let arrivals = m
-            .probe_rx
-            .take()
-            .ok_or_else(|| anyhow!("no probe receiver"))?
-            .join()
-            .map_err(|_| anyhow!("probe receiver panicked"))??
-            .context("probe receiver")?;
+        let (down, up) = m.probes.take().ok_or_else(|| anyhow!("no probe streams"))?;
+        let log = down.finish()?;
+        let log_up = up.finish()?;
         if let (Some(tx), Some(rx)) = (m.tcp_tx.take(), m.tcp_rx.take()) {
             let client = tx.join().map_err(|_| anyhow!("TCP client panicked"))??;
             let server = rx.join().map_err(|_| anyhow!("TCP server panicked"))??;
@@ -492,15 +489,11 @@ fn drive(
         }
         let status = mn_status(&m.node, &mn_bin, &m.sock)
             .with_context(|| format!("the status of {}", m.spec.name))?;
-        let log = ProbeLog {
-            sent,
-            interval,
-            arrivals,
-        };
         analyse(
             &m.spec.name,
             &m.moves,
             &log,
+            &log_up,
             &status,
             duration,
             &mut handovers,
@@ -565,6 +558,7 @@ fn analyse(
     name: &str,
     moves: &[MoveRec],
     log: &ProbeLog,
+    log_up: &ProbeLog,
     status: &Value,
     duration: Duration,
     handovers: &mut Vec<Handover>,
@@ -573,9 +567,10 @@ fn analyse(
 ) {
     let marks: Vec<Duration> = moves.iter().map(|m| m.at).collect();
     let windows = log.analyse(&marks);
+    let windows_up = log_up.analyse(&marks);
     let daemon_handovers = status["handovers"].as_array().cloned().unwrap_or_default();
     let ms = |v: &Value| v.as_f64();
-    for (i, (m, w)) in moves.iter().zip(&windows).enumerate() {
+    for (i, ((m, w), up)) in moves.iter().zip(&windows).zip(&windows_up).enumerate() {
         let end = moves.get(i + 1).map_or(duration, |n| n.at);
         let next_unix = moves.get(i + 1).map_or(f64::INFINITY, |n| n.unix_ms);
         let d = daemon_handovers.iter().find(|h| {
@@ -621,8 +616,8 @@ fn analyse(
             link_to_first_probe_ms: (w.lost > 0).then_some(w.gap_start_ms + w.gap_ms - at_ms),
             gap_ms: w.gap_ms,
             lost_probes: w.lost,
-            gap_ms_up: None,
-            lost_probes_up: None,
+            gap_ms_up: Some(up.gap_ms),
+            lost_probes_up: Some(up.lost),
         });
     }
 }

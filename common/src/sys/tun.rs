@@ -530,9 +530,16 @@ mod tests {
             echo[44..48].copy_from_slice(&[0x12, 0x34, 0, 1]);
             let ck = crate::wire::checksum::upper_layer(&peer, &a, 58, &echo[40..]);
             echo[42..44].copy_from_slice(&ck.to_be_bytes());
-            tun.queues()[1].write(&echo).expect("write");
+            // The kernel installs the local route of a `nodad` address a
+            // moment after adding it; a request that arrives before is
+            // dropped, so ask again until answered.
             let start = std::time::Instant::now();
+            let mut last_sent: Option<std::time::Instant> = None;
             let reply = loop {
+                if last_sent.is_none_or(|t| t.elapsed().as_millis() >= 200) {
+                    tun.queues()[1].write(&echo).expect("write");
+                    last_sent = Some(std::time::Instant::now());
+                }
                 let got = tun.queues().iter().find_map(|q| q.read(&mut buf).ok());
                 if let Some(n) = got {
                     // Skip MLD and the like: we want the echo reply.
