@@ -5,7 +5,7 @@
 use crate::build::{Built, build};
 use crate::harness::{Child, Lab, Node, check_kernel, require_root};
 use crate::probe::{self, ProbeStream};
-use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
+use crate::report::{Report, SCHEMA, Summary, TcpResult};
 use crate::topology::{DEFAULT_TOPOLOGY, HomeAgentSpec, MobileNodeSpec, Topology};
 use crate::traffic::{self, StreamResult};
 use anyhow::{Context, anyhow, bail};
@@ -423,66 +423,30 @@ fn drive(
         let _ = c.stop();
     }
 
-    let marks: Vec<Duration> = moves.iter().map(|m| m.at).collect();
-    let windows = log.analyse(&marks);
-    let windows_up = log_up.analyse(&marks);
-    let daemon_handovers = status["handovers"].as_array().cloned().unwrap_or_default();
-    let ms = |v: &Value| v.as_f64();
+    let moves: Vec<crate::run::MoveRec> = moves
+        .iter()
+        .enumerate()
+        .map(|(i, m)| crate::run::MoveRec {
+            from: moves[i.saturating_sub(1)].to.clone(),
+            to: m.to.clone(),
+            at: m.at,
+            unix_ms: m.unix_ms,
+        })
+        .collect();
     let mut handovers = Vec::new();
     let mut timeline = Vec::new();
     let mut probe_gaps = Vec::new();
-    for (i, ((m, w), up)) in moves.iter().zip(&windows).zip(&windows_up).enumerate() {
-        let end = moves.get(i + 1).map_or(duration, |n| n.at);
-        // The daemon's own record of this handover: the first one whose
-        // link event follows the move.
-        let next_unix = moves.get(i + 1).map_or(f64::INFINITY, |n| n.unix_ms);
-        let d = daemon_handovers.iter().find(|h| {
-            ms(&h["link_event_unix_ms"]).is_some_and(|t| t >= m.unix_ms - 50.0 && t < next_unix)
-        });
-        let coa = d.and_then(|h| h["coa"].as_str()).map(str::to_string);
-        timeline.push(Segment {
-            mn: mn_spec.name.clone(),
-            link: m.to.clone(),
-            care_of_address: coa.clone(),
-            from_ms: m.at.as_secs_f64() * 1000.0,
-            to_ms: end.as_secs_f64() * 1000.0,
-        });
-        if w.gap_ms > 5.0 {
-            probe_gaps.push(Gap {
-                mn: mn_spec.name.clone(),
-                from_ms: w.gap_start_ms,
-                to_ms: w.gap_start_ms + w.gap_ms,
-            });
-        }
-        if i == 0 {
-            continue;
-        }
-        let get = |k: &str| d.and_then(|h| ms(&h[k]));
-        let link = get("link_event_unix_ms");
-        let diff = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
-        let at_ms = m.at.as_secs_f64() * 1000.0;
-        handovers.push(Handover {
-            mn: mn_spec.name.clone(),
-            index: i,
-            from_link: moves[i - 1].to.clone(),
-            to_link: m.to.clone(),
-            at_ms,
-            care_of_address: coa,
-            link_to_ra_ms: diff(link, get("ra_unix_ms")),
-            dad_ms: diff(get("ra_unix_ms"), get("coa_usable_unix_ms")),
-            link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),
-            bu_to_ba_ms: diff(get("bu_sent_unix_ms"), get("ba_received_unix_ms")),
-            bu_count: d
-                .and_then(|h| h["bu_count"].as_u64())
-                .and_then(|n| u32::try_from(n).ok()),
-            outcome: d.and_then(|h| h["outcome"].as_str()).map(str::to_string),
-            link_to_first_probe_ms: (w.lost > 0).then_some(w.gap_start_ms + w.gap_ms - at_ms),
-            gap_ms: w.gap_ms,
-            lost_probes: w.lost,
-            gap_ms_up: Some(up.gap_ms),
-            lost_probes_up: Some(up.lost),
-        });
-    }
+    crate::run::analyse(
+        &mn_spec.name,
+        &moves,
+        &log,
+        &log_up,
+        &status,
+        duration,
+        &mut handovers,
+        &mut timeline,
+        &mut probe_gaps,
+    );
     let tcp = vec![TcpResult {
         name: format!("{} -> {} (HoA {hoa})", cn_spec.name, mn_spec.name),
         bytes: server.bytes,

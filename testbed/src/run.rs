@@ -151,11 +151,11 @@ fn key_hex(m: &MobileNodeSpec) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
-struct MoveRec {
-    from: String,
-    to: String,
-    at: Duration,
-    unix_ms: f64,
+pub(crate) struct MoveRec {
+    pub(crate) from: String,
+    pub(crate) to: String,
+    pub(crate) at: Duration,
+    pub(crate) unix_ms: f64,
 }
 
 struct MnRun {
@@ -554,7 +554,7 @@ fn drive(
 /// One mobile node's moves against its probe stream and its daemon's own
 /// record of each handover.
 #[allow(clippy::too_many_arguments)]
-fn analyse(
+pub(crate) fn analyse(
     name: &str,
     moves: &[MoveRec],
     log: &ProbeLog,
