@@ -128,8 +128,16 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
         if let Some(u) = &h.uplink {
             let spec = t.link(u).ok_or_else(|| anyhow!("no link {u}"))?;
             attach(&mut b, &node, u, "uplink")?;
-            // The HA's transit address: ::2 beside the router's ::1.
-            add_addr(&mut b, &node, u, "uplink", host_addr(prefix_of(spec)?, 2))?;
+            // The HA's transit address: ::2 beside the router's ::1 (::3
+            // for a second home agent on the same uplink ...).
+            let host = t.uplink_host(h);
+            add_addr(
+                &mut b,
+                &node,
+                u,
+                "uplink",
+                host_addr(prefix_of(spec)?, host),
+            )?;
         }
         b.nodes.insert(h.name.clone(), node);
     }

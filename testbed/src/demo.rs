@@ -109,8 +109,8 @@ fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
     write_ha_config(t, ha, dir, &demo_creds(t, &ha.name), "mip6ha_demo")
 }
 
-/// Writes `dir/ha.yaml` for home agent `ha` serving `mns`: state file and
-/// control socket in `dir`, metrics on [::1]:9106, fast RAs and DAD.
+/// Writes `dir/NAME.yaml` for home agent `ha` serving `mns`: state file
+/// `NAME-bindings.json` and control socket `NAME.sock` in `dir`, metrics on [::1]:9106, fast RAs and DAD.
 pub(crate) fn write_ha_config(
     t: &Topology,
     ha: &HomeAgentSpec,
@@ -143,11 +143,11 @@ pub(crate) fn write_ha_config(
          mobile_nodes:\n{list}",
         ha.address,
         home.prefix,
-        path_str(&dir.join("ha-bindings.json"))?,
-        path_str(&dir.join("ha.sock"))?,
+        path_str(&dir.join(format!("{}-bindings.json", ha.name)))?,
+        path_str(&dir.join(format!("{}.sock", ha.name)))?,
         ha.home_router,
     );
-    let p = dir.join("ha.yaml");
+    let p = dir.join(format!("{}.yaml", ha.name));
     std::fs::write(&p, text)?;
     Ok(p)
 }
@@ -429,6 +429,8 @@ fn drive(
         .map(|(i, m)| crate::run::MoveRec {
             from: moves[i.saturating_sub(1)].to.clone(),
             to: m.to.clone(),
+            interface: None,
+            cause: None,
             at: m.at,
             unix_ms: m.unix_ms,
         })
@@ -465,6 +467,9 @@ fn drive(
         timeline,
         probe_gaps,
         home_agent_metrics,
+        home_agent_metrics_by_name: Default::default(),
+        iperf3: Vec::new(),
+        notes: Vec::new(),
     })
 }
 

@@ -2,6 +2,7 @@
 //! an SVG timeline a person can read a handover from.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// The JSON report's schema name; bump it when a field changes meaning.
@@ -28,7 +29,34 @@ pub struct Report {
     /// sample name with labels -> value): BUs by result, tunnel packets and
     /// bytes each way, drops by reason.
     #[serde(default)]
-    pub home_agent_metrics: std::collections::BTreeMap<String, f64>,
+    pub home_agent_metrics: BTreeMap<String, f64>,
+    /// The same per home agent, by name, when a run has several.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub home_agent_metrics_by_name: BTreeMap<String, BTreeMap<String, f64>>,
+    /// iperf3 streams (`scenario.traffic.iperf3`); they count in
+    /// `tcp_survived` too.
+    #[serde(default)]
+    pub iperf3: Vec<Iperf3Result>,
+    /// What the run could not do as asked (iperf3 missing ...).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+/// One iperf3 TCP stream over the run, from iperf3's own JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Iperf3Result {
+    /// "cn -> mn (HoA 2001:db8:1::100)", sender first.
+    pub name: String,
+    pub bytes_received: u64,
+    /// Received bits per second over the stream.
+    pub bits_per_second: f64,
+    /// TCP retransmissions the sender counted.
+    pub retransmits: Option<u64>,
+    /// The one-second intervals in which nothing got through.
+    pub stalled_intervals: u32,
+    /// Ran to its end without an error.
+    pub survived: bool,
+    pub error: Option<String>,
 }
 
 /// One move of one mobile node. Times in milliseconds; the `link_to_*`
@@ -39,6 +67,13 @@ pub struct Handover {
     pub index: usize,
     pub from_link: String,
     pub to_link: String,
+    /// The interface carrying the registration after it, for mobile nodes
+    /// with several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
+    /// What the scenario did: "move eth0", "carrier down wlan0" ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
     /// When the move began, since the run started.
     pub at_ms: f64,
     pub care_of_address: Option<String>,
@@ -79,6 +114,9 @@ pub struct TcpResult {
 pub struct Segment {
     pub mn: String,
     pub link: String,
+    /// The mobile node's interface on `link`, when it has several.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<String>,
     pub care_of_address: Option<String>,
     pub from_ms: f64,
     pub to_ms: f64,
@@ -211,11 +249,40 @@ impl Report {
                     .sum::<f64>()
             );
         }
-        let survived = self.tcp.iter().filter(|t| t.survived).count();
+        for (ha, m) in &self.home_agent_metrics_by_name {
+            let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+            let _ = writeln!(
+                s,
+                "  {ha}: {} BUs received, {} BAs sent, tunnelled {} packets to mobile nodes, {} back",
+                get("mip6_ha_binding_updates_received_total"),
+                get("mip6_ha_binding_acks_sent_total"),
+                get("mip6_ha_tunnel_packets_total{direction=\"to_mn\"}"),
+                get("mip6_ha_tunnel_packets_total{direction=\"from_mn\"}"),
+            );
+        }
+        for i in &self.iperf3 {
+            let _ = writeln!(
+                s,
+                "iperf3 {}: {:.1} Mbit/s, {} bytes, {} retransmits, {} stalled seconds{}",
+                i.name,
+                i.bits_per_second / 1e6,
+                i.bytes_received,
+                i.retransmits.map_or("-".into(), |n| n.to_string()),
+                i.stalled_intervals,
+                i.error
+                    .as_ref()
+                    .map_or(String::new(), |e| format!(" ERROR: {e}"))
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(s, "note: {n}");
+        }
+        let survived = self.tcp.iter().filter(|t| t.survived).count()
+            + self.iperf3.iter().filter(|t| t.survived).count();
         let _ = writeln!(
             s,
             "TCP connections survived: {survived}/{} ({})",
-            self.tcp.len(),
+            self.tcp.len() + self.iperf3.len(),
             if self.tcp_survived { "all" } else { "NOT ALL" }
         );
         s
@@ -271,12 +338,16 @@ impl Report {
                     xml(&seg.link),
                     xml(seg.care_of_address.as_deref().unwrap_or("home"))
                 );
+                let label = match &seg.interface {
+                    Some(i) => format!("{} ({i})", seg.link),
+                    None => seg.link.clone(),
+                };
                 let _ = writeln!(
                     s,
                     r#"<text x="{:.1}" y="{}" fill="white">{}</text>"#,
                     x0 + 3.0,
                     y + 16.0,
-                    xml(&seg.link)
+                    xml(&label)
                 );
                 if let Some(coa) = &seg.care_of_address {
                     let _ = writeln!(
@@ -342,6 +413,8 @@ mod tests {
             index: i,
             from_link: "home".into(),
             to_link: "a".into(),
+            interface: None,
+            cause: None,
             at_ms: 1000.0 * i as f64,
             care_of_address: Some("2001:db8:a::1".into()),
             link_to_ra_ms: Some(5.0),
@@ -382,6 +455,7 @@ mod tests {
                 Segment {
                     mn: "mn1".into(),
                     link: "home".into(),
+                    interface: None,
                     care_of_address: None,
                     from_ms: 0.0,
                     to_ms: 1000.0,
@@ -389,6 +463,7 @@ mod tests {
                 Segment {
                     mn: "mn1".into(),
                     link: "a".into(),
+                    interface: Some("wlan0".into()),
                     care_of_address: Some("2001:db8:a::1".into()),
                     from_ms: 1000.0,
                     to_ms: 4000.0,
@@ -400,6 +475,9 @@ mod tests {
                 to_ms: 1040.0,
             }],
             home_agent_metrics: Default::default(),
+            home_agent_metrics_by_name: Default::default(),
+            iperf3: Vec::new(),
+            notes: Vec::new(),
         }
     }
 

@@ -10,7 +10,7 @@ use crate::demo::{
     MnCred, mn_status, path_str, scrape_metrics, unix_ms, wait_status, write_ha_config,
     write_mn_config,
 };
-use crate::harness::{Child, Lab, Node, check_kernel, require_root};
+use crate::harness::{Child, Lab, MoveOptions, Node, check_kernel, require_root};
 use crate::probe::{self, ProbeLog, ProbeStream};
 use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
 use crate::scenario::{Experiment, Fault, MoveSpec, Rng, random_moves};
@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 const PORT_BASE: u16 = 10_000;
 /// The correspondent's probe ports, one per mobile node.
 const PORT_BASE_UP: u16 = 20_000;
+/// The mobile nodes' iperf3 server ports.
+const PORT_BASE_IPERF3: u16 = 30_000;
 /// Shortest dwell of a clone on a link with `--mobile-nodes`.
 const CLONE_MIN_DWELL_MS: u64 = 2500;
 
@@ -124,8 +126,8 @@ pub fn run(e: &Experiment, opts: &RunOptions) -> anyhow::Result<Report> {
     require_root().map_err(|e| anyhow!("{e}"))?;
     check_kernel().map_err(|e| anyhow!("{e}"))?;
     let e = expand(e, opts.mobile_nodes, opts.seed)?;
-    if e.topology.home_agents.len() != 1 {
-        bail!("`run` drives exactly one home agent");
+    if e.topology.mobile_nodes.is_empty() {
+        bail!("`run` needs a mobile node to move");
     }
     if e.topology.correspondents.is_empty() {
         bail!("`run` needs a correspondent to send the traffic");
@@ -154,6 +156,11 @@ fn key_hex(m: &MobileNodeSpec) -> String {
 pub(crate) struct MoveRec {
     pub(crate) from: String,
     pub(crate) to: String,
+    /// The interface carrying the registration after it, when there are
+    /// several.
+    pub(crate) interface: Option<String>,
+    /// What the scenario did ("move eth0", "carrier down wlan0").
+    pub(crate) cause: Option<String>,
     pub(crate) at: Duration,
     pub(crate) unix_ms: f64,
 }
@@ -176,6 +183,11 @@ enum Event {
         iface: String,
         to: String,
     },
+    Carrier {
+        mn: usize,
+        iface: String,
+        up: bool,
+    },
     Fault(Fault),
 }
 
@@ -190,6 +202,82 @@ fn add_counters(acc: &mut BTreeMap<String, f64>, m: &BTreeMap<String, f64>) {
     }
 }
 
+/// A home agent of the run: restarted in place by `restart_ha`.
+struct HaRun {
+    name: String,
+    node: Node,
+    argv: Vec<String>,
+    /// None only between a kill and the restart.
+    child: Option<Child>,
+    /// Counters of instances killed during the run.
+    acc: BTreeMap<String, f64>,
+}
+
+impl HaRun {
+    fn start(node: &Node, argv: &[String]) -> anyhow::Result<Child> {
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let mut child = node.spawn(&argv)?;
+        child
+            .wait_log("mip6-ha ready", Duration::from_secs(30))
+            .map_err(|e| anyhow!("the home agent did not start: {e}\n{}", child.log()))?;
+        Ok(child)
+    }
+
+    /// Its counters over the whole run, restarts included.
+    fn metrics(&self) -> anyhow::Result<BTreeMap<String, f64>> {
+        let mut m = self
+            .node
+            .run_in(|| scrape_metrics("[::1]:9106"))?
+            .with_context(|| format!("the metrics of {}", self.name))?;
+        for (k, v) in &self.acc {
+            *m.entry(k.clone()).or_default() += v;
+        }
+        Ok(m)
+    }
+}
+
+/// One interface of a mobile node as the scenario left it.
+#[derive(Debug, Clone)]
+struct IfState {
+    name: String,
+    /// The link it was built on (its cable's name in the harness).
+    built_on: String,
+    link: String,
+    carrier: bool,
+    priority: u32,
+}
+
+/// The interface the daemon should carry its registration on: the one
+/// with carrier and the highest priority, the first listed on a tie (what
+/// `mip6-mn` does).
+fn active(ifs: &[IfState]) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for (i, f) in ifs.iter().enumerate() {
+        if f.carrier && best.is_none_or(|b| f.priority > ifs[b].priority) {
+            best = Some(i);
+        }
+    }
+    best
+}
+
+/// An iperf3 stream of the run: the server on one side, the client on the
+/// correspondent, its JSON in `json`.
+struct Iperf3Run {
+    name: String,
+    server: Child,
+    client: Child,
+    json: PathBuf,
+}
+
+fn iperf3_installed() -> bool {
+    std::process::Command::new("iperf3")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 fn drive(
     opts: &RunOptions,
     e: &Experiment,
@@ -201,14 +289,6 @@ fn drive(
     let sc = &e.scenario;
     let ha_bin = opts.bin_dir.join("mip6-ha");
     let mn_bin = opts.bin_dir.join("mip6-mn");
-    let ha_spec = t
-        .home_agents
-        .first()
-        .ok_or_else(|| anyhow!("no home agent"))?;
-    let cn_spec = t
-        .correspondents
-        .first()
-        .ok_or_else(|| anyhow!("no correspondent"))?;
     let creds: Vec<MnCred> = t
         .mobile_nodes
         .iter()
@@ -220,12 +300,32 @@ fn drive(
             key_hex: key_hex(m),
         })
         .collect();
-    let ha_conf = write_ha_config(t, ha_spec, dir, &creds, "mip6ha_run")?;
-    let ha_node = b.node(&ha_spec.name)?.clone();
-    let ha_argv = [path_str(&ha_bin)?, "run", "-c", path_str(&ha_conf)?];
-    let mut ha: Child = ha_node.spawn(&ha_argv)?;
-    ha.wait_log("mip6-ha ready", Duration::from_secs(30))
-        .map_err(|e| anyhow!("the home agent did not start: {e}\n{}", ha.log()))?;
+    let mut has = Vec::new();
+    for h in &t.home_agents {
+        let mine: Vec<MnCred> = t
+            .mobile_nodes
+            .iter()
+            .zip(&creds)
+            .filter(|(m, _)| m.home_agent == h.name)
+            .map(|(_, c)| c.clone())
+            .collect();
+        let conf = write_ha_config(t, h, dir, &mine, "mip6ha_run")?;
+        let node = b.node(&h.name)?.clone();
+        let argv = vec![
+            path_str(&ha_bin)?.to_string(),
+            "run".into(),
+            "-c".into(),
+            path_str(&conf)?.to_string(),
+        ];
+        let child = HaRun::start(&node, &argv).with_context(|| h.name.clone())?;
+        has.push(HaRun {
+            name: h.name.clone(),
+            node,
+            argv,
+            child: Some(child),
+            acc: BTreeMap::new(),
+        });
+    }
 
     // Every mobile node's daemon, then wait for all of them to be home.
     let mut mns = Vec::new();
@@ -266,16 +366,39 @@ fn drive(
     // Traffic: the applications on the mobile nodes only know the HoAs.
     let stop = probe::stop_flag();
     let interval = Duration::from_nanos(1_000_000_000 / u64::from(sc.traffic.probe_hz));
-    let cn_node = b.node(&cn_spec.name)?.clone();
-    let cn_addr = b.addr(&cn_spec.name, &cn_spec.link)?;
+    let mut cns = Vec::new();
+    for i in 0..mns.len() {
+        let c = t
+            .correspondent_of(i)
+            .ok_or_else(|| anyhow!("no correspondent"))?;
+        cns.push((
+            c.name.clone(),
+            b.node(&c.name)?.clone(),
+            b.addr(&c.name, &c.link)?,
+        ));
+    }
+    let mut notes = Vec::new();
+    let iperf3 = match &sc.traffic.iperf3 {
+        Some(_) if !iperf3_installed() => {
+            let n = "iperf3 is not installed: its streams did not run".to_string();
+            eprintln!("mip6-testbed run: warning: {n}");
+            notes.push(n);
+            None
+        }
+        x => x.clone(),
+    };
+    // Whole seconds that end before the run does.
+    let iperf3_secs = (sc.duration_ms / 1000).saturating_sub(1).max(1).to_string();
+    let mut iperfs = Vec::new();
     let start = Instant::now();
     let started_unix_ms = unix_ms();
     for (i, m) in mns.iter_mut().enumerate() {
+        let (cn_name, cn_node, cn_addr) = &cns[i];
         let hoa = m.spec.home_address;
         let probe_port = PORT_BASE + 2 * i as u16;
         let tcp_port = probe_port + 1;
         let down = ProbeStream::start(
-            &cn_node,
+            cn_node,
             &m.node,
             SocketAddr::from((hoa, probe_port)),
             interval,
@@ -284,8 +407,8 @@ fn drive(
         )?;
         let up = ProbeStream::start(
             &m.node,
-            &cn_node,
-            SocketAddr::from((cn_addr, PORT_BASE_UP + i as u16)),
+            cn_node,
+            SocketAddr::from((*cn_addr, PORT_BASE_UP + i as u16)),
             interval,
             &stop,
             start,
@@ -311,54 +434,125 @@ fn drive(
                 )
             })?);
         }
+        if let Some(ip) = &iperf3 {
+            let port = (PORT_BASE_IPERF3 + i as u16).to_string();
+            let mut server = m
+                .node
+                .spawn(&["iperf3", "-s", "-1", "--forceflush", "-p", &port])?;
+            server
+                .wait_log("Server listening", Duration::from_secs(10))
+                .map_err(|e| anyhow!("iperf3 -s on {}: {e}\n{}", m.spec.name, server.log()))?;
+            let json = dir.join(format!("iperf3-{}.json", m.spec.name));
+            let hoa_s = hoa.to_string();
+            let mut argv = vec![
+                "iperf3",
+                "-c",
+                &hoa_s,
+                "-p",
+                &port,
+                "-t",
+                &iperf3_secs,
+                "-b",
+                &ip.bitrate,
+                "--json",
+                "--logfile",
+                path_str(&json)?,
+            ];
+            if ip.reverse {
+                argv.push("-R");
+            }
+            let client = cn_node.spawn(&argv)?;
+            let (from, to) = if ip.reverse {
+                (m.spec.name.as_str(), cn_name.as_str())
+            } else {
+                (cn_name.as_str(), m.spec.name.as_str())
+            };
+            iperfs.push(Iperf3Run {
+                name: format!("{from} -> {to} (HoA {hoa})"),
+                server,
+                client,
+                json,
+            });
+        }
     }
 
-    // The timeline: moves and faults in time order.
+    // The timeline: moves, carrier changes and faults in time order.
     let mut events: Vec<(u64, Event)> = Vec::new();
-    for mv in &sc.moves {
-        let idx = mns
+    let names: Vec<String> = mns.iter().map(|m| m.spec.name.clone()).collect();
+    let index_of = |name: &str| {
+        names
             .iter()
-            .position(|m| m.spec.name == mv.mn)
-            .ok_or_else(|| anyhow!("no mobile node {}", mv.mn))?;
-        let iface = mv
-            .iface
+            .position(|m| m == name)
+            .ok_or_else(|| anyhow!("no mobile node {name}"))
+    };
+    let iface_of = |idx: usize, named: &Option<String>| {
+        named
             .clone()
             .or_else(|| mns[idx].spec.interfaces.first().map(|f| f.name.clone()))
-            .ok_or_else(|| anyhow!("{} has no interface", mv.mn))?;
+            .ok_or_else(|| anyhow!("{} has no interface", mns[idx].spec.name))
+    };
+    for mv in &sc.moves {
+        let mn = index_of(&mv.mn)?;
+        let iface = iface_of(mn, &mv.iface)?;
+        let to = mv.to.clone();
+        events.push((mv.at_ms, Event::Move { mn, iface, to }));
+    }
+    for c in &sc.carrier {
+        let mn = index_of(&c.mn)?;
+        let iface = iface_of(mn, &c.iface)?;
         events.push((
-            mv.at_ms,
-            Event::Move {
-                mn: idx,
+            c.at_ms,
+            Event::Carrier {
+                mn,
                 iface,
-                to: mv.to.clone(),
+                up: c.up,
             },
         ));
     }
     for f in &sc.faults {
         events.push((f.at_ms(), Event::Fault(f.clone())));
     }
+    // Stable: events at the same time keep the file's order.
     events.sort_by_key(|(at, _)| *at);
-    // Where each interface is: (mn index, iface) -> link.
-    let mut here: BTreeMap<(usize, String), String> = BTreeMap::new();
-    for (i, m) in mns.iter_mut().enumerate() {
-        for f in &m.spec.interfaces {
-            here.insert((i, f.name.clone()), f.link.clone());
-        }
-        let first = m
-            .spec
-            .interfaces
-            .first()
-            .map(|f| f.link.clone())
-            .unwrap_or_default();
+    let mut ifaces: Vec<Vec<IfState>> = mns
+        .iter()
+        .map(|m| {
+            m.spec
+                .interfaces
+                .iter()
+                .map(|f| IfState {
+                    name: f.name.clone(),
+                    built_on: f.link.clone(),
+                    link: f.link.clone(),
+                    carrier: true,
+                    priority: f.priority,
+                })
+                .collect()
+        })
+        .collect();
+    for (m, ifs) in mns.iter_mut().zip(&ifaces) {
+        let first = active(ifs).map(|a| &ifs[a]);
         m.moves.push(MoveRec {
-            from: first.clone(),
-            to: first,
+            from: first.map(|f| f.link.clone()).unwrap_or_default(),
+            to: first.map(|f| f.link.clone()).unwrap_or_default(),
+            interface: (ifs.len() > 1)
+                .then(|| first.map(|f| f.name.clone()))
+                .flatten(),
+            cause: None,
             at: Duration::ZERO,
             unix_ms: started_unix_ms,
         });
     }
-    let mut metrics_acc = BTreeMap::new();
+    // A mobile node that lost its last carrier: the handover it starts
+    // ends when some interface comes back.
+    let mut detached: BTreeMap<usize, MoveRec> = BTreeMap::new();
     let mut drop_tables: Vec<(usize, String)> = Vec::new();
+    let log = |what: String| {
+        eprintln!(
+            "mip6-testbed run: {:.0} ms: {what}",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
+    };
     for (at_ms, ev) in events {
         let due = start + Duration::from_millis(at_ms);
         let now = Instant::now();
@@ -367,39 +561,110 @@ fn drive(
         }
         match ev {
             Event::Move { mn, iface, to } => {
-                let m = &mut mns[mn];
-                let from = here.get(&(mn, iface.clone())).cloned().unwrap_or_default();
-                let built_on = m
-                    .spec
-                    .interfaces
+                let ifs = &mut ifaces[mn];
+                let k = ifs
                     .iter()
-                    .find(|f| f.name == iface)
-                    .map(|f| f.link.clone())
-                    .ok_or_else(|| anyhow!("{} has no interface {iface}", m.spec.name))?;
-                let ifc = b.iface(&m.spec.name, &built_on)?.clone();
+                    .position(|f| f.name == iface)
+                    .ok_or_else(|| anyhow!("{} has no interface {iface}", mns[mn].spec.name))?;
+                let before = active(ifs);
+                let ifc = b.iface(&mns[mn].spec.name, &ifs[k].built_on)?.clone();
                 let at = start.elapsed();
                 let unix = unix_ms();
-                match lab.move_iface(&ifc, b.link(&to)?) {
-                    Ok(()) => {
-                        here.insert((mn, iface), to.clone());
-                        m.moves.push(MoveRec {
-                            from,
-                            to,
-                            at,
-                            unix_ms: unix,
-                        });
-                    }
-                    Err(e) => eprintln!(
+                let opts = MoveOptions {
+                    carrier_stays_off: !ifs[k].carrier,
+                    ..MoveOptions::default()
+                };
+                if let Err(e) = lab.move_iface_with(&ifc, b.link(&to)?, &opts) {
+                    eprintln!(
                         "mip6-testbed run: warning: moving {} {iface} to {to}: {e}",
-                        m.spec.name
-                    ),
+                        mns[mn].spec.name
+                    );
+                    continue;
+                }
+                let from = std::mem::replace(&mut ifs[k].link, to.clone());
+                if before == Some(k) {
+                    mns[mn].moves.push(MoveRec {
+                        from,
+                        to,
+                        interface: (ifs.len() > 1).then(|| iface.clone()),
+                        cause: Some(format!("move {iface}")),
+                        at,
+                        unix_ms: unix,
+                    });
+                } else {
+                    log(format!(
+                        "{} {iface} moved to {to} (not the interface in use)",
+                        mns[mn].spec.name
+                    ));
+                }
+            }
+            Event::Carrier { mn, iface, up } => {
+                let ifs = &mut ifaces[mn];
+                let k = ifs
+                    .iter()
+                    .position(|f| f.name == iface)
+                    .ok_or_else(|| anyhow!("{} has no interface {iface}", mns[mn].spec.name))?;
+                let name = &mns[mn].spec.name;
+                if ifs[k].carrier == up {
+                    eprintln!(
+                        "mip6-testbed run: warning: {name} {iface} already has carrier {}",
+                        if up { "on" } else { "off" }
+                    );
+                    continue;
+                }
+                let before = active(ifs);
+                let ifc = b.iface(name, &ifs[k].built_on)?.clone();
+                let at = start.elapsed();
+                let unix = unix_ms();
+                let r = if up { ifc.set_up() } else { ifc.set_down() };
+                if let Err(e) = r {
+                    eprintln!("mip6-testbed run: warning: carrier of {name} {iface}: {e}");
+                    continue;
+                }
+                ifs[k].carrier = up;
+                let after = active(ifs);
+                let cause = format!("carrier {} {iface}", if up { "up" } else { "down" });
+                log(format!("{name}: {cause}"));
+                if before == after {
+                    continue;
+                }
+                let several = ifs.len() > 1;
+                let rec = |from: String, at, unix_ms| MoveRec {
+                    from,
+                    to: after.map(|a| ifs[a].link.clone()).unwrap_or_default(),
+                    interface: after.filter(|_| several).map(|a| ifs[a].name.clone()),
+                    cause: Some(cause.clone()),
+                    at,
+                    unix_ms,
+                };
+                match (before, after) {
+                    (Some(b), None) => {
+                        detached.insert(mn, rec(ifs[b].link.clone(), at, unix));
+                    }
+                    (None, Some(_)) => {
+                        // The handover began when the last carrier went.
+                        let rec = match detached.remove(&mn) {
+                            Some(d) => MoveRec {
+                                cause: Some(format!(
+                                    "{} .. {}",
+                                    d.cause.unwrap_or_default(),
+                                    cause
+                                )),
+                                ..rec(d.from, d.at, d.unix_ms)
+                            },
+                            None => rec(String::new(), at, unix),
+                        };
+                        mns[mn].moves.push(rec);
+                    }
+                    (Some(b), Some(_)) => {
+                        let r = rec(ifs[b].link.clone(), at, unix);
+                        mns[mn].moves.push(r);
+                    }
+                    (None, None) => {}
                 }
             }
             Event::Fault(Fault::DropNextBa { mn, .. }) => {
-                let idx = mns
-                    .iter()
-                    .position(|m| m.spec.name == mn)
-                    .ok_or_else(|| anyhow!("no mobile node {mn}"))?;
+                let idx = index_of(&mn)?;
                 let table = format!("m6dropba{}", drop_tables.len());
                 mns[idx]
                     .node
@@ -408,28 +673,36 @@ fn drive(
                          rt type 2 numgen inc mod 1000000 0 counter drop; }}; }}\\n' | nft -f -"
                     ))
                     .with_context(|| format!("the drop_next_ba rule on {mn}"))?;
-                eprintln!(
-                    "mip6-testbed run: {:.0} ms: dropping the next BA to {mn}",
-                    start.elapsed().as_secs_f64() * 1000.0
-                );
+                log(format!("dropping the next BA to {mn}"));
                 drop_tables.push((idx, table));
             }
-            Event::Fault(Fault::RestartHa { .. }) => {
-                if let Ok(Ok(m)) = ha_node.run_in(|| scrape_metrics("[::1]:9106")) {
-                    add_counters(&mut metrics_acc, &m);
+            Event::Fault(Fault::RestartHa { ha, .. }) => {
+                let h = match &ha {
+                    Some(n) => has
+                        .iter_mut()
+                        .find(|h| &h.name == n)
+                        .ok_or_else(|| anyhow!("no home agent {n}"))?,
+                    None => has.first_mut().ok_or_else(|| anyhow!("no home agent"))?,
+                };
+                if let Ok(Ok(m)) = h.node.run_in(|| scrape_metrics("[::1]:9106")) {
+                    add_counters(&mut h.acc, &m);
                 }
-                // SAFETY: kill(2) on our own child's pid, not yet reaped.
-                unsafe {
-                    libc::kill(ha.pid() as libc::pid_t, libc::SIGKILL);
+                if let Some(c) = h.child.take() {
+                    // SAFETY: kill(2) on our own child's pid, not yet reaped.
+                    unsafe {
+                        libc::kill(c.pid() as libc::pid_t, libc::SIGKILL);
+                    }
+                    // Reaped, so its TUN device is gone before the restart.
+                    let _ = c.stop();
                 }
-                let _ = ha.stop();
-                ha = ha_node.spawn(&ha_argv)?;
-                ha.wait_log("mip6-ha ready", Duration::from_secs(30))
-                    .map_err(|e| anyhow!("the home agent did not restart: {e}\n{}", ha.log()))?;
-                eprintln!(
-                    "mip6-testbed run: {:.0} ms: home agent killed (SIGKILL) and restarted",
-                    start.elapsed().as_secs_f64() * 1000.0
+                h.child = Some(
+                    HaRun::start(&h.node, &h.argv)
+                        .with_context(|| format!("restarting {}", h.name))?,
                 );
+                log(format!(
+                    "home agent {} killed (SIGKILL) and restarted",
+                    h.name
+                ));
             }
             Event::Fault(Fault::RouterDown { router, link, .. }) => {
                 // The advertisers were started router by router, link by link.
@@ -451,12 +724,15 @@ fn drive(
                         k += 1;
                     }
                 }
-                eprintln!(
-                    "mip6-testbed run: {:.0} ms: router {router} stopped advertising",
-                    start.elapsed().as_secs_f64() * 1000.0
-                );
+                log(format!("router {router} stopped advertising"));
             }
         }
+    }
+    for (mn, d) in std::mem::take(&mut detached) {
+        mns[mn].moves.push(MoveRec {
+            to: "(detached)".into(),
+            ..d
+        });
     }
     let end = start + Duration::from_millis(sc.duration_ms);
     let now = Instant::now();
@@ -470,7 +746,7 @@ fn drive(
     let mut timeline = Vec::new();
     let mut probe_gaps = Vec::new();
     let mut tcp = Vec::new();
-    for m in &mut mns {
+    for (i, m) in mns.iter_mut().enumerate() {
         let (down, up) = m.probes.take().ok_or_else(|| anyhow!("no probe streams"))?;
         let log = down.finish()?;
         let log_up = up.finish()?;
@@ -480,7 +756,7 @@ fn drive(
             tcp.push(TcpResult {
                 name: format!(
                     "{} -> {} (HoA {})",
-                    cn_spec.name, m.spec.name, m.spec.home_address
+                    cns[i].0, m.spec.name, m.spec.home_address
                 ),
                 bytes: server.bytes,
                 survived: client.survived() && server.survived(),
@@ -501,6 +777,25 @@ fn drive(
             &mut probe_gaps,
         );
     }
+    let mut iperf3_results = Vec::new();
+    for mut r in iperfs {
+        // It stops on its own a second before the run's end.
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while r.client.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let text = std::fs::read_to_string(&r.json).unwrap_or_default();
+        let mut res = traffic::iperf3_result(&r.name, &text);
+        if res.error.is_some() {
+            let log = r.client.log();
+            if !log.trim().is_empty() {
+                res.error = Some(format!("{}; {}", res.error.unwrap_or_default(), log.trim()));
+            }
+        }
+        iperf3_results.push(res);
+        let _ = r.client.stop();
+        let _ = r.server.stop();
+    }
     for (idx, table) in &drop_tables {
         let out = mns[*idx]
             .node
@@ -513,11 +808,16 @@ fn drive(
             );
         }
     }
-    let mut home_agent_metrics = ha_node
-        .run_in(|| scrape_metrics("[::1]:9106"))?
-        .context("the home agent's metrics")?;
-    for (k, v) in metrics_acc {
-        *home_agent_metrics.entry(k).or_default() += v;
+    let mut home_agent_metrics = BTreeMap::new();
+    let mut home_agent_metrics_by_name = BTreeMap::new();
+    for h in &has {
+        let m = h.metrics()?;
+        for (k, v) in &m {
+            *home_agent_metrics.entry(k.clone()).or_default() += v;
+        }
+        if has.len() > 1 {
+            home_agent_metrics_by_name.insert(h.name.clone(), m);
+        }
     }
 
     // SIGTERM to every daemon first, so they deregister in parallel.
@@ -534,7 +834,11 @@ fn drive(
             let _ = d.stop();
         }
     }
-    let _ = ha.stop();
+    for h in has {
+        if let Some(c) = h.child {
+            let _ = c.stop();
+        }
+    }
 
     Ok(Report {
         schema: SCHEMA.into(),
@@ -542,12 +846,15 @@ fn drive(
         started_unix_ms,
         duration_ms: duration.as_secs_f64() * 1000.0,
         summary: Summary::of(&handovers),
-        tcp_survived: tcp.iter().all(|c| c.survived),
+        tcp_survived: tcp.iter().all(|c| c.survived) && iperf3_results.iter().all(|c| c.survived),
         handovers,
         tcp,
         timeline,
         probe_gaps,
         home_agent_metrics,
+        home_agent_metrics_by_name,
+        iperf3: iperf3_results,
+        notes,
     })
 }
 
@@ -580,6 +887,7 @@ pub(crate) fn analyse(
         timeline.push(Segment {
             mn: name.to_string(),
             link: m.to.clone(),
+            interface: m.interface.clone(),
             care_of_address: coa.clone(),
             from_ms: m.at.as_secs_f64() * 1000.0,
             to_ms: end.as_secs_f64() * 1000.0,
@@ -596,6 +904,9 @@ pub(crate) fn analyse(
         }
         let get = |k: &str| d.and_then(|h| ms(&h[k]));
         let link = get("link_event_unix_ms");
+        // Falling back to an interface that already had its care-of
+        // address: its RA and DAD belong to an earlier time, not here.
+        let fresh = |k: &str| get(k).filter(|t| link.is_none_or(|l| *t >= l - 1.0));
         let diff = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
         let at_ms = m.at.as_secs_f64() * 1000.0;
         handovers.push(Handover {
@@ -603,10 +914,12 @@ pub(crate) fn analyse(
             index: i,
             from_link: m.from.clone(),
             to_link: m.to.clone(),
+            interface: m.interface.clone(),
+            cause: m.cause.clone(),
             at_ms,
             care_of_address: coa,
-            link_to_ra_ms: diff(link, get("ra_unix_ms")),
-            dad_ms: diff(get("ra_unix_ms"), get("coa_usable_unix_ms")),
+            link_to_ra_ms: diff(link, fresh("ra_unix_ms")),
+            dad_ms: diff(fresh("ra_unix_ms"), fresh("coa_usable_unix_ms")),
             link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),
             bu_to_ba_ms: diff(get("bu_sent_unix_ms"), get("ba_received_unix_ms")),
             bu_count: d

@@ -23,6 +23,9 @@ pub struct Scenario {
     /// Scripted moves, in any order.
     #[serde(default)]
     pub moves: Vec<MoveSpec>,
+    /// Cables pulled and plugged back in, without a move.
+    #[serde(default)]
+    pub carrier: Vec<CarrierSpec>,
     #[serde(default)]
     pub traffic: TrafficSpec,
     #[serde(default)]
@@ -38,6 +41,7 @@ impl Default for Scenario {
         Self {
             duration_ms: 10_000,
             moves: Vec::new(),
+            carrier: Vec::new(),
             traffic: TrafficSpec::default(),
             faults: Vec::new(),
             foreign_links: Vec::new(),
@@ -57,6 +61,38 @@ pub struct MoveSpec {
     pub to: String,
 }
 
+/// Mobile node `mn`'s interface `iface` (default: its first) loses carrier
+/// (`up: false`) or gets it back (`up: true`) at `at_ms`, on the link it is
+/// on. With two interfaces this is the second interface going down or up:
+/// the daemon moves its registration to the best interface with carrier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CarrierSpec {
+    pub at_ms: u64,
+    pub mn: String,
+    #[serde(default)]
+    pub iface: Option<String>,
+    pub up: bool,
+}
+
+/// An iperf3 TCP stream from each mobile node's correspondent to its home
+/// address (`reverse`: from the mobile node) for the whole run, when the
+/// `iperf3` program is installed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Iperf3Spec {
+    /// iperf3's `--bitrate` ("10M", "1G"; "0" is unlimited, which on a
+    /// small machine starves the probes of CPU).
+    #[serde(default = "default_iperf3_bitrate")]
+    pub bitrate: String,
+    #[serde(default)]
+    pub reverse: bool,
+}
+
+fn default_iperf3_bitrate() -> String {
+    "10M".into()
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrafficSpec {
@@ -69,6 +105,8 @@ pub struct TrafficSpec {
     /// Bytes per second of each TCP stream.
     #[serde(default = "default_tcp_rate")]
     pub tcp_rate: u64,
+    #[serde(default)]
+    pub iperf3: Option<Iperf3Spec>,
 }
 
 impl Default for TrafficSpec {
@@ -77,6 +115,7 @@ impl Default for TrafficSpec {
             probe_hz: default_probe_hz(),
             tcp: true,
             tcp_rate: default_tcp_rate(),
+            iperf3: None,
         }
     }
 }
@@ -179,6 +218,28 @@ impl Scenario {
                 ));
             }
             link(format!("{f}.to"), &m.to)?;
+        }
+        for (i, c) in self.carrier.iter().enumerate() {
+            let f = format!("scenario.carrier[{i}]");
+            time(format!("{f}.at_ms"), c.at_ms)?;
+            let spec = mn(format!("{f}.mn"), &c.mn)?;
+            if let Some(ifn) = &c.iface
+                && !spec.interfaces.iter().any(|x| &x.name == ifn)
+            {
+                return Err(err(
+                    format!("{f}.iface"),
+                    format!("{} has no interface {ifn:?}", c.mn),
+                ));
+            }
+        }
+        if let Some(ip) = &self.traffic.iperf3 {
+            let b = ip.bitrate.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']);
+            if b.is_empty() || b.parse::<f64>().map_or(true, |x| !x.is_finite() || x < 0.0) {
+                return Err(err(
+                    "scenario.traffic.iperf3.bitrate",
+                    format!("{:?}: a number with an optional K, M or G", ip.bitrate),
+                ));
+            }
         }
         for (i, x) in self.faults.iter().enumerate() {
             let f = format!("scenario.faults[{i}]");
@@ -364,6 +425,20 @@ mod tests {
         assert_eq!(e.scenario.moves.len(), 1);
         assert!(e.scenario.traffic.tcp);
         assert_eq!(e.scenario.faults.len(), 2);
+        let e = Experiment::parse(&with(
+            "  duration_ms: 5000\n  carrier:\n    - { at_ms: 10, mn: mn, up: false }\n  \
+             traffic: { iperf3: { bitrate: 2.5M, reverse: true } }\n",
+        ))
+        .expect("carrier and iperf3");
+        assert_eq!(e.scenario.carrier.len(), 1);
+        assert!(!e.scenario.carrier[0].up && e.scenario.carrier[0].iface.is_none());
+        assert_eq!(
+            e.scenario.traffic.iperf3,
+            Some(Iperf3Spec {
+                bitrate: "2.5M".into(),
+                reverse: true
+            })
+        );
         for (bad, want) in [
             (
                 "  duration_ms: 5000\n  moves:\n    - { at_ms: 1000, mn: mn, to: c }\n",
@@ -382,6 +457,22 @@ mod tests {
                 "scenario.faults[0].router",
             ),
             ("  duration_ms: 5000\n  bogus: 1\n", "bogus"),
+            (
+                "  duration_ms: 5000\n  carrier:\n    - { at_ms: 1, mn: mn, iface: wlan9, up: false }\n",
+                "scenario.carrier[0].iface",
+            ),
+            (
+                "  duration_ms: 5000\n  carrier:\n    - { at_ms: 1, mn: nobody, up: true }\n",
+                "scenario.carrier[0].mn",
+            ),
+            (
+                "  duration_ms: 5000\n  carrier:\n    - { at_ms: 1, mn: mn }\n",
+                "up",
+            ),
+            (
+                "  duration_ms: 5000\n  traffic: { iperf3: { bitrate: fast } }\n",
+                "scenario.traffic.iperf3.bitrate",
+            ),
             (
                 "  duration_ms: 5000\n  faults:\n    - { at_ms: 1, kind: flood }\n",
                 "flood",

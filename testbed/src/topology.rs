@@ -79,6 +79,10 @@ pub struct HomeAgentSpec {
     /// has no router of its own.
     #[serde(default)]
     pub uplink: Option<String>,
+    /// Interface identifier of its address on the uplink (default: 2 for
+    /// the first home agent on that link, 3 for the next ...).
+    #[serde(default)]
+    pub uplink_host: Option<u64>,
     /// Announce the home link itself (H flag), as the home router.
     #[serde(default = "yes")]
     pub home_router: bool,
@@ -100,6 +104,10 @@ pub struct MobileNodeSpec {
     pub key: Option<String>,
     #[serde(default)]
     pub optimistic_dad: bool,
+    /// The correspondent that talks to it in runs (default: the
+    /// correspondents in turn, the first to the first mobile node).
+    #[serde(default)]
+    pub correspondent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -290,7 +298,65 @@ impl Topology {
         for (i, c) in self.correspondents.iter().enumerate() {
             known(format!("correspondents[{i}].link"), &c.link)?;
         }
+        for (i, m) in self.mobile_nodes.iter().enumerate() {
+            if let Some(c) = &m.correspondent
+                && !self.correspondents.iter().any(|x| &x.name == c)
+            {
+                return Err(err(
+                    format!("mobile_nodes[{i}].correspondent"),
+                    format!("no correspondent named {c:?}"),
+                ));
+            }
+        }
+        let mut on_link: BTreeMap<(String, u64), String> = BTreeMap::new();
+        for r in &self.routers {
+            for l in &r.links {
+                on_link.insert((l.clone(), r.host), r.name.clone());
+            }
+        }
+        for (i, h) in self.home_agents.iter().enumerate() {
+            if let Some(u) = &h.uplink
+                && let Some(other) =
+                    on_link.insert((u.clone(), self.uplink_host(h)), h.name.clone())
+            {
+                return Err(err(
+                    format!("home_agents[{i}].uplink_host"),
+                    format!(
+                        "{} already has host {:#x} on {u}",
+                        other,
+                        self.uplink_host(h)
+                    ),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Interface identifier of home agent `h`'s address on its uplink.
+    pub fn uplink_host(&self, h: &HomeAgentSpec) -> u64 {
+        if let Some(x) = h.uplink_host {
+            return x;
+        }
+        let before = self
+            .home_agents
+            .iter()
+            .take_while(|x| x.name != h.name)
+            .filter(|x| x.uplink.is_some() && x.uplink == h.uplink && x.uplink_host.is_none())
+            .count();
+        2 + before as u64
+    }
+
+    /// The correspondent that talks to mobile node `i` in runs.
+    pub fn correspondent_of(&self, i: usize) -> Option<&CorrespondentSpec> {
+        let named = self
+            .mobile_nodes
+            .get(i)
+            .and_then(|m| m.correspondent.as_ref())
+            .and_then(|c| self.correspondents.iter().find(|x| &x.name == c));
+        named.or_else(|| {
+            (!self.correspondents.is_empty())
+                .then(|| &self.correspondents[i % self.correspondents.len()])
+        })
     }
 
     /// The nodes that forward, with the links each sits on.
@@ -401,5 +467,47 @@ mod tests {
             .expect_err("unknown field")
             .to_string();
         assert!(e.contains("bogus"), "{e}");
+    }
+
+    #[test]
+    fn home_agents_share_an_uplink_and_mobile_nodes_name_their_correspondent() {
+        let multi = include_str!("../topologies/multi.yaml");
+        let t = crate::scenario::Experiment::parse(multi)
+            .expect("multi")
+            .topology;
+        assert_eq!(t.uplink_host(&t.home_agents[0]), 2);
+        assert_eq!(t.uplink_host(&t.home_agents[1]), 3);
+        assert_eq!(t.correspondent_of(0).map(|c| c.name.as_str()), Some("cn1"));
+        assert_eq!(t.correspondent_of(1).map(|c| c.name.as_str()), Some("cn2"));
+        let routes = t.routes();
+        let r = &routes["r"];
+        assert!(
+            r.iter()
+                .any(|x| x.to_link == "home1" && x.via_node == "ha1")
+        );
+        assert!(
+            r.iter()
+                .any(|x| x.to_link == "home2" && x.via_node == "ha2")
+        );
+        // Without a named one, mobile nodes take the correspondents in turn.
+        let mut t2 = t.clone();
+        for m in &mut t2.mobile_nodes {
+            m.correspondent = None;
+        }
+        assert_eq!(t2.correspondent_of(1).map(|c| c.name.as_str()), Some("cn2"));
+        let bad = multi.replace("correspondent: cn2", "correspondent: cn9");
+        let e = crate::scenario::Experiment::parse(&bad)
+            .expect_err("cn9")
+            .to_string();
+        assert!(e.contains("mobile_nodes[1].correspondent"), "{e}");
+        // The router already holds ::1 on transit.
+        let bad = multi.replace(
+            "address: \"2001:db8:2::1\", uplink: transit",
+            "address: \"2001:db8:2::1\", uplink: transit, uplink_host: 1",
+        );
+        let e = crate::scenario::Experiment::parse(&bad)
+            .expect_err("collision")
+            .to_string();
+        assert!(e.contains("home_agents[1].uplink_host"), "{e}");
     }
 }

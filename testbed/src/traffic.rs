@@ -236,3 +236,76 @@ mod tests {
         }
     }
 }
+
+/// An iperf3 client's `--json` output as a report entry: bytes and rate
+/// the receiver saw, the sender's retransmissions, and the one-second
+/// intervals in which nothing moved. Any `error` iperf3 wrote, or output
+/// that is not iperf3's JSON, marks the stream as broken.
+pub fn iperf3_result(name: &str, json: &str) -> crate::report::Iperf3Result {
+    let broken = |error: String| crate::report::Iperf3Result {
+        name: name.to_string(),
+        bytes_received: 0,
+        bits_per_second: 0.0,
+        retransmits: None,
+        stalled_intervals: 0,
+        survived: false,
+        error: Some(error),
+    };
+    let v: serde_json::Value = match serde_json::from_str(json) {
+        Ok(v) => v,
+        Err(e) if json.trim().is_empty() => return broken(format!("iperf3 wrote nothing ({e})")),
+        Err(e) => return broken(format!("iperf3's output is not JSON: {e}")),
+    };
+    let end = &v["end"];
+    let received = &end["sum_received"];
+    let mut r = crate::report::Iperf3Result {
+        name: name.to_string(),
+        bytes_received: received["bytes"].as_u64().unwrap_or(0),
+        bits_per_second: received["bits_per_second"].as_f64().unwrap_or(0.0),
+        retransmits: end["sum_sent"]["retransmits"].as_u64(),
+        stalled_intervals: v["intervals"].as_array().map_or(0, |a| {
+            a.iter()
+                .filter(|i| i["sum"]["bytes"].as_u64() == Some(0))
+                .count() as u32
+        }),
+        survived: true,
+        error: None,
+    };
+    if let Some(e) = v["error"].as_str() {
+        r.survived = false;
+        r.error = Some(e.to_string());
+    } else if received.is_null() {
+        r.survived = false;
+        r.error = Some("iperf3 reported no end of test".into());
+    }
+    r
+}
+
+#[cfg(test)]
+mod iperf3_tests {
+    use super::iperf3_result;
+
+    #[test]
+    fn a_finished_stream_survives() {
+        let r = iperf3_result("cn -> mn", include_str!("fixtures/iperf3-ok.json"));
+        assert!(r.survived, "{r:?}");
+        assert_eq!(r.bytes_received, 2_621_440);
+        assert!((r.bits_per_second - 10.48e6).abs() < 0.01e6, "{r:?}");
+        assert_eq!(r.retransmits, Some(0));
+        assert_eq!(r.stalled_intervals, 0);
+    }
+
+    #[test]
+    fn an_error_or_garbage_is_a_broken_stream() {
+        let r = iperf3_result(
+            "x",
+            r#"{"start":{},"intervals":[{"sum":{"bytes":0}}],"end":{},"error":"control socket has closed unexpectedly"}"#,
+        );
+        assert!(!r.survived);
+        assert_eq!(r.stalled_intervals, 1);
+        assert!(r.error.as_deref().is_some_and(|e| e.contains("closed")));
+        assert!(!iperf3_result("x", "iperf3: error - unable to connect").survived);
+        assert!(!iperf3_result("x", "").survived);
+        assert!(!iperf3_result("x", r#"{"start":{},"intervals":[],"end":{}}"#).survived);
+    }
+}

@@ -191,3 +191,94 @@ fn home_agent_killed_and_restarted_mid_run() {
     assert!(bus >= 8.0, "{:?}", r.home_agent_metrics);
     assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
 }
+
+#[test]
+fn two_home_agents_and_a_mobile_node_with_two_interfaces() {
+    // multi.yaml: mn1 (home agent ha1, correspondent cn1) has a wire and a
+    // radio whose cables are pulled and plugged back in; mn2 (ha2, cn2)
+    // moves away and back while ha2 is SIGKILLed and restarted; iperf3
+    // runs from each correspondent.
+    let (r, out, _, pid) = run("multi.yaml", &[], "multi");
+    let seen: Vec<String> = r
+        .handovers
+        .iter()
+        .map(|h| {
+            format!(
+                "{}:{}->{}@{}",
+                h.mn,
+                h.from_link,
+                h.to_link,
+                h.interface.as_deref().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "mn1:home1->a@wlan0",
+            "mn1:a->b@eth0",
+            "mn1:b->a@wlan0",
+            "mn2:home2->b@-",
+            "mn2:b->home2@-"
+        ],
+        "{out}"
+    );
+    let h = |i: usize| &r.handovers[i];
+    // The wire lost carrier: the radio's care-of address was ready, so the
+    // handover needed no RA and no DAD, only a BU.
+    assert_eq!(h(0).cause.as_deref(), Some("carrier down eth0"), "{out}");
+    assert_eq!(h(0).dad_ms, None, "{:?}\n{out}", h(0));
+    assert_eq!(h(0).outcome.as_deref(), Some("registered"), "{out}");
+    assert!(
+        h(0).gap_ms < 900.0,
+        "fallback slower than a DAD: {:?}",
+        h(0)
+    );
+    // The wire came back (on link b): the radio carried the traffic while
+    // the wire's new care-of address went through DAD.
+    assert!(h(1).dad_ms.is_some_and(|d| d >= 900.0), "{:?}", h(1));
+    assert!(
+        h(1).gap_ms < 500.0,
+        "make-before-break lost the stream: {:?}",
+        h(1)
+    );
+    // No carrier at all for a second, then the radio: the gap shows it.
+    assert!(
+        h(2).cause
+            .as_deref()
+            .is_some_and(|c| c.contains("carrier down eth0") && c.contains("carrier up wlan0")),
+        "{:?}",
+        h(2)
+    );
+    assert!(h(2).gap_ms >= 1000.0, "{:?}", h(2));
+    assert_eq!(h(2).outcome.as_deref(), Some("registered"), "{out}");
+    assert_eq!(h(4).outcome.as_deref(), Some("deregistered"), "{out}");
+    // Two correspondents: each mobile node's streams come from its own.
+    assert!(r.tcp[0].name.starts_with("cn1 -> mn1"), "{:?}", r.tcp);
+    assert!(r.tcp[1].name.starts_with("cn2 -> mn2"), "{:?}", r.tcp);
+    assert!(
+        r.notes.is_empty(),
+        "install iperf3 (.ci/run does): {:?}",
+        r.notes
+    );
+    assert_eq!(r.iperf3.len(), 2, "{out}");
+    for i in &r.iperf3 {
+        assert!(i.survived && i.bytes_received > 1 << 20, "{i:?}\n{out}");
+    }
+    assert!(r.tcp_survived, "{:?}\n{out}", r.tcp);
+    // Each home agent registered its own mobile node, ha2's counters
+    // summed over its restart.
+    let accepted = |ha: &str| {
+        r.home_agent_metrics_by_name[ha]
+            .iter()
+            .filter(|(k, _)| {
+                k.starts_with("mip6_ha_binding_updates_total") && k.contains("status=\"0\"")
+            })
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    assert!(accepted("ha1") >= 3.0, "{:?}", r.home_agent_metrics_by_name);
+    assert!(accepted("ha2") >= 2.0, "{:?}", r.home_agent_metrics_by_name);
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+    println!("{out}");
+}

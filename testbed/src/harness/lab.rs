@@ -82,6 +82,8 @@ pub struct MoveOptions {
     /// up again after: the kernel then flushes the interface's addresses
     /// (manual ones too) and redoes link-local DAD, RS and SLAAC.
     pub bounce: bool,
+    /// Plug it in without carrier: moving a cable that was already pulled.
+    pub carrier_stays_off: bool,
 }
 
 /// State shared by a lab and the nodes and interfaces it hands out.
@@ -492,12 +494,14 @@ impl Lab {
         if !opts.carrier_off_for.is_zero() {
             thread::sleep(opts.carrier_off_for);
         }
-        self.shared
-            .ip(&["-n", sw, "link", "set", "dev", peer, "up"])?;
         if opts.bounce {
             iface.admin_up()?;
         }
-        iface.wait_carrier(true, self.shared.timeouts.carrier)?;
+        if !opts.carrier_stays_off {
+            self.shared
+                .ip(&["-n", sw, "link", "set", "dev", peer, "up"])?;
+            iface.wait_carrier(true, self.shared.timeouts.carrier)?;
+        }
         tracing::debug!(
             iface = iface.name(),
             node = iface.node(),
