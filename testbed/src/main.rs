@@ -41,12 +41,13 @@ struct RunArgs {
     #[arg(long, default_value = "mip6-run.svg")]
     svg: PathBuf,
     /// Replace the first mobile node by N clones, each moving between the
-    /// foreign links at random (seeded) times.
+    /// foreign links at random (seeded) times (default:
+    /// `scenario.mobile_nodes`).
     #[arg(long)]
     mobile_nodes: Option<usize>,
-    /// Seed of the clones' timelines.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed of the clones' timelines (default: `scenario.seed`, else 1).
+    #[arg(long)]
+    seed: Option<u64>,
 }
 
 fn run_file(args: RunArgs) -> anyhow::Result<()> {
@@ -54,10 +55,10 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
     let exp = mip6_testbed::scenario::Experiment::load(&args.file)?;
     let opts = mip6_testbed::run::RunOptions {
         bin_dir: mip6_testbed::demo::find_bin_dir()?,
-        mobile_nodes: args.mobile_nodes,
-        seed: args.seed,
+        mobile_nodes: args.mobile_nodes.or(exp.scenario.mobile_nodes),
+        seed: args.seed.or(exp.scenario.seed).unwrap_or(1),
     };
-    let n = args.mobile_nodes.unwrap_or(exp.topology.mobile_nodes.len());
+    let n = opts.mobile_nodes.unwrap_or(exp.topology.mobile_nodes.len());
     eprintln!(
         "mip6-testbed run: {} ({n} mobile nodes, {} ms)...",
         args.file.display(),

@@ -34,6 +34,12 @@ pub struct Scenario {
     /// advertised link that is no home link, uplink or correspondent's link.
     #[serde(default)]
     pub foreign_links: Vec<String>,
+    /// What `--mobile-nodes N` does, from the file (the option wins).
+    #[serde(default)]
+    pub mobile_nodes: Option<usize>,
+    /// What `--seed S` does, from the file (the option wins).
+    #[serde(default)]
+    pub seed: Option<u64>,
 }
 
 impl Default for Scenario {
@@ -45,6 +51,8 @@ impl Default for Scenario {
             traffic: TrafficSpec::default(),
             faults: Vec::new(),
             foreign_links: Vec::new(),
+            mobile_nodes: None,
+            seed: None,
         }
     }
 }
@@ -178,6 +186,9 @@ impl Scenario {
         }
         if !(1..=10_000).contains(&self.traffic.probe_hz) {
             return Err(err("scenario.traffic.probe_hz", "1 to 10000"));
+        }
+        if self.mobile_nodes.is_some_and(|n| n == 0 || n > 999) {
+            return Err(err("scenario.mobile_nodes", "1 to 999"));
         }
         if self.traffic.tcp_rate == 0 {
             return Err(err("scenario.traffic.tcp_rate", "must be positive"));
@@ -439,6 +450,14 @@ mod tests {
                 reverse: true
             })
         );
+        let e = Experiment::parse(&with(
+            "  duration_ms: 5000\n  mobile_nodes: 50\n  seed: 7\n",
+        ))
+        .expect("mobile_nodes");
+        assert_eq!(
+            (e.scenario.mobile_nodes, e.scenario.seed),
+            (Some(50), Some(7))
+        );
         for (bad, want) in [
             (
                 "  duration_ms: 5000\n  moves:\n    - { at_ms: 1000, mn: mn, to: c }\n",
@@ -457,6 +476,10 @@ mod tests {
                 "scenario.faults[0].router",
             ),
             ("  duration_ms: 5000\n  bogus: 1\n", "bogus"),
+            (
+                "  duration_ms: 5000\n  mobile_nodes: 0\n",
+                "scenario.mobile_nodes",
+            ),
             (
                 "  duration_ms: 5000\n  carrier:\n    - { at_ms: 1, mn: mn, iface: wlan9, up: false }\n",
                 "scenario.carrier[0].iface",
