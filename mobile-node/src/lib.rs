@@ -1,6 +1,6 @@
 //! The Mobile IPv6 mobile node: configuration, the daemon behind
 //! `mip6-mn run`, its control socket and status, and the tunnel data plane
-//! interface (with a fallback implementation until the shared one lands).
+//! interface.
 
 pub mod config;
 pub mod control;
@@ -10,4 +10,3 @@ pub mod history;
 pub mod iface;
 pub mod status;
 pub mod tunnel;
-pub mod tunnel_fallback;

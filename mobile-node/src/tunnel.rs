@@ -5,8 +5,7 @@
 //! encapsulated (IPv6-in-IPv6, RFC 2473) from the current care-of address
 //! to the home agent; IPv6-in-IPv6 from the home agent is decapsulated and
 //! written into the TUN. [`SharedTunnel`] does it with the shared
-//! `common::dataplane` in mobile node mode; [`crate::tunnel_fallback`] is a
-//! plain two-thread tunnel the namespace tests use as a stand-in home agent.
+//! `common::dataplane` in mobile node mode.
 
 use std::net::Ipv6Addr;
 

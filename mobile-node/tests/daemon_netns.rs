@@ -13,8 +13,9 @@
 //! agent. The test home agent receives BUs with the Home Address option on
 //! a protocol-60 raw socket, answers with BAs carrying a type 2 routing
 //! header through an IPPROTO_RAW socket, and tunnels packets for the home
-//! address to the care-of address with the mobile node's fallback tunnel in
-//! its home-agent role.
+//! address to the care-of address with the shared data plane
+//! (`mip6_common::dataplane`) in home agent mode, as the home agent daemon
+//! does.
 //!
 //! Run as root (CI does). Every lab is removed on success, failure and
 //! interruption by the harness.
@@ -24,6 +25,7 @@ use mip6_common::binding::cache::{
     self, BindingCache, BuContext, CacheConfig, HomePrefix, MnPolicy,
 };
 use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
 use mip6_common::radv::{PrefixConfig, RaContent, RaTiming};
 use mip6_common::sys::mn_signal::SignalSocket;
 use mip6_common::sys::radv_io::RaSender;
@@ -31,7 +33,6 @@ use mip6_common::wire::checksum::proto;
 use mip6_common::wire::exthdr::{FixedHeader, Ipv6Repr, parse_payload};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use mip6_mobile_node::status::Status;
-use mip6_mobile_node::tunnel_fallback::{FallbackTunnel, Role};
 use mip6_testbed::harness::{Iface, Lab, LabOptions, Node, NodeOptions, Timeouts};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -126,9 +127,8 @@ struct HaState {
 }
 
 /// A home agent in a thread of the HA namespace: binding cache engine,
-/// protocol-60 and protocol-135 receive, IPPROTO_RAW send, and the
-/// fallback tunnel in its home-agent role with the route for the home
-/// address into it.
+/// protocol-60 and protocol-135 receive, IPPROTO_RAW send, and the data
+/// plane in home agent mode with the route for the home address into it.
 struct TestHa {
     stop: Arc<AtomicBool>,
     state: Arc<Mutex<HaState>>,
@@ -169,8 +169,8 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
         Some(Protocol::from(libc::IPPROTO_RAW)),
     )
     .expect("IPPROTO_RAW socket");
-    let tunnel = FallbackTunnel::start_with("hatun", 1460, Some(HA), None, HOA, Role::HomeAgent)
-        .expect("home agent tunnel");
+    let tunnel =
+        DataPlane::start(DataPlaneConfig::new("hatun", HA, Mode::Ha)).expect("home agent tunnel");
     let mut buf = vec![0u8; 65536];
     while !stop.load(Ordering::SeqCst) {
         let mut fds = [
@@ -252,6 +252,7 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
             }
         }
         cache.handle_timeout(now);
+        let mut bindings_changed = false;
         while let Some(a) = cache.poll_action() {
             let mut s = state.lock().expect("state");
             match a {
@@ -276,27 +277,32 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
                     ));
                 }
                 cache::Action::InstallBinding { hoa, coa, .. } => {
-                    tunnel.set_peer(Some(coa));
                     route_hoa(true);
+                    bindings_changed = true;
                     s.binding = Some((hoa, coa));
                     s.log.push(format!("install {hoa} -> {coa}"));
                 }
                 cache::Action::UpdateBinding { hoa, coa, .. } => {
-                    tunnel.set_peer(Some(coa));
+                    bindings_changed = true;
                     s.binding = Some((hoa, coa));
                     s.log.push(format!("update {hoa} -> {coa}"));
                 }
                 cache::Action::RemoveBinding { hoa, coa, .. } => {
                     route_hoa(false);
-                    tunnel.set_peer(None);
+                    bindings_changed = true;
                     s.binding = None;
                     s.log.push(format!("remove {hoa} (was {coa})"));
                 }
                 other => s.log.push(format!("{other:?}")),
             }
         }
+        // Once per batch of actions, after the routes, like the home agent
+        // daemon: the snapshot already holds every change just carried out.
+        if bindings_changed {
+            tunnel.set_bindings(cache.snapshot());
+        }
     }
-    drop(tunnel);
+    tunnel.shutdown().expect("home agent tunnel shutdown");
 }
 
 impl TestHa {
