@@ -98,6 +98,8 @@ struct Daemon {
     shared: Arc<Shared>,
     signals: UnixStream,
     dirty: bool,
+    /// The data plane has not seen the latest binding changes yet.
+    tunnel_stale: bool,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -249,6 +251,7 @@ impl Daemon {
             shared: Arc::clone(&shared),
             signals,
             dirty: false,
+            tunnel_stale: false,
             buf: vec![0; 65536],
             nft: Some(nft),
             sysctls,
@@ -449,9 +452,10 @@ impl Daemon {
             p.pending_dad = pending;
         }
         if changed {
-            self.tunnel.set_bindings(self.cache.snapshot());
+            self.tunnel_stale = true;
             self.dirty = true;
         }
+        self.sync_tunnel();
         if self.dirty {
             self.dirty = false;
             let records = self.cache.export(SystemTime::now(), Instant::now());
@@ -462,7 +466,22 @@ impl Daemon {
         }
     }
 
+    /// Hands the data plane the binding cache as it is now.
+    fn sync_tunnel(&mut self) {
+        if std::mem::take(&mut self.tunnel_stale) {
+            self.tunnel.set_bindings(self.cache.snapshot());
+        }
+    }
+
     fn do_action(&mut self, now: Instant, a: Action) {
+        if matches!(
+            a,
+            Action::InstallBinding { .. }
+                | Action::UpdateBinding { .. }
+                | Action::RemoveBinding { .. }
+        ) {
+            self.tunnel_stale = true;
+        }
         match a {
             Action::InstallBinding {
                 hoa, link_local, ..
@@ -519,6 +538,9 @@ impl Daemon {
                 if to_coa != hoa {
                     ip.routing_home_address = Some(hoa);
                 }
+                // The mobile node sends through the tunnel as soon as the
+                // BA arrives: the data plane must know the binding first.
+                self.sync_tunnel();
                 debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
                 self.send_packet(&ip, &mh_bytes);
             }

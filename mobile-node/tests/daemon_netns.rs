@@ -1,6 +1,7 @@
-//! `mip6-mn run` for real, in network namespaces, against a test home agent
-//! built in this file from the sans-IO binding cache (there is no home
-//! agent daemon on this branch yet):
+//! `mip6-mn run` for real, in network namespaces, mostly against a test home
+//! agent built in this file from the sans-IO binding cache, so a mobile node
+//! failure is not confused with a home agent one (one test runs the real
+//! `mip6-ha`):
 //!
 //! ```text
 //!   cn ── c ──┐                 ┌── fa ── mn (eth0, moves fa -> fb)
