@@ -216,32 +216,26 @@ impl Scenario {
                 .find(|m| m.name == name)
                 .ok_or_else(|| err(field, format!("no mobile node named {name:?}")))
         };
+        // Every timed event names a mobile node and maybe one of its
+        // interfaces.
+        let event = |f: &str, at: u64, name: &str, iface: &Option<String>| {
+            time(format!("{f}.at_ms"), at)?;
+            let spec = mn(format!("{f}.mn"), name)?;
+            match iface {
+                Some(ifn) if !spec.interfaces.iter().any(|x| &x.name == ifn) => Err(err(
+                    format!("{f}.iface"),
+                    format!("{name} has no interface {ifn:?}"),
+                )),
+                _ => Ok(()),
+            }
+        };
         for (i, m) in self.moves.iter().enumerate() {
             let f = format!("scenario.moves[{i}]");
-            time(format!("{f}.at_ms"), m.at_ms)?;
-            let spec = mn(format!("{f}.mn"), &m.mn)?;
-            if let Some(ifn) = &m.iface
-                && !spec.interfaces.iter().any(|x| &x.name == ifn)
-            {
-                return Err(err(
-                    format!("{f}.iface"),
-                    format!("{} has no interface {ifn:?}", m.mn),
-                ));
-            }
+            event(&f, m.at_ms, &m.mn, &m.iface)?;
             link(format!("{f}.to"), &m.to)?;
         }
         for (i, c) in self.carrier.iter().enumerate() {
-            let f = format!("scenario.carrier[{i}]");
-            time(format!("{f}.at_ms"), c.at_ms)?;
-            let spec = mn(format!("{f}.mn"), &c.mn)?;
-            if let Some(ifn) = &c.iface
-                && !spec.interfaces.iter().any(|x| &x.name == ifn)
-            {
-                return Err(err(
-                    format!("{f}.iface"),
-                    format!("{} has no interface {ifn:?}", c.mn),
-                ));
-            }
+            event(&format!("scenario.carrier[{i}]"), c.at_ms, &c.mn, &c.iface)?;
         }
         if let Some(ip) = &self.traffic.iperf3 {
             let b = ip.bitrate.trim_end_matches(['K', 'M', 'G', 'k', 'm', 'g']);
