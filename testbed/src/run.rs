@@ -269,8 +269,13 @@ struct Iperf3Run {
     json: PathBuf,
 }
 
+/// The iperf3 program: `MIP6_IPERF3`, else `iperf3` from the PATH.
+fn iperf3_program() -> String {
+    std::env::var("MIP6_IPERF3").unwrap_or_else(|_| "iperf3".into())
+}
+
 fn iperf3_installed() -> bool {
-    std::process::Command::new("iperf3")
+    std::process::Command::new(iperf3_program())
         .arg("--version")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -380,7 +385,10 @@ fn drive(
     let mut notes = Vec::new();
     let iperf3 = match &sc.traffic.iperf3 {
         Some(_) if !iperf3_installed() => {
-            let n = "iperf3 is not installed: its streams did not run".to_string();
+            let n = format!(
+                "{} is not installed: its streams did not run",
+                iperf3_program()
+            );
             eprintln!("mip6-testbed run: warning: {n}");
             notes.push(n);
             None
@@ -390,6 +398,7 @@ fn drive(
     // Whole seconds that end before the run does.
     let iperf3_secs = (sc.duration_ms / 1000).saturating_sub(1).max(1).to_string();
     let mut iperfs = Vec::new();
+    let iperf3_exe = iperf3_program();
     let start = Instant::now();
     let started_unix_ms = unix_ms();
     for (i, m) in mns.iter_mut().enumerate() {
@@ -436,16 +445,16 @@ fn drive(
         }
         if let Some(ip) = &iperf3 {
             let port = (PORT_BASE_IPERF3 + i as u16).to_string();
-            let mut server = m
-                .node
-                .spawn(&["iperf3", "-s", "-1", "--forceflush", "-p", &port])?;
+            let mut server =
+                m.node
+                    .spawn(&[&iperf3_exe, "-s", "-1", "--forceflush", "-p", &port])?;
             server
                 .wait_log("Server listening", Duration::from_secs(10))
                 .map_err(|e| anyhow!("iperf3 -s on {}: {e}\n{}", m.spec.name, server.log()))?;
             let json = dir.join(format!("iperf3-{}.json", m.spec.name));
             let hoa_s = hoa.to_string();
             let mut argv = vec![
-                "iperf3",
+                iperf3_exe.as_str(),
                 "-c",
                 &hoa_s,
                 "-p",

@@ -29,6 +29,15 @@ fn m6_namespaces() -> Vec<String> {
 }
 
 fn run(file: &str, extra: &[&str], tag: &str) -> (Report, String, Duration, u32) {
+    run_with_env(file, extra, tag, &[])
+}
+
+fn run_with_env(
+    file: &str,
+    extra: &[&str],
+    tag: &str,
+    env: &[(&str, &str)],
+) -> (Report, String, Duration, u32) {
     let exe = env!("CARGO_BIN_EXE_mip6-testbed");
     let dir = std::env::temp_dir().join(format!("mip6-run-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -42,6 +51,7 @@ fn run(file: &str, extra: &[&str], tag: &str) -> (Report, String, Duration, u32)
         .args(["--svg", svg.to_str().expect("utf-8")])
         .args(extra)
         .env("MIP6_BIN_DIR", Path::new(exe).parent().expect("bin dir"))
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -281,4 +291,31 @@ fn two_home_agents_and_a_mobile_node_with_two_interfaces() {
     assert!(accepted("ha2") >= 2.0, "{:?}", r.home_agent_metrics_by_name);
     assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
     println!("{out}");
+}
+
+#[test]
+fn iperf3_missing_is_a_note_not_a_failure() {
+    // The default network, two seconds, iperf3 asked for but not there.
+    let text = std::fs::read_to_string(topology("default.yaml")).expect("default.yaml")
+        + "\nscenario:\n  duration_ms: 2000\n  traffic: { probe_hz: 100, iperf3: { bitrate: 1M } }\n";
+    let file = std::env::temp_dir().join(format!("mip6-no-iperf3-{}.yaml", std::process::id()));
+    std::fs::write(&file, text).expect("write");
+    // Only the child's environment: the other tests run in parallel.
+    let (r, out, _, pid) = run_with_env(
+        file.to_str().expect("utf-8"),
+        &[],
+        "noiperf",
+        &[("MIP6_IPERF3", "/nonexistent/iperf3")],
+    );
+    std::fs::remove_file(&file).ok();
+    assert!(r.iperf3.is_empty(), "{:?}", r.iperf3);
+    assert!(
+        r.notes
+            .iter()
+            .any(|n| n.contains("/nonexistent/iperf3 is not installed")),
+        "{:?}\n{out}",
+        r.notes
+    );
+    assert!(r.tcp_survived, "{out}");
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
 }
