@@ -29,14 +29,15 @@
 //! route keeps the kernel in charge of the IPv6 header (hop limit, flow
 //! label, fragmentation) while we control every octet above it.
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::process::{Command, Stdio};
 
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 
+use super::rawsock::{
+    ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from, set_int,
+};
 use crate::wire::checksum::proto;
 use crate::wire::exthdr::{FixedHeader, hao_destination_options, parse_payload};
 
@@ -58,58 +59,15 @@ pub struct SignalSocket {
     protocol: u8,
 }
 
-impl AsRawFd for SignalSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for SignalSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
-fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    // SAFETY: the pointer and length describe a live c_int.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
+fd_through!(SignalSocket, sock);
 
 impl SignalSocket {
     /// A raw socket of `protocol`, non-blocking, reporting each packet's
     /// destination.
     pub fn open(protocol: u8) -> io::Result<Self> {
         let what = || format!("raw IPv6 socket of protocol {protocol}");
-        let sock = Socket::new(
-            Domain::IPV6,
-            Type::RAW,
-            Some(Protocol::from(i32::from(protocol))),
-        )
-        .map_err(ctx(what()))?;
-        set_int(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_RECVPKTINFO,
-            1,
-        )
-        .map_err(ctx(what()))?;
+        let sock = raw_socket(i32::from(protocol)).map_err(ctx(what()))?;
+        report_arrival(&sock, false).map_err(ctx(what()))?;
         sock.set_nonblocking(true).map_err(ctx(what()))?;
         Ok(Self { sock, protocol })
     }
@@ -118,13 +76,8 @@ impl SignalSocket {
     /// off: see the module notes.
     pub fn mobility() -> io::Result<Self> {
         let s = Self::open(proto::MOBILITY)?;
-        set_int(
-            s.sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_CHECKSUM,
-            -1,
-        )
-        .map_err(ctx("turn off kernel checksums on the MH socket".into()))?;
+        set_int(&s.sock, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, -1)
+            .map_err(ctx("turn off kernel checksums on the MH socket".into()))?;
         Ok(s)
     }
 
@@ -149,11 +102,12 @@ impl SignalSocket {
         home_address: Option<Ipv6Addr>,
     ) -> io::Result<usize> {
         let dstopts = home_address.map(|h| hao_destination_options(self.protocol, h));
-        send_with_cmsgs(
-            self.sock.as_raw_fd(),
+        send_from(
+            &self.sock,
             payload,
             src,
             dst,
+            0,
             dstopts.as_ref().map(|d| &d[..]),
         )
         .map_err(ctx(format!(
@@ -166,118 +120,15 @@ impl SignalSocket {
     /// Receives one packet (the part after its IPv6 header). `WouldBlock`
     /// when nothing waits; a packet larger than `buf` fails `InvalidData`.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = loop {
-            match socket::recvmsg::<SockaddrIn6>(
-                self.sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::empty(),
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.map_err(io::Error::from)?,
-            }
-        };
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("protocol {} packet larger than the buffer", self.protocol),
-            ));
-        }
-        let mut r = Received {
-            len: msg.bytes,
-            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
-            dst: Ipv6Addr::UNSPECIFIED,
-            ifindex: 0,
-        };
-        for c in msg.cmsgs().map_err(io::Error::from)? {
-            if let ControlMessageOwned::Ipv6PacketInfo(p) = c {
-                r.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
-                r.ifindex = p.ipi6_ifindex;
-            }
-        }
-        Ok(r)
-    }
-}
-
-/// sendmsg with IPV6_PKTINFO (source `src`, any interface) and, when given,
-/// IPV6_DSTOPTS.
-fn send_with_cmsgs(
-    fd: RawFd,
-    payload: &[u8],
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    dstopts: Option<&[u8]>,
-) -> io::Result<usize> {
-    let info = libc::in6_pktinfo {
-        ipi6_addr: libc::in6_addr {
-            s6_addr: src.octets(),
-        },
-        ipi6_ifindex: 0,
-    };
-    let info_len = std::mem::size_of::<libc::in6_pktinfo>();
-    let opts_len = dstopts.map_or(0, <[u8]>::len);
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe {
-        libc::CMSG_SPACE(info_len as u32) as usize
-            + if opts_len > 0 {
-                libc::CMSG_SPACE(opts_len as u32) as usize
-            } else {
-                0
-            }
-    };
-    // u64s: cmsghdr alignment.
-    let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = dst.octets();
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr().cast_mut().cast(),
-        iov_len: payload.len(),
-    };
-    // SAFETY: msghdr is plain data; all-zero is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&raw mut sa).cast();
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: `control` holds `space` octets, enough for both headers as
-    // CMSG_SPACE computed; CMSG_FIRSTHDR/NXTHDR stay inside it and we copy
-    // exactly the lengths announced in cmsg_len.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&raw const msg);
-        if c.is_null() {
-            return Err(io::Error::other("no room for control messages"));
-        }
-        (*c).cmsg_level = libc::IPPROTO_IPV6;
-        (*c).cmsg_type = libc::IPV6_PKTINFO;
-        (*c).cmsg_len = libc::CMSG_LEN(info_len as u32) as _;
-        std::ptr::copy_nonoverlapping((&raw const info).cast::<u8>(), libc::CMSG_DATA(c), info_len);
-        if let Some(opts) = dstopts {
-            let c2 = libc::CMSG_NXTHDR(&raw const msg, c);
-            if c2.is_null() {
-                return Err(io::Error::other("no room for control messages"));
-            }
-            (*c2).cmsg_level = libc::IPPROTO_IPV6;
-            (*c2).cmsg_type = libc::IPV6_DSTOPTS;
-            (*c2).cmsg_len = libc::CMSG_LEN(opts.len() as u32) as _;
-            std::ptr::copy_nonoverlapping(opts.as_ptr(), libc::CMSG_DATA(c2), opts.len());
-        }
-    }
-    loop {
-        // SAFETY: msg and everything it points to live across the call.
-        let n = unsafe { libc::sendmsg(fd, &raw const msg, 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+        let info = recv_with_info(&self.sock, buf, || {
+            format!("protocol {} packet larger than the buffer", self.protocol)
+        })?;
+        Ok(Received {
+            len: info.len,
+            src: info.src,
+            dst: info.dst,
+            ifindex: info.ifindex,
+        })
     }
 }
 
