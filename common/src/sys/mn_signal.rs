@@ -31,10 +31,10 @@
 
 use std::io;
 use std::net::Ipv6Addr;
-use std::process::{Command, Stdio};
 
 use socket2::Socket;
 
+use super::nft::NftTable;
 use super::rawsock::{
     ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from, set_int,
 };
@@ -171,10 +171,14 @@ pub fn mh_behind_rh2(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Option<Rh2
 /// next header 43, routing type 2) and to IPv6-in-IPv6 it has no tunnel for
 /// (code 1, next header 41). Nothing else is touched. Removed by
 /// [`ParamProblemFilter::remove`] or on drop.
+///
+/// Narrower than the home agent's ruleset
+/// ([`super::nft::param_problem_ruleset`]), which also drops the answers to
+/// Home Address options, to Mobility Headers and to routing headers of any
+/// type: only the table's life cycle is shared.
 #[derive(Debug)]
 pub struct ParamProblemFilter {
-    table: String,
-    installed: bool,
+    table: NftTable,
 }
 
 /// The ruleset [`ParamProblemFilter`] installs, for logs and tests.
@@ -194,83 +198,22 @@ pub fn param_problem_ruleset(table: &str) -> String {
     )
 }
 
-fn nft(script: &str) -> io::Result<()> {
-    use std::io::Write as _;
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(ctx("run nft".into()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
-fn check_table_name(table: &str) -> io::Result<()> {
-    let ok = !table.is_empty()
-        && table.len() <= 64
-        && table
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad nftables table name {table:?}"),
-        ))
-    }
-}
-
 impl ParamProblemFilter {
     /// Installs the table, replacing one of the same name that a previous
     /// run left behind.
     pub fn install(table: &str) -> io::Result<Self> {
-        check_table_name(table)?;
-        // `add` then `delete` always succeeds, whether the table existed.
-        nft(&format!(
-            "add table ip6 {table}\ndelete table ip6 {table}\n{}",
-            param_problem_ruleset(table)
-        ))
-        .map_err(ctx(format!("install nftables table ip6 {table}")))?;
         Ok(Self {
-            table: table.to_owned(),
-            installed: true,
+            table: NftTable::install(table, &param_problem_ruleset(table))?,
         })
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        self.table.name()
     }
 
     /// Deletes the table.
     pub fn remove(&mut self) -> io::Result<()> {
-        if !self.installed {
-            return Ok(());
-        }
-        self.installed = false;
-        nft(&format!(
-            "add table ip6 {0}\ndelete table ip6 {0}\n",
-            self.table
-        ))
-        .map_err(ctx(format!("delete nftables table ip6 {}", self.table)))
-    }
-}
-
-impl Drop for ParamProblemFilter {
-    fn drop(&mut self) {
-        let _ = self.remove();
+        self.table.remove()
     }
 }
 
@@ -305,7 +248,5 @@ mod tests {
         let r = param_problem_ruleset("mip6_mn");
         assert!(r.starts_with("table ip6 mip6_mn {"));
         assert!(r.contains("code 0 @th,112,8 43 @th,400,8 2"));
-        assert!(check_table_name("bad name").is_err());
-        assert!(check_table_name("mip6_mn").is_ok());
     }
 }
