@@ -22,7 +22,7 @@ use std::os::fd::AsRawFd;
 use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
 use socket2::Socket;
 
-use super::rawsock::{ctx, fd_through, raw_socket, recv_with_info, report_arrival};
+use super::rawsock::{ctx, fd_through, open_receiving, raw_socket, recv_with_info};
 use crate::wire::exthdr::FixedHeader;
 
 /// Where a received packet came from and went to.
@@ -68,9 +68,7 @@ impl RawRecvSocket {
     /// Opens a raw socket of `protocol` (43, 60, 135...) in the calling
     /// thread's namespace, receiving on every interface.
     pub fn open(protocol: u8) -> io::Result<Self> {
-        let what = || format!("raw IPv6 socket of protocol {protocol}");
-        let sock = raw_socket(i32::from(protocol)).map_err(ctx(what()))?;
-        report_arrival(&sock, true).map_err(ctx(what()))?;
+        let sock = open_receiving(protocol, true)?;
         // Room for bursts of BUs while the daemon is busy.
         let _ = sock.set_recv_buffer_size(1 << 20);
         Ok(Self { sock, protocol })

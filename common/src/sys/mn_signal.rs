@@ -35,9 +35,7 @@ use std::net::Ipv6Addr;
 use socket2::Socket;
 
 use super::nft::NftTable;
-use super::rawsock::{
-    ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from, set_int,
-};
+use super::rawsock::{ctx, fd_through, open_receiving, recv_with_info, send_from, set_int};
 use crate::wire::checksum::proto;
 use crate::wire::exthdr::{FixedHeader, hao_destination_options, parse_payload};
 
@@ -65,10 +63,9 @@ impl SignalSocket {
     /// A raw socket of `protocol`, non-blocking, reporting each packet's
     /// destination.
     pub fn open(protocol: u8) -> io::Result<Self> {
-        let what = || format!("raw IPv6 socket of protocol {protocol}");
-        let sock = raw_socket(i32::from(protocol)).map_err(ctx(what()))?;
-        report_arrival(&sock, false).map_err(ctx(what()))?;
-        sock.set_nonblocking(true).map_err(ctx(what()))?;
+        let sock = open_receiving(protocol, false)?;
+        sock.set_nonblocking(true)
+            .map_err(ctx(format!("raw IPv6 socket of protocol {protocol}")))?;
         Ok(Self { sock, protocol })
     }
 

@@ -78,6 +78,15 @@ pub(crate) fn report_arrival(sock: &Socket, hop_limit: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// A raw socket of one IPv6 `protocol` (an upper layer or extension
+/// header) that reports where each packet went, as [`report_arrival`] says.
+pub(crate) fn open_receiving(protocol: u8, hop_limit: bool) -> io::Result<Socket> {
+    let what = || format!("raw IPv6 socket of protocol {protocol}");
+    let sock = raw_socket(i32::from(protocol)).map_err(ctx(what()))?;
+    report_arrival(&sock, hop_limit).map_err(ctx(what()))?;
+    Ok(sock)
+}
+
 /// Where a received message came from and went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecvInfo {
