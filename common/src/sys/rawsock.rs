@@ -2,8 +2,8 @@
 //! [`super::mn_signal`] have in common: opening them, asking the kernel
 //! where each packet came from and went to, receiving with that ancillary
 //! data, and sending from a chosen source (IPV6_PKTINFO). The sockets
-//! themselves stay apart because their options differ (filters, hop limits,
-//! checksum offsets, blocking mode).
+//! themselves stay apart because their options differ (ICMPv6 filters, hop
+//! limits, kernel checksumming, blocking mode).
 
 use std::io::{self, IoSliceMut};
 use std::net::Ipv6Addr;
@@ -43,7 +43,8 @@ pub(crate) fn raw_socket(protocol: i32) -> io::Result<Socket> {
     Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(protocol)))
 }
 
-/// Sets an int-valued socket option that neither socket2 nor nix names.
+/// Sets an int-valued socket option by number, for those the typed
+/// wrappers of socket2 and nix are not used for (IPV6_CHECKSUM).
 pub(crate) fn set_int(
     sock: &Socket,
     level: libc::c_int,
