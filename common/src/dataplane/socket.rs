@@ -260,17 +260,19 @@ pub(crate) struct OutMsg {
     pub tclass: Option<u8>,
 }
 
-/// Scratch space for sendmmsg, kept between calls.
-pub(crate) struct Sender {
+/// The headers, iovecs, addresses and control buffers of one
+/// sendmmsg/recvmmsg batch, kept between calls so that a batch allocates
+/// nothing.
+struct Batch {
     hdrs: Vec<libc::mmsghdr>,
     iovs: Vec<libc::iovec>,
     names: Vec<libc::sockaddr_in6>,
     cmsgs: Vec<[u64; CMSG_BUF / 8]>,
 }
 
-impl std::fmt::Debug for Sender {
+impl std::fmt::Debug for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sender")
+        f.debug_struct("Batch")
             .field("capacity", &self.hdrs.len())
             .finish()
     }
@@ -278,10 +280,10 @@ impl std::fmt::Debug for Sender {
 
 // SAFETY: the raw pointers inside are scratch values rewritten before every
 // call and never dereferenced outside it.
-unsafe impl Send for Sender {}
+unsafe impl Send for Batch {}
 
-impl Sender {
-    pub(crate) fn new(capacity: usize) -> Self {
+impl Batch {
+    fn new(capacity: usize) -> Self {
         let capacity = capacity.max(1);
         // SAFETY: plain old data.
         let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
@@ -299,6 +301,40 @@ impl Sender {
         }
     }
 
+    fn capacity(&self) -> usize {
+        self.hdrs.len()
+    }
+
+    /// Points header `i` at `iov`, its own address slot and the first
+    /// `ctl_len` octets of its control slot (no control data when 0).
+    fn set(&mut self, i: usize, iov: libc::iovec, ctl_len: usize) {
+        self.iovs[i] = iov;
+        let h = &mut self.hdrs[i].msg_hdr;
+        h.msg_name = (&raw mut self.names[i]).cast();
+        h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        h.msg_iov = &raw mut self.iovs[i];
+        h.msg_iovlen = 1;
+        if ctl_len == 0 {
+            h.msg_control = std::ptr::null_mut();
+            h.msg_controllen = 0;
+        } else {
+            h.msg_control = self.cmsgs[i].as_mut_ptr().cast();
+            h.msg_controllen = ctl_len;
+        }
+        h.msg_flags = 0;
+        self.hdrs[i].msg_len = 0;
+    }
+}
+
+/// Scratch space for sendmmsg, kept between calls.
+#[derive(Debug)]
+pub(crate) struct Sender(Batch);
+
+impl Sender {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self(Batch::new(capacity))
+    }
+
     /// Sends `msgs` (at most the capacity) from `bufs` with one sendmmsg.
     /// Returns how many went, in order, and the error that stopped the
     /// first one that did not (`None` when all went).
@@ -308,32 +344,20 @@ impl Sender {
         msgs: &[OutMsg],
         bufs: &[Vec<u8>],
     ) -> (usize, Option<io::Error>) {
-        let n = msgs.len().min(self.hdrs.len());
+        let batch = &mut self.0;
+        let n = msgs.len().min(batch.capacity());
         for (i, m) in msgs.iter().take(n).enumerate() {
             let data = bufs
                 .get(m.buf)
                 .and_then(|b| b.get(m.start..m.start + m.len))
                 .unwrap_or(&[]);
-            self.iovs[i] = libc::iovec {
+            batch.names[i] = sockaddr(m.dst);
+            let ctl_len = write_cmsgs(&mut batch.cmsgs[i], m.src, m.tclass);
+            let iov = libc::iovec {
                 iov_base: data.as_ptr().cast_mut().cast(),
                 iov_len: data.len(),
             };
-            self.names[i] = sockaddr(m.dst);
-            let ctl_len = write_cmsgs(&mut self.cmsgs[i], m.src, m.tclass);
-            let h = &mut self.hdrs[i].msg_hdr;
-            h.msg_name = (&raw mut self.names[i]).cast();
-            h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            h.msg_iov = &raw mut self.iovs[i];
-            h.msg_iovlen = 1;
-            if ctl_len == 0 {
-                h.msg_control = std::ptr::null_mut();
-                h.msg_controllen = 0;
-            } else {
-                h.msg_control = self.cmsgs[i].as_mut_ptr().cast();
-                h.msg_controllen = ctl_len;
-            }
-            h.msg_flags = 0;
-            self.hdrs[i].msg_len = 0;
+            batch.set(i, iov, ctl_len);
         }
         if n == 0 {
             return (0, None);
@@ -343,7 +367,7 @@ impl Sender {
             // SAFETY: `n` headers are initialised above and point at live
             // buffers (`bufs`, and our own vectors, which do not move
             // during the call).
-            let r = unsafe { libc::sendmmsg(fd, self.hdrs.as_mut_ptr(), cnt, 0) };
+            let r = unsafe { libc::sendmmsg(fd, batch.hdrs.as_mut_ptr(), cnt, 0) };
             if r >= 0 {
                 let sent = r.unsigned_abs() as usize;
                 return (sent, None);
@@ -421,41 +445,12 @@ pub(crate) struct InMsg {
 }
 
 /// Scratch space for recvmmsg.
-pub(crate) struct Receiver {
-    hdrs: Vec<libc::mmsghdr>,
-    iovs: Vec<libc::iovec>,
-    names: Vec<libc::sockaddr_in6>,
-    cmsgs: Vec<[u64; CMSG_BUF / 8]>,
-}
-
-impl std::fmt::Debug for Receiver {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Receiver")
-            .field("capacity", &self.hdrs.len())
-            .finish()
-    }
-}
-
-// SAFETY: as for Sender.
-unsafe impl Send for Receiver {}
+#[derive(Debug)]
+pub(crate) struct Receiver(Batch);
 
 impl Receiver {
     pub(crate) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
-        // SAFETY: plain old data.
-        let zero_hdr: libc::mmsghdr = unsafe { mem::zeroed() };
-        Self {
-            hdrs: vec![zero_hdr; capacity],
-            iovs: vec![
-                libc::iovec {
-                    iov_base: std::ptr::null_mut(),
-                    iov_len: 0
-                };
-                capacity
-            ],
-            names: vec![sockaddr(Ipv6Addr::UNSPECIFIED); capacity],
-            cmsgs: vec![[0u64; CMSG_BUF / 8]; capacity],
-        }
+        Self(Batch::new(capacity))
     }
 
     /// Receives up to `bufs.len()` packets without waiting, each into
@@ -468,22 +463,15 @@ impl Receiver {
         out: &mut Vec<InMsg>,
     ) -> io::Result<usize> {
         out.clear();
-        let n = bufs.len().min(self.hdrs.len());
-        for (i, b) in bufs.iter_mut().take(n).enumerate() {
-            let room = b.get_mut(start..).unwrap_or(&mut []);
-            self.iovs[i] = libc::iovec {
+        let batch = &mut self.0;
+        let n = bufs.len().min(batch.capacity());
+        for (i, buf) in bufs.iter_mut().take(n).enumerate() {
+            let room = buf.get_mut(start..).unwrap_or(&mut []);
+            let iov = libc::iovec {
                 iov_base: room.as_mut_ptr().cast(),
                 iov_len: room.len(),
             };
-            let h = &mut self.hdrs[i].msg_hdr;
-            h.msg_name = (&raw mut self.names[i]).cast();
-            h.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            h.msg_iov = &raw mut self.iovs[i];
-            h.msg_iovlen = 1;
-            h.msg_control = self.cmsgs[i].as_mut_ptr().cast();
-            h.msg_controllen = CMSG_BUF;
-            h.msg_flags = 0;
-            self.hdrs[i].msg_len = 0;
+            batch.set(i, iov, CMSG_BUF);
         }
         let cnt = libc::c_uint::try_from(n).unwrap_or(libc::c_uint::MAX);
         // SAFETY: `n` headers point at live buffers that do not move
@@ -491,7 +479,7 @@ impl Receiver {
         let r = unsafe {
             libc::recvmmsg(
                 fd,
-                self.hdrs.as_mut_ptr(),
+                batch.hdrs.as_mut_ptr(),
                 cnt,
                 libc::MSG_DONTWAIT,
                 std::ptr::null_mut(),
@@ -502,8 +490,8 @@ impl Receiver {
         }
         let got = r.unsigned_abs() as usize;
         for i in 0..got.min(n) {
-            let h = &self.hdrs[i];
-            let src = Ipv6Addr::from(self.names[i].sin6_addr.s6_addr);
+            let h = &batch.hdrs[i];
+            let src = Ipv6Addr::from(batch.names[i].sin6_addr.s6_addr);
             let tclass = read_tclass(&h.msg_hdr);
             out.push(InMsg {
                 len: h.msg_len as usize,

@@ -33,14 +33,17 @@
 //! the interface). Either way we build the IPv6 header and compute the
 //! ICMPv6 checksum here. AF_PACKET frames bypass netfilter's IPv6 hooks.
 
-use std::io::{self, IoSlice, IoSliceMut};
+use std::io;
 use std::net::{Ipv6Addr, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6};
-use socket2::{Domain, Protocol, Socket, Type};
+use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
+use socket2::{Domain, Socket, Type};
 
+use super::rawsock::{ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from};
 use crate::wire::checksum::{self, proto};
+
+pub use super::rawsock::RecvInfo;
 
 /// Router Solicitation to Redirect (RFC 4861 4).
 pub const ND_TYPES: [u8; 5] = [133, 134, 135, 136, 137];
@@ -74,20 +77,6 @@ impl LinkLayer {
     }
 }
 
-/// Where a received message came from and went to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecvInfo {
-    /// Length of the ICMPv6 message in the buffer.
-    pub len: usize,
-    pub src: Ipv6Addr,
-    /// `::` if the kernel gave no IPV6_PKTINFO (it always does).
-    pub dst: Ipv6Addr,
-    /// 0 if the kernel gave no IPV6_HOPLIMIT (it always does); ND
-    /// validation wants 255.
-    pub hop_limit: u8,
-    pub ifindex: u32,
-}
-
 /// A raw ICMPv6 socket for Neighbor Discovery on one interface.
 #[derive(Debug)]
 pub struct NdSocket {
@@ -101,21 +90,7 @@ pub struct NdSocket {
     ifname: String,
 }
 
-impl AsRawFd for NdSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for NdSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
-}
+fd_through!(NdSocket, sock);
 
 fn to_io(e: nix::Error) -> io::Error {
     io::Error::from(e)
@@ -134,16 +109,10 @@ impl NdSocket {
             .map_err(to_io)
             .map_err(ctx(format!("ND socket on {ifname}")))?;
         let what = || format!("ND socket on {ifname}");
-        let sock =
-            Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6)).map_err(ctx(what()))?;
+        let sock = raw_socket(libc::IPPROTO_ICMPV6).map_err(ctx(what()))?;
         // Filter first, so nothing else gets queued in the meantime.
         apply_filter(&sock, types).map_err(ctx(what()))?;
-        let raw = Socket::new(
-            Domain::IPV6,
-            Type::RAW,
-            Some(Protocol::from(libc::IPPROTO_RAW)),
-        )
-        .map_err(ctx(what()))?;
+        let raw = raw_socket(libc::IPPROTO_RAW).map_err(ctx(what()))?;
         for s in [&sock, &raw] {
             s.bind_device(Some(ifname.as_bytes()))
                 .map_err(ctx(what()))?;
@@ -155,12 +124,7 @@ impl NdSocket {
         // Protocol 0: this packet socket receives nothing, it only sends.
         let packet = Socket::new(Domain::PACKET, Type::DGRAM, None).map_err(ctx(what()))?;
         let link = LinkLayer::from_arphrd(arphrd(&sock, ifname).map_err(ctx(what()))?);
-        socket::setsockopt(&sock, socket::sockopt::Ipv6RecvPacketInfo, &true)
-            .map_err(to_io)
-            .map_err(ctx(what()))?;
-        socket::setsockopt(&sock, socket::sockopt::Ipv6RecvHopLimit, &true)
-            .map_err(to_io)
-            .map_err(ctx(what()))?;
+        report_arrival(&sock, true).map_err(ctx(what()))?;
         Ok(Self {
             sock,
             raw,
@@ -248,24 +212,8 @@ impl NdSocket {
             Some(s) if s.is_unspecified() => {
                 self.send_from_unspecified(icmp, dst).map_err(ctx(what()))
             }
-            Some(s) => {
-                let info = libc::in6_pktinfo {
-                    ipi6_addr: libc::in6_addr {
-                        s6_addr: s.octets(),
-                    },
-                    ipi6_ifindex: self.ifindex,
-                };
-                let cmsg = [ControlMessage::Ipv6PacketInfo(&info)];
-                socket::sendmsg(
-                    fd,
-                    &[IoSlice::new(icmp)],
-                    &cmsg,
-                    MsgFlags::empty(),
-                    Some(&to),
-                )
-                .map_err(to_io)
-                .map_err(ctx(format!("{} from {s}", what())))
-            }
+            Some(s) => send_from(&self.sock, icmp, s, dst, self.ifindex, None)
+                .map_err(ctx(format!("{} from {s}", what()))),
         }
     }
 
@@ -333,45 +281,9 @@ impl NdSocket {
     /// Receives one ICMPv6 message into `buf`. A message longer than `buf`
     /// fails with `InvalidData` (and is gone).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<RecvInfo> {
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = loop {
-            match socket::recvmsg::<SockaddrIn6>(
-                self.sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::empty(),
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.map_err(to_io)?,
-            }
-        };
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("ICMPv6 message on {} larger than the buffer", self.ifname),
-            ));
-        }
-        let mut info = RecvInfo {
-            len: msg.bytes,
-            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
-            dst: Ipv6Addr::UNSPECIFIED,
-            hop_limit: 0,
-            ifindex: 0,
-        };
-        for c in msg.cmsgs().map_err(to_io)? {
-            match c {
-                ControlMessageOwned::Ipv6PacketInfo(p) => {
-                    info.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
-                    info.ifindex = p.ipi6_ifindex;
-                }
-                ControlMessageOwned::Ipv6HopLimit(h) => {
-                    info.hop_limit = u8::try_from(h).unwrap_or(0);
-                }
-                _ => {}
-            }
-        }
-        Ok(info)
+        recv_with_info(&self.sock, buf, || {
+            format!("ICMPv6 message on {} larger than the buffer", self.ifname)
+        })
     }
 }
 

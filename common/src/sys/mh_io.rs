@@ -15,13 +15,14 @@
 //!   The upper-layer checksum must already be right (over the home address
 //!   where a HAO or RH2 says so); the kernel touches nothing.
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::{Ipv6Addr, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
-use socket2::{Domain, Protocol, Socket, Type};
+use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
+use socket2::Socket;
 
+use super::rawsock::{ctx, fd_through, open_receiving, raw_socket, recv_with_info};
 use crate::wire::exthdr::FixedHeader;
 
 /// Where a received packet came from and went to.
@@ -61,39 +62,13 @@ pub struct RawRecvSocket {
     protocol: u8,
 }
 
-impl AsRawFd for RawRecvSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for RawRecvSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
-}
+fd_through!(RawRecvSocket, sock);
 
 impl RawRecvSocket {
     /// Opens a raw socket of `protocol` (43, 60, 135...) in the calling
     /// thread's namespace, receiving on every interface.
     pub fn open(protocol: u8) -> io::Result<Self> {
-        let what = || format!("raw IPv6 socket of protocol {protocol}");
-        let sock = Socket::new(
-            Domain::IPV6,
-            Type::RAW,
-            Some(Protocol::from(i32::from(protocol))),
-        )
-        .map_err(ctx(what()))?;
-        socket::setsockopt(&sock, socket::sockopt::Ipv6RecvPacketInfo, &true)
-            .map_err(io::Error::from)
-            .map_err(ctx(what()))?;
-        socket::setsockopt(&sock, socket::sockopt::Ipv6RecvHopLimit, &true)
-            .map_err(io::Error::from)
-            .map_err(ctx(what()))?;
+        let sock = open_receiving(protocol, true)?;
         // Room for bursts of BUs while the daemon is busy.
         let _ = sock.set_recv_buffer_size(1 << 20);
         Ok(Self { sock, protocol })
@@ -120,46 +95,17 @@ impl RawRecvSocket {
     /// Receives one packet's octets after its fixed header. A packet longer
     /// than `buf` fails with `InvalidData` (and is gone).
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<RecvMeta> {
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo, libc::c_int);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = loop {
-            match socket::recvmsg::<SockaddrIn6>(
-                self.sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::empty(),
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.map_err(io::Error::from)?,
-            }
-        };
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("protocol {} packet larger than the buffer", self.protocol),
-            ));
-        }
-        let mut meta = RecvMeta {
-            len: msg.bytes,
-            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
-            dst: Ipv6Addr::UNSPECIFIED,
-            hop_limit: 0,
-            ifindex: 0,
+        let info = recv_with_info(&self.sock, buf, || {
+            format!("protocol {} packet larger than the buffer", self.protocol)
+        })?;
+        Ok(RecvMeta {
+            len: info.len,
+            src: info.src,
+            dst: info.dst,
+            hop_limit: info.hop_limit,
+            ifindex: info.ifindex,
             protocol: self.protocol,
-        };
-        for c in msg.cmsgs().map_err(io::Error::from)? {
-            match c {
-                ControlMessageOwned::Ipv6PacketInfo(p) => {
-                    meta.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
-                    meta.ifindex = p.ipi6_ifindex;
-                }
-                ControlMessageOwned::Ipv6HopLimit(h) => {
-                    meta.hop_limit = u8::try_from(h).unwrap_or(0);
-                }
-                _ => {}
-            }
-        }
-        Ok(meta)
+        })
     }
 }
 
@@ -171,12 +117,7 @@ pub struct RawSender {
 
 impl RawSender {
     pub fn open() -> io::Result<Self> {
-        let sock = Socket::new(
-            Domain::IPV6,
-            Type::RAW,
-            Some(Protocol::from(libc::IPPROTO_RAW)),
-        )
-        .map_err(ctx("IPPROTO_RAW socket".into()))?;
+        let sock = raw_socket(libc::IPPROTO_RAW).map_err(ctx("IPPROTO_RAW socket".into()))?;
         Ok(Self { sock })
     }
 

@@ -29,14 +29,13 @@
 //! route keeps the kernel in charge of the IPv6 header (hop limit, flow
 //! label, fragmentation) while we control every octet above it.
 
-use std::io::{self, IoSliceMut};
+use std::io;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::process::{Command, Stdio};
 
-use nix::sys::socket::{self, ControlMessageOwned, MsgFlags, SockaddrIn6};
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 
+use super::nft::NftTable;
+use super::rawsock::{ctx, fd_through, open_receiving, recv_with_info, send_from, set_int};
 use crate::wire::checksum::proto;
 use crate::wire::exthdr::{FixedHeader, hao_destination_options, parse_payload};
 
@@ -58,59 +57,15 @@ pub struct SignalSocket {
     protocol: u8,
 }
 
-impl AsRawFd for SignalSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
-
-impl AsFd for SignalSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
-fn set_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
-    // SAFETY: the pointer and length describe a live c_int.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
+fd_through!(SignalSocket, sock);
 
 impl SignalSocket {
     /// A raw socket of `protocol`, non-blocking, reporting each packet's
     /// destination.
     pub fn open(protocol: u8) -> io::Result<Self> {
-        let what = || format!("raw IPv6 socket of protocol {protocol}");
-        let sock = Socket::new(
-            Domain::IPV6,
-            Type::RAW,
-            Some(Protocol::from(i32::from(protocol))),
-        )
-        .map_err(ctx(what()))?;
-        set_int(
-            sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_RECVPKTINFO,
-            1,
-        )
-        .map_err(ctx(what()))?;
-        sock.set_nonblocking(true).map_err(ctx(what()))?;
+        let sock = open_receiving(protocol, false)?;
+        sock.set_nonblocking(true)
+            .map_err(ctx(format!("raw IPv6 socket of protocol {protocol}")))?;
         Ok(Self { sock, protocol })
     }
 
@@ -118,13 +73,8 @@ impl SignalSocket {
     /// off: see the module notes.
     pub fn mobility() -> io::Result<Self> {
         let s = Self::open(proto::MOBILITY)?;
-        set_int(
-            s.sock.as_raw_fd(),
-            libc::IPPROTO_IPV6,
-            libc::IPV6_CHECKSUM,
-            -1,
-        )
-        .map_err(ctx("turn off kernel checksums on the MH socket".into()))?;
+        set_int(&s.sock, libc::IPPROTO_IPV6, libc::IPV6_CHECKSUM, -1)
+            .map_err(ctx("turn off kernel checksums on the MH socket".into()))?;
         Ok(s)
     }
 
@@ -149,11 +99,12 @@ impl SignalSocket {
         home_address: Option<Ipv6Addr>,
     ) -> io::Result<usize> {
         let dstopts = home_address.map(|h| hao_destination_options(self.protocol, h));
-        send_with_cmsgs(
-            self.sock.as_raw_fd(),
+        send_from(
+            &self.sock,
             payload,
             src,
             dst,
+            0,
             dstopts.as_ref().map(|d| &d[..]),
         )
         .map_err(ctx(format!(
@@ -166,118 +117,15 @@ impl SignalSocket {
     /// Receives one packet (the part after its IPv6 header). `WouldBlock`
     /// when nothing waits; a packet larger than `buf` fails `InvalidData`.
     pub fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
-        let mut cmsg = nix::cmsg_space!(libc::in6_pktinfo);
-        let mut iov = [IoSliceMut::new(buf)];
-        let msg = loop {
-            match socket::recvmsg::<SockaddrIn6>(
-                self.sock.as_raw_fd(),
-                &mut iov,
-                Some(&mut cmsg),
-                MsgFlags::empty(),
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => break r.map_err(io::Error::from)?,
-            }
-        };
-        if msg.flags.contains(MsgFlags::MSG_TRUNC) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("protocol {} packet larger than the buffer", self.protocol),
-            ));
-        }
-        let mut r = Received {
-            len: msg.bytes,
-            src: msg.address.map_or(Ipv6Addr::UNSPECIFIED, |a| a.ip()),
-            dst: Ipv6Addr::UNSPECIFIED,
-            ifindex: 0,
-        };
-        for c in msg.cmsgs().map_err(io::Error::from)? {
-            if let ControlMessageOwned::Ipv6PacketInfo(p) = c {
-                r.dst = Ipv6Addr::from(p.ipi6_addr.s6_addr);
-                r.ifindex = p.ipi6_ifindex;
-            }
-        }
-        Ok(r)
-    }
-}
-
-/// sendmsg with IPV6_PKTINFO (source `src`, any interface) and, when given,
-/// IPV6_DSTOPTS.
-fn send_with_cmsgs(
-    fd: RawFd,
-    payload: &[u8],
-    src: Ipv6Addr,
-    dst: Ipv6Addr,
-    dstopts: Option<&[u8]>,
-) -> io::Result<usize> {
-    let info = libc::in6_pktinfo {
-        ipi6_addr: libc::in6_addr {
-            s6_addr: src.octets(),
-        },
-        ipi6_ifindex: 0,
-    };
-    let info_len = std::mem::size_of::<libc::in6_pktinfo>();
-    let opts_len = dstopts.map_or(0, <[u8]>::len);
-    // SAFETY: CMSG_SPACE only computes a size.
-    let space = unsafe {
-        libc::CMSG_SPACE(info_len as u32) as usize
-            + if opts_len > 0 {
-                libc::CMSG_SPACE(opts_len as u32) as usize
-            } else {
-                0
-            }
-    };
-    // u64s: cmsghdr alignment.
-    let mut control = vec![0u64; space.div_ceil(8)];
-    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
-    let mut sa: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
-    sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-    sa.sin6_addr.s6_addr = dst.octets();
-    let mut iov = libc::iovec {
-        iov_base: payload.as_ptr().cast_mut().cast(),
-        iov_len: payload.len(),
-    };
-    // SAFETY: msghdr is plain data; all-zero is a valid value.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&raw mut sa).cast();
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-    msg.msg_iov = &raw mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: `control` holds `space` octets, enough for both headers as
-    // CMSG_SPACE computed; CMSG_FIRSTHDR/NXTHDR stay inside it and we copy
-    // exactly the lengths announced in cmsg_len.
-    unsafe {
-        let c = libc::CMSG_FIRSTHDR(&raw const msg);
-        if c.is_null() {
-            return Err(io::Error::other("no room for control messages"));
-        }
-        (*c).cmsg_level = libc::IPPROTO_IPV6;
-        (*c).cmsg_type = libc::IPV6_PKTINFO;
-        (*c).cmsg_len = libc::CMSG_LEN(info_len as u32) as _;
-        std::ptr::copy_nonoverlapping((&raw const info).cast::<u8>(), libc::CMSG_DATA(c), info_len);
-        if let Some(opts) = dstopts {
-            let c2 = libc::CMSG_NXTHDR(&raw const msg, c);
-            if c2.is_null() {
-                return Err(io::Error::other("no room for control messages"));
-            }
-            (*c2).cmsg_level = libc::IPPROTO_IPV6;
-            (*c2).cmsg_type = libc::IPV6_DSTOPTS;
-            (*c2).cmsg_len = libc::CMSG_LEN(opts.len() as u32) as _;
-            std::ptr::copy_nonoverlapping(opts.as_ptr(), libc::CMSG_DATA(c2), opts.len());
-        }
-    }
-    loop {
-        // SAFETY: msg and everything it points to live across the call.
-        let n = unsafe { libc::sendmsg(fd, &raw const msg, 0) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
+        let info = recv_with_info(&self.sock, buf, || {
+            format!("protocol {} packet larger than the buffer", self.protocol)
+        })?;
+        Ok(Received {
+            len: info.len,
+            src: info.src,
+            dst: info.dst,
+            ifindex: info.ifindex,
+        })
     }
 }
 
@@ -320,10 +168,14 @@ pub fn mh_behind_rh2(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Option<Rh2
 /// next header 43, routing type 2) and to IPv6-in-IPv6 it has no tunnel for
 /// (code 1, next header 41). Nothing else is touched. Removed by
 /// [`ParamProblemFilter::remove`] or on drop.
+///
+/// Narrower than the home agent's ruleset
+/// ([`super::nft::param_problem_ruleset`]), which also drops the answers to
+/// Home Address options, to Mobility Headers and to routing headers of any
+/// type: only the table's life cycle is shared.
 #[derive(Debug)]
 pub struct ParamProblemFilter {
-    table: String,
-    installed: bool,
+    table: NftTable,
 }
 
 /// The ruleset [`ParamProblemFilter`] installs, for logs and tests.
@@ -343,83 +195,22 @@ pub fn param_problem_ruleset(table: &str) -> String {
     )
 }
 
-fn nft(script: &str) -> io::Result<()> {
-    use std::io::Write as _;
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(ctx("run nft".into()))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "nft: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
-}
-
-fn check_table_name(table: &str) -> io::Result<()> {
-    let ok = !table.is_empty()
-        && table.len() <= 64
-        && table
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("bad nftables table name {table:?}"),
-        ))
-    }
-}
-
 impl ParamProblemFilter {
     /// Installs the table, replacing one of the same name that a previous
     /// run left behind.
     pub fn install(table: &str) -> io::Result<Self> {
-        check_table_name(table)?;
-        // `add` then `delete` always succeeds, whether the table existed.
-        nft(&format!(
-            "add table ip6 {table}\ndelete table ip6 {table}\n{}",
-            param_problem_ruleset(table)
-        ))
-        .map_err(ctx(format!("install nftables table ip6 {table}")))?;
         Ok(Self {
-            table: table.to_owned(),
-            installed: true,
+            table: NftTable::install(table, &param_problem_ruleset(table))?,
         })
     }
 
     pub fn table(&self) -> &str {
-        &self.table
+        self.table.name()
     }
 
     /// Deletes the table.
     pub fn remove(&mut self) -> io::Result<()> {
-        if !self.installed {
-            return Ok(());
-        }
-        self.installed = false;
-        nft(&format!(
-            "add table ip6 {0}\ndelete table ip6 {0}\n",
-            self.table
-        ))
-        .map_err(ctx(format!("delete nftables table ip6 {}", self.table)))
-    }
-}
-
-impl Drop for ParamProblemFilter {
-    fn drop(&mut self) {
-        let _ = self.remove();
+        self.table.remove()
     }
 }
 
@@ -454,7 +245,5 @@ mod tests {
         let r = param_problem_ruleset("mip6_mn");
         assert!(r.starts_with("table ip6 mip6_mn {"));
         assert!(r.contains("code 0 @th,112,8 43 @th,400,8 2"));
-        assert!(check_table_name("bad name").is_err());
-        assert!(check_table_name("mip6_mn").is_ok());
     }
 }

@@ -48,6 +48,7 @@ pub mod mn_signal;
 pub mod netlink;
 pub mod nft;
 pub mod radv_io;
+mod rawsock;
 pub mod slaac_io;
 pub mod sysctl;
 pub mod tun;

@@ -16,9 +16,14 @@
 //! Installing is atomic and idempotent: one `nft -f` transaction adds the
 //! table (in case it is absent), deletes it (a leftover of a killed run)
 //! and creates it afresh.
+//!
+//! The mobile node's table ([`super::mn_signal::ParamProblemFilter`]) is
+//! an [`NftTable`] too, with a ruleset of its own.
 
 use std::io::{self, Write};
 use std::process::{Command, Stdio};
+
+use super::rawsock::ctx;
 
 /// The ruleset text of the Parameter Problem filter in table `name`.
 pub fn param_problem_ruleset(name: &str) -> String {
@@ -34,13 +39,18 @@ pub fn param_problem_ruleset(name: &str) -> String {
     )
 }
 
+/// The name goes into an nft script unquoted: only what nft reads as one
+/// identifier (it refuses a leading digit or '-') may pass.
 fn check_name(name: &str) -> io::Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        && name.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
     if ok {
         Ok(())
     } else {
@@ -59,7 +69,7 @@ fn nft_script(script: &str) -> io::Result<()> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| io::Error::new(e.kind(), format!("run nft: {e}")))?;
+        .map_err(ctx("run nft".into()))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(script.as_bytes())?;
     }
@@ -83,7 +93,7 @@ pub fn table_exists(name: &str) -> io::Result<bool> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .map_err(|e| io::Error::new(e.kind(), format!("run nft: {e}")))?;
+        .map_err(ctx("run nft".into()))?;
     Ok(out.success())
 }
 
@@ -101,7 +111,7 @@ impl NftTable {
     pub fn install(name: &str, ruleset: &str) -> io::Result<Self> {
         check_name(name)?;
         let script = format!("add table ip6 {name}\ndelete table ip6 {name}\n{ruleset}");
-        nft_script(&script)?;
+        nft_script(&script).map_err(ctx(format!("install nftables table ip6 {name}")))?;
         Ok(Self {
             name: name.to_owned(),
             installed: true,
@@ -125,6 +135,7 @@ impl NftTable {
         self.installed = false;
         let name = &self.name;
         nft_script(&format!("add table ip6 {name}\ndelete table ip6 {name}\n"))
+            .map_err(ctx(format!("delete nftables table ip6 {name}")))
     }
 }
 
@@ -148,8 +159,10 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        assert!(check_name("mip6_ha-1").is_ok());
-        for bad in ["", "1abc", "a b", "x;flush ruleset", "a}"] {
+        for good in ["mip6_ha-1", "mip6_mn", "_mip6"] {
+            assert!(check_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "1abc", "-a", "a b", "bad name", "x;flush ruleset", "a}"] {
             assert!(check_name(bad).is_err(), "{bad}");
         }
     }

@@ -25,6 +25,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use super::netlink::Netlink;
+use super::rawsock::ctx;
 use super::sysctl;
 
 /// The longest interface name (IFNAMSIZ less the terminating NUL).
@@ -91,10 +92,6 @@ pub fn check_name(name: &str) -> io::Result<()> {
         ));
     }
     Ok(())
-}
-
-fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
-    move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 /// One queue of a TUN device: a descriptor reading and writing whole
