@@ -60,9 +60,12 @@ pub struct InterfaceConfig {
 pub struct SecurityConfig {
     /// Mobility SPI of the MN-HA security association (RFC 4285).
     pub spi: Option<u32>,
-    /// The MN-HA shared key, in hexadecimal.
+    /// The MN-HA shared key, in hexadecimal (the home agent's `key_hex`).
+    pub key_hex: Option<String>,
+    /// The older name of `key_hex`: hexadecimal too (unlike the home
+    /// agent's `key`, which is text).
     pub key: Option<String>,
-    /// A file holding the key (raw octets), instead of `key`.
+    /// A file holding the key (raw octets), instead of `key_hex`.
     pub key_file: Option<PathBuf>,
     /// Lab only: send BUs without authentication.
     #[serde(default)]
@@ -455,7 +458,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         None => {
             c.err(
                 &[Key("security")],
-                "missing: give spi and key (or key_file), or unauthenticated: true for a lab",
+                "missing: give spi and key_hex (or key_file), or unauthenticated: true for a lab",
             );
             (0, None)
         }
@@ -477,11 +480,23 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                     0
                 }
             };
-            let key = match (&s.key, &s.key_file, s.unauthenticated) {
+            // `key` and `key_hex` are one field under two names.
+            let (hex, hex_name) = match (&s.key_hex, &s.key) {
+                (Some(_), Some(_)) => {
+                    c.err(
+                        &[Key("security"), Key("key")],
+                        "give key_hex or key (the same thing), not both",
+                    );
+                    (None, "key_hex")
+                }
+                (Some(k), None) => (Some(k), "key_hex"),
+                (None, k) => (k.as_ref(), "key"),
+            };
+            let key = match (hex, &s.key_file, s.unauthenticated) {
                 (Some(_), Some(_), _) => {
                     c.err(
                         &[Key("security"), Key("key_file")],
-                        "give key or key_file, not both",
+                        format!("give {hex_name} or key_file, not both"),
                     );
                     None
                 }
@@ -496,8 +511,9 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                     Some(k) => Some(k),
                     None => {
                         c.err(
-                            &[Key("security"), Key("key")],
-                            "must be an even number of hexadecimal digits",
+                            &[Key("security"), Key(hex_name)],
+                            "must be an even number of hexadecimal digits (a text key: \
+                             put its octets in key_file)",
                         );
                         None
                     }
@@ -528,8 +544,8 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                 (None, None, true) => None,
                 (None, None, false) => {
                     c.err(
-                        &[Key("security"), Key("key")],
-                        "missing: give key or key_file (or unauthenticated: true for a lab)",
+                        &[Key("security"), Key("key_hex")],
+                        "missing: give key_hex or key_file (or unauthenticated: true for a lab)",
                     );
                     None
                 }
@@ -788,6 +804,16 @@ interfaces:
         );
         let c = parse(&text, None).expect("lab mode");
         assert!(c.key.is_none());
+        // key_hex is the same field as key, under the home agent's name.
+        let text = GOOD.replace("  key: 0011", "  key_hex: 0011");
+        let c = parse(&text, None).expect("key_hex");
+        assert_eq!(c.key.as_ref().map(Vec::len), Some(16));
+        let text = GOOD.replace("  key: 0011", "  key_hex: 0g\n  key: 0011");
+        assert_eq!(errors(&text)[0].field, "security.key");
+        let text = GOOD.replace("  key: 0011", "  key_hex: 0g11");
+        let e = errors(&text);
+        assert_eq!(e[0].field, "security.key_hex");
+        assert!(e[0].to_string().contains("key_file"), "{}", e[0]);
         let text = GOOD.replace("  spi: 4660\n", "");
         assert_eq!(errors(&text)[0].field, "security.spi");
         assert_eq!(parse_hex("0x00:11"), Some(vec![0, 0x11]));

@@ -926,6 +926,16 @@ impl Daemon {
                         retry_in_s = ?retry_at.map(|t| t.saturating_duration_since(now).as_secs()),
                         "registration failed"
                     );
+                    if status.is_some_and(|s| s.0 == 146) {
+                        // RFC 4285 MIPV6-AUTH-FAIL: almost always a key or
+                        // SPI that differs between the two configurations.
+                        tracing::error!(
+                            spi = self.cfg.spi,
+                            "the home agent rejected our authenticator (status 146): check that \
+                             both sides have the same SPI and key (the home agent's `key` is \
+                             text, its `key_hex` and ours are hexadecimal)"
+                        );
+                    }
                     self.history.close(&format!(
                         "failed ({reason:?}{})",
                         status.map_or(String::new(), |s| format!(", status {}", s.0))

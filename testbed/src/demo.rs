@@ -196,7 +196,7 @@ pub(crate) fn write_mn_config(
         "home_address: \"{}\"\n\
          home_agent: \"{}\"\n\
          mn_id: {}\n\
-         security:\n  spi: {}\n  key: {}\n\
+         security:\n  spi: {}\n  key_hex: {}\n\
          interfaces:\n{ifs}\
          optimistic_dad: {}\n\
          binding_lifetime: 600\n\
