@@ -48,13 +48,26 @@ fn topo(tag: &str) -> Topo {
     t
 }
 
-/// The home agent's data plane, [`UNBOUND`] routed into its TUN device
-/// too.
-fn start_ha(t: &Topo, tweak: impl FnOnce(&mut DataPlaneConfig)) -> DataPlane {
-    let dp = t.start_ha(tweak);
+/// Both data planes, [`UNBOUND`] routed into the home agent's TUN device
+/// too, and the CN reaching the home address through them.
+fn tunnel_up(
+    t: &Topo,
+    ha_tweak: impl FnOnce(&mut DataPlaneConfig),
+    mn_tweak: impl FnOnce(&mut DataPlaneConfig),
+) -> (DataPlane, DataPlane) {
+    let ha = t.start_ha(ha_tweak);
     t.ha.sh(&format!("ip -6 route add {UNBOUND}/128 dev {TUN}"))
         .expect("UNBOUND into the TUN");
-    dp
+    let mn = t.start_mn(mn_tweak);
+    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    (ha, mn)
+}
+
+/// Both data planes shut down, then the lab removed.
+fn tear_down(t: Topo, ha: DataPlane, mn: DataPlane) {
+    ha.shutdown().expect("ha");
+    mn.shutdown().expect("mn");
+    t.lab.cleanup().expect("cleanup");
 }
 
 fn link_exists(node: &Node, name: &str) -> bool {
@@ -83,6 +96,15 @@ fn ping(node: &Node, args: &[&str]) -> String {
         .output_timeout(&argv, Duration::from_secs(30))
         .expect("ping runs");
     format!("{}{}", out.stdout, out.stderr)
+}
+
+/// Pings the home address with `args` and `size` octets of payload, not
+/// to be fragmented.
+fn ping_hoa_df(node: &Node, args: &[&str], size: u16) -> String {
+    let (size, hoa) = (size.to_string(), HOA.to_string());
+    let mut argv = args.to_vec();
+    argv.extend_from_slice(&["-M", "do", "-s", &size, &hoa]);
+    ping(node, &argv)
 }
 
 /// `len` octets of a pattern that is not periodic in any small unit.
@@ -152,6 +174,13 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
     inner.extend_from_slice(&[128, 0, 0, 0, 0x42, 0x42, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]);
     let ck = checksum::upper_layer(&inner_src, &CN, 58, &inner[40..]);
     inner[42..44].copy_from_slice(&ck.to_be_bytes());
+    send_tunnel_packet(None, &inner);
+}
+
+/// Sends, from the current namespace, `inner` in a tunnel packet to the
+/// HA, from `src` if given, else from the address the kernel picks (the
+/// kernel fragments a large tunnel packet; the HA reassembles it).
+fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
     // SAFETY: plain FFI with checked results; the buffers live across the
     // calls.
     unsafe {
@@ -159,6 +188,11 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
         assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
         let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
         sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        if let Some(src) = src {
+            sa.sin6_addr.s6_addr = src.octets();
+            assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
+        }
         sa.sin6_addr.s6_addr = HA.octets();
         let r = libc::sendto(
             fd,
@@ -166,7 +200,7 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
             inner.len(),
             0,
             (&raw const sa).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            len,
         );
         let err = std::io::Error::last_os_error();
         libc::close(fd);
@@ -177,12 +211,9 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
 #[test]
 fn ping_tcp_unreachable_and_shutdown() {
     let t = topo("dp-basic");
-    let ha = start_ha(&t, |c| c.hop_limit = 33);
-    let mn = t.start_mn(|_| {});
+    // The CN reaches the home address through the tunnel.
+    let (ha, mn) = tunnel_up(&t, |c| c.hop_limit = 33, |_| {});
     assert!(ha.offload(), "offload is the default");
-
-    t.cn.wait_ping6(&HOA.to_string(), T)
-        .expect("the CN reaches the home address through the tunnel");
     let before_ha = ha.binding_stats(HOA).expect("binding");
     let before_mn = mn.binding_stats(HOA).expect("binding");
     let out = ping(
@@ -289,9 +320,7 @@ fn ping_tcp_unreachable_and_shutdown() {
 fn spoofed_sources_and_a_move() {
     let t = topo("dp-move");
     // Two TUN queues, two encapsulating threads.
-    let ha = start_ha(&t, |c| c.queues = 2);
-    let mn = t.start_mn(|_| {});
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, |c| c.queues = 2, |_| {});
 
     // A tunnel packet from the CN claiming to come from the HoA: the outer
     // source is not the registered care-of address.
@@ -353,35 +382,17 @@ fn spoofed_sources_and_a_move() {
     t.cn.wait_ping6(&HOA.to_string(), T)
         .expect("traffic flows again after the move");
     tcp_exchange(&t.cn, &t.mn, 5002, 256 << 10);
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    let _ = &t.r;
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
 
 #[test]
 fn packet_too_big() {
     let t = topo("dp-ptb");
     // No offload here, and the kernel-built header: the plain path.
-    let ha = start_ha(&t, |c| c.offload = false);
-    let mn = t.start_mn(|c| c.offload = false);
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, |c| c.offload = false, |c| c.offload = false);
 
     // 1500 octets into a 1460 TUN: the HA's kernel answers itself.
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "1",
-            "-W",
-            "3",
-            "-M",
-            "do",
-            "-s",
-            "1452",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "1", "-W", "3"], 1452);
     assert!(
         out.contains("mtu=1460") || out.contains("mtu = 1460"),
         "{out}"
@@ -393,22 +404,7 @@ fn packet_too_big() {
     // CN a Packet Too Big with 1400 - 40 = 1360.
     t.r.cmd("ip link set dev fgn0 mtu 1400")
         .expect("small link");
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "4",
-            "-i",
-            "0.3",
-            "-W",
-            "2",
-            "-M",
-            "do",
-            "-s",
-            "1412",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "4", "-i", "0.3", "-W", "2"], 1412);
     assert!(
         out.contains("mtu=1360") || out.contains("mtu = 1360"),
         "{out}"
@@ -420,24 +416,9 @@ fn packet_too_big() {
     let route = t.cn.cmd(&format!("ip -6 route get {HOA}")).expect("route");
     assert!(route.contains("mtu 1360"), "{route}");
     // What fits goes through.
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "1",
-            "-W",
-            "3",
-            "-M",
-            "do",
-            "-s",
-            "1300",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "1", "-W", "3"], 1300);
     assert!(out.contains("1 received"), "{out}");
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
 
 /// A TCP packet from the HoA to the CN (a closed port) carrying `payload`
@@ -461,34 +442,6 @@ fn big_tcp(payload: usize, partial: bool) -> Vec<u8> {
     };
     p[56..58].copy_from_slice(&ck.to_be_bytes());
     p
-}
-
-/// Sends `inner` in a tunnel packet from `src` to the HA (the kernel
-/// fragments the tunnel packet; the HA reassembles it).
-fn send_tunnel_packet_from(src: Ipv6Addr, inner: &[u8]) {
-    // SAFETY: plain FFI with checked results; the buffers live across the
-    // calls.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW, 41);
-        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-        sa.sin6_addr.s6_addr = src.octets();
-        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
-        sa.sin6_addr.s6_addr = HA.octets();
-        let r = libc::sendto(
-            fd,
-            inner.as_ptr().cast(),
-            inner.len(),
-            0,
-            (&raw const sa).cast(),
-            len,
-        );
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        assert_eq!(r, inner.len() as isize, "sendto: {err}");
-    }
 }
 
 /// `nstat` counter of the node (absolute value).
@@ -519,15 +472,13 @@ fn large_tunnel_packets() {
             ethtool::set("eth0", ethtool::STXCSUM, false);
         })
         .expect("enter ha");
-        let ha = start_ha(&t, |c| c.offload = offload);
-        let mn = t.start_mn(|c| c.offload = offload);
-        t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+        let (ha, mn) = tunnel_up(&t, |c| c.offload = offload, |c| c.offload = offload);
         let segs = nstat(&t.cn, "TcpInSegs");
         let bad = nstat(&t.cn, "TcpInCsumErrors");
         let before = ha.stats();
         for partial in [false, true] {
             let inner = big_tcp(6000, partial);
-            t.mn.run_in(move || send_tunnel_packet_from(COA, &inner))
+            t.mn.run_in(move || send_tunnel_packet(Some(COA), &inner))
                 .expect("enter mn");
         }
         let s = wait_stats(&ha, "two large packets", |s| {
@@ -555,9 +506,7 @@ fn large_tunnel_packets() {
             assert!(s.gro_packets > 0, "{s:#?}");
         }
         assert_eq!(nstat(&t.cn, "TcpInCsumErrors"), bad, "bad checksums");
-        ha.shutdown().expect("ha");
-        mn.shutdown().expect("mn");
-        t.lab.cleanup().expect("cleanup");
+        tear_down(t, ha, mn);
     }
 }
 
@@ -568,13 +517,9 @@ fn outer_header_we_build() {
     let ours = |c: &mut DataPlaneConfig| {
         c.outer_header = mip6_common::dataplane::OuterHeader::Ours;
     };
-    let ha = start_ha(&t, ours);
-    let mn = t.start_mn(ours);
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, ours, ours);
     tcp_exchange(&t.cn, &t.mn, 5003, 1 << 20);
     let s = ha.stats();
     assert!(s.encap.packets > 0 && s.decap.packets > 0, "{s:#?}");
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
