@@ -5,72 +5,24 @@
 //! Run as root (CI does). Every lab is removed on success, failure and
 //! interruption by the harness.
 
+mod support;
+
 use mip6_common::addr::{InterfaceId, Mac, SecretKey, StableIdGenerator};
-use mip6_common::radv::{PrefixConfig, RaContent, RaTiming};
 use mip6_common::sys::netlink::{LinkMonitor, MonitorEvent, Netlink};
-use mip6_common::sys::radv_io::RaSender;
 use mip6_testbed::harness::{Iface, Lab, Node, NodeOptions};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use support::{MN, OwnRouter, in_prefix};
 
-const MN: &str = env!("CARGO_BIN_EXE_mip6-mn");
 const PREFIX: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0);
 
-/// A router running our RA sender in its namespace until dropped.
-struct OwnRouter {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<mip6_testbed::harness::Result<std::io::Result<()>>>>,
-}
-
-impl OwnRouter {
-    fn start(router: &Node, prefix: Ipv6Addr) -> OwnRouter {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = router
-            .thread_in(move || {
-                let content = RaContent {
-                    prefixes: vec![PrefixConfig {
-                        prefix,
-                        len: 64,
-                        valid: Some(86400),
-                        preferred: Some(14400),
-                        on_link: true,
-                        autonomous: true,
-                        router_address: None,
-                    }],
-                    ..RaContent::default()
-                };
-                let timing = RaTiming::mobile(Duration::from_millis(500));
-                let mut sender = RaSender::open("eth0", content, timing, 7)?;
-                sender.run(&flag)
-            })
-            .expect("RA sender thread");
-        OwnRouter {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for OwnRouter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let r = t.join().expect("RA sender thread panicked");
-            if !std::thread::panicking() {
-                r.expect("enter namespace").expect("RA sender failed");
-            }
-        }
-    }
-}
-
 /// A link with a router and the host under test (and a Linux peer).
+/// Fields drop in order: the RA sender stops before the lab goes.
 struct Net {
+    /// Our RA sender on the router, advertising [`PREFIX`], when asked for.
+    _ra: Option<OwnRouter>,
     lab: Lab,
     router: Node,
     host: Node,
@@ -79,6 +31,7 @@ struct Net {
     peer_eth: Iface,
 }
 
+/// The link, the router silent (a test may run its own advertiser).
 fn net(tag: &str) -> Net {
     let lab = Lab::new(tag).expect("lab");
     let fast = NodeOptions::default().no_dad_delay();
@@ -95,12 +48,64 @@ fn net(tag: &str) -> Net {
     r_eth.wait_link_local(t).expect("router link-local");
     peer_eth.wait_link_local(t).expect("peer link-local");
     Net {
+        _ra: None,
         lab,
         router,
         host,
         host_eth,
         peer,
         peer_eth,
+    }
+}
+
+/// The link, the router advertising [`PREFIX`] with our RA sender.
+fn net_with_ra(tag: &str) -> Net {
+    let mut n = net(tag);
+    n._ra = Some(OwnRouter::start(&n.router, "eth0", PREFIX));
+    n
+}
+
+impl Net {
+    /// The secret of stable identifiers, in the lab's directory.
+    fn secret(&self) -> PathBuf {
+        self.lab.workdir().join("stable-secret")
+    }
+
+    /// `mip6-mn autoconf` on the host with stable identifiers from
+    /// [`Net::secret`], and `extra` arguments.
+    fn autoconf_stable(&self, extra: &[&str]) -> Run {
+        let secret = self.secret();
+        let mut args = vec![
+            "--mode",
+            "stable",
+            "--secret-file",
+            secret.to_str().expect("path"),
+        ];
+        args.extend_from_slice(extra);
+        autoconf(&self.host, &args)
+    }
+
+    /// The Linux peer puts `addr`/64 on its interface (its kernel runs DAD).
+    fn peer_adds(&self, addr: Ipv6Addr, what: &str) {
+        self.peer
+            .exec(&[
+                "ip",
+                "-6",
+                "addr",
+                "add",
+                &format!("{addr}/64"),
+                "dev",
+                "eth0",
+            ])
+            .expect(what);
+    }
+
+    /// The Linux peer holds `addr`, its DAD over.
+    fn peer_takes(&self, addr: Ipv6Addr) {
+        self.peer_adds(addr, "peer takes the address");
+        self.peer_eth
+            .wait_addr_ready(addr, self.lab.timeouts().addr)
+            .expect("peer's kernel finished its DAD");
     }
 }
 
@@ -160,10 +165,6 @@ fn autoconf(node: &Node, args: &[&str]) -> Run {
     }
 }
 
-fn secret_file(lab: &Lab) -> PathBuf {
-    lab.workdir().join("stable-secret")
-}
-
 fn globals(iface: &Iface) -> Vec<(Ipv6Addr, mip6_testbed::harness::AddrInfo)> {
     iface
         .addrs6()
@@ -179,10 +180,6 @@ fn globals(iface: &Iface) -> Vec<(Ipv6Addr, mip6_testbed::harness::AddrInfo)> {
 fn flush(node: &Node) {
     node.cmd("ip -6 addr flush dev eth0 scope global")
         .expect("flush");
-}
-
-fn in_prefix(a: &Ipv6Addr, prefix: &Ipv6Addr) -> bool {
-    a.segments()[..4] == prefix.segments()[..4]
 }
 
 fn eui64_iid(iface: &Iface) -> InterfaceId {
@@ -224,9 +221,8 @@ fn assert_configured(run: &Run, what: &str) -> Ipv6Addr {
 
 #[test]
 fn every_identifier_mode_configures_from_our_ra_sender() {
-    let n = net("acmodes");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
-    let secret = secret_file(&n.lab);
+    let n = net_with_ra("acmodes");
+    let secret = n.secret();
     let secret_arg = secret.to_str().expect("utf-8 path");
     let mut seen = Vec::new();
     for mode in ["eui64", "stable", "random"] {
@@ -295,16 +291,7 @@ fn radvd_advertisements_configure_addresses_with_their_lifetimes() {
             pid.to_str().expect("path"),
         ])
         .expect("radvd");
-    let secret = secret_file(&n.lab);
-    let run = autoconf(
-        &n.host,
-        &[
-            "--mode",
-            "stable",
-            "--secret-file",
-            secret.to_str().expect("path"),
-        ],
-    );
+    let run = n.autoconf_stable(&[]);
     let g = assert_configured(&run, "radvd");
     assert!(in_prefix(&g, &"2001:db8:b::".parse().expect("prefix")));
     let flags = run.of("router_flags");
@@ -321,33 +308,11 @@ fn radvd_advertisements_configure_addresses_with_their_lifetimes() {
 
 #[test]
 fn stable_identifier_taken_by_a_linux_host_retries_with_the_next_counter() {
-    let n = net("acdupst");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
-    let secret = secret_file(&n.lab);
+    let n = net_with_ra("acdupst");
+    let secret = n.secret();
     let taken = stable_addr(&secret, PREFIX, 0);
-    n.peer
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{taken}/64"),
-            "dev",
-            "eth0",
-        ])
-        .expect("peer takes the address");
-    n.peer_eth
-        .wait_addr_ready(taken, n.lab.timeouts().addr)
-        .expect("peer's kernel finished its DAD");
-    let run = autoconf(
-        &n.host,
-        &[
-            "--mode",
-            "stable",
-            "--secret-file",
-            secret.to_str().expect("path"),
-        ],
-    );
+    n.peer_takes(taken);
+    let run = n.autoconf_stable(&[]);
     let conflicts = run.of("dad_conflict");
     assert_eq!(conflicts.len(), 1, "{:#?}", run.events);
     assert_eq!(conflicts[0]["addr"], taken.to_string());
@@ -362,26 +327,12 @@ fn stable_identifier_taken_by_a_linux_host_retries_with_the_next_counter() {
 
 #[test]
 fn random_identifier_taken_by_a_linux_host_draws_again() {
-    let n = net("acduprnd");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
+    let n = net_with_ra("acduprnd");
     // Same seed, same draws: the first run shows which address the second
     // will try first.
     let first = autoconf(&n.host, &["--mode", "random", "--seed", "4242", "--remove"]);
     let taken = assert_configured(&first, "first run");
-    n.peer
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{taken}/64"),
-            "dev",
-            "eth0",
-        ])
-        .expect("peer takes the address");
-    n.peer_eth
-        .wait_addr_ready(taken, n.lab.timeouts().addr)
-        .expect("peer's DAD");
+    n.peer_takes(taken);
     let second = autoconf(&n.host, &["--mode", "random", "--seed", "4242"]);
     let conflicts = second.of("dad_conflict");
     assert_eq!(conflicts.len(), 1, "{:#?}", second.events);
@@ -406,20 +357,7 @@ fn eui64_link_local_taken_by_a_linux_host_disables_ipv6() {
     n.host
         .cmd("ip -6 addr flush dev eth0 scope link")
         .expect("flush link-local");
-    n.peer
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{ll}/64"),
-            "dev",
-            "eth0",
-        ])
-        .expect("peer takes our link-local");
-    n.peer_eth
-        .wait_addr_ready(ll, n.lab.timeouts().addr)
-        .expect("peer's DAD");
+    n.peer_takes(ll);
     let run = autoconf(&n.host, &["--mode", "eui64"]);
     assert!(!run.ok, "must fail: {:#?}", run.events);
     assert_eq!(run.of("ipv6_disabled").len(), 1, "{:#?}", run.events);
@@ -434,30 +372,10 @@ fn eui64_link_local_taken_by_a_linux_host_disables_ipv6() {
 
 #[test]
 fn a_linux_host_probing_our_address_sees_a_duplicate() {
-    let n = net("acdefend");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
-    let secret = secret_file(&n.lab);
-    let run = autoconf(
-        &n.host,
-        &[
-            "--mode",
-            "stable",
-            "--secret-file",
-            secret.to_str().expect("path"),
-        ],
-    );
+    let n = net_with_ra("acdefend");
+    let run = n.autoconf_stable(&[]);
     let ours = assert_configured(&run, "host");
-    n.peer
-        .exec(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            &format!("{ours}/64"),
-            "dev",
-            "eth0",
-        ])
-        .expect("peer tries our address");
+    n.peer_adds(ours, "peer tries our address");
     n.peer_eth
         .wait_addr(
             "the peer's copy of our address marked dadfailed",
@@ -502,28 +420,12 @@ fn kernel_slaac_ms(node: &Node) -> f64 {
 
 #[test]
 fn link_up_to_usable_address_against_the_kernel() {
-    let n = net("actiming");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
-    let secret = secret_file(&n.lab);
-    let s = secret.to_str().expect("path");
-    let standard = autoconf(
-        &n.host,
-        &["--mode", "stable", "--secret-file", s, "--remove"],
-    );
+    let n = net_with_ra("actiming");
+    let standard = n.autoconf_stable(&["--remove"]);
     assert_configured(&standard, "standard DAD");
     let (_, std_ms) = standard.reached(false, "preferred").expect("preferred");
     let ra_ms = standard.of("ra_received")[0]["t_ms"].as_f64().expect("t");
-    let optimistic = autoconf(
-        &n.host,
-        &[
-            "--mode",
-            "stable",
-            "--secret-file",
-            s,
-            "--optimistic",
-            "--remove",
-        ],
-    );
+    let optimistic = n.autoconf_stable(&["--optimistic", "--remove"]);
     assert_configured(&optimistic, "optimistic DAD");
     let (_, opt_ms) = optimistic
         .reached(false, "optimistic")
@@ -555,9 +457,8 @@ fn link_up_to_usable_address_against_the_kernel() {
 
 #[test]
 fn watch_follows_carrier_loss_and_return() {
-    let n = net("acwatch");
-    let _ra = OwnRouter::start(&n.router, PREFIX);
-    let secret = secret_file(&n.lab);
+    let n = net_with_ra("acwatch");
+    let secret = n.secret();
     let mut child = n
         .host
         .spawn(&[

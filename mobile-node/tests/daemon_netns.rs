@@ -21,30 +21,30 @@
 //! Run as root (CI does). Every lab is removed on success, failure and
 //! interruption by the harness.
 
+mod support;
+
 use mip6_common::addr::Prefix;
 use mip6_common::binding::cache::{
     self, BindingCache, BuContext, CacheConfig, HomePrefix, MnPolicy,
 };
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
-use mip6_common::radv::{PrefixConfig, RaContent, RaTiming};
 use mip6_common::sys::mn_signal::SignalSocket;
-use mip6_common::sys::radv_io::RaSender;
 use mip6_common::wire::checksum::proto;
 use mip6_common::wire::exthdr::{FixedHeader, Ipv6Repr, parse_payload};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use mip6_mobile_node::status::Status;
-use mip6_testbed::harness::{Iface, Lab, LabOptions, Node, NodeOptions, Timeouts};
+use mip6_testbed::harness::{Child, Iface, Lab, LabOptions, Node, NodeOptions, Timeouts};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
+use support::{MN, OwnRouter, in_prefix};
 
-const MN: &str = env!("CARGO_BIN_EXE_mip6-mn");
 const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
 const RTR_HOME: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0xfe);
@@ -57,64 +57,16 @@ const KEY: &str = "00112233445566778899aabbccddeeff";
 const SPI: u32 = 4660;
 const NAI: &str = "mn@test.example";
 const ETH0: &str = "  - name: eth0\n    priority: 10\n";
+/// How long a registration, or a deregistration at home, may take.
+const REGISTRATION: Duration = Duration::from_secs(30);
+/// How long the correspondent may need to reach the home address.
+const PING: Duration = Duration::from_secs(15);
 
 fn key_bytes() -> Vec<u8> {
     (0..KEY.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&KEY[i..i + 2], 16).expect("hex"))
         .collect()
-}
-
-fn in_prefix(a: &Ipv6Addr, prefix: &Ipv6Addr) -> bool {
-    a.segments()[..4] == prefix.segments()[..4]
-}
-
-/// A router advertising one prefix on one interface until dropped.
-struct OwnRouter {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<mip6_testbed::harness::Result<std::io::Result<()>>>>,
-}
-
-impl OwnRouter {
-    fn start(router: &Node, ifname: &'static str, prefix: Ipv6Addr) -> OwnRouter {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = router
-            .thread_in(move || {
-                let content = RaContent {
-                    prefixes: vec![PrefixConfig {
-                        prefix,
-                        len: 64,
-                        valid: Some(86400),
-                        preferred: Some(14400),
-                        on_link: true,
-                        autonomous: true,
-                        router_address: None,
-                    }],
-                    ..RaContent::default()
-                };
-                let timing = RaTiming::mobile(Duration::from_millis(500));
-                let mut sender = RaSender::open(ifname, content, timing, 7)?;
-                sender.run(&flag)
-            })
-            .expect("RA sender thread");
-        OwnRouter {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for OwnRouter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let r = t.join().expect("RA sender thread panicked");
-            if !std::thread::panicking() {
-                r.expect("enter namespace").expect("RA sender failed");
-            }
-        }
-    }
 }
 
 /// What the test home agent saw and did.
@@ -380,6 +332,125 @@ impl Net {
             .as_ref()
             .expect("this network has the test home agent")
     }
+
+    /// The test home agent binds the home address to `coa`.
+    #[track_caller]
+    fn assert_ha_bound(&self, coa: Ipv6Addr) {
+        assert_eq!(
+            self.ha().binding(),
+            Some((HOA, coa)),
+            "home agent:\n{}",
+            self.ha().log()
+        );
+    }
+
+    /// The test home agent has no binding.
+    #[track_caller]
+    fn assert_ha_unbound(&self) {
+        assert_eq!(
+            self.ha().binding(),
+            None,
+            "home agent:\n{}",
+            self.ha().log()
+        );
+    }
+
+    /// `mip6-mn run` with the configuration `cfg`, logging at debug level.
+    fn spawn_daemon(&self, cfg: &Path) -> Child {
+        self.mn
+            .spawn(&[
+                "env",
+                "MIP6_LOG=debug",
+                MN,
+                "run",
+                "-c",
+                cfg.to_str().expect("utf-8"),
+            ])
+            .expect("spawn daemon")
+    }
+
+    /// [`write_config`] and [`Net::spawn_daemon`]: the daemon and its
+    /// control socket.
+    fn start_daemon(&self, ifaces: &str, extra: &str) -> (Child, PathBuf) {
+        let (cfg, sock) = write_config(&self.lab, ifaces, extra);
+        (self.spawn_daemon(&cfg), sock)
+    }
+
+    /// `mip6-mn status --json` in the mobile node.
+    fn status(&self, sock: &Path) -> Result<Status, String> {
+        let out = self
+            .mn
+            .output(&[
+                MN,
+                "status",
+                "--json",
+                "--socket",
+                sock.to_str().expect("utf-8"),
+            ])
+            .map_err(|e| e.to_string())?;
+        if !out.success() {
+            return Err(out.stderr);
+        }
+        serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))
+    }
+
+    /// `mip6-mn status`, the text for people.
+    fn status_text(&self, sock: &Path) -> String {
+        self.mn
+            .cmd(&format!("{MN} status --socket {}", sock.display()))
+            .expect("status")
+    }
+
+    /// Waits until the daemon is registered with a care-of address on
+    /// `prefix`.
+    fn wait_registered(&self, sock: &Path, prefix: Ipv6Addr, timeout: Duration) -> Status {
+        self.lab
+            .wait_until(&format!("registration on {prefix}/64"), timeout, || {
+                Ok(match self.status(sock) {
+                    Ok(s) => {
+                        let b = &s.binding_update_list[0];
+                        let ok = s.location == "away"
+                            && b.state == "registered"
+                            && b.registered_coa.is_some_and(|c| in_prefix(&c, &prefix))
+                            && s.care_of_address == b.registered_coa;
+                        if ok {
+                            Ok(s)
+                        } else {
+                            Err(format!(
+                                "location {} state {} coa {:?} registered {:?}",
+                                s.location, b.state, s.care_of_address, b.registered_coa
+                            ))
+                        }
+                    }
+                    Err(e) => Err(e),
+                })
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits until `pred` holds for the daemon's status.
+    fn wait_status(&self, sock: &Path, what: &str, pred: impl Fn(&Status) -> bool) -> Status {
+        self.lab
+            .wait_until(what, REGISTRATION, || {
+                Ok(match self.status(sock) {
+                    Ok(s) if pred(&s) => Ok(s),
+                    Ok(s) => Err(format!(
+                        "location {} link {:?} state {} coa {:?}",
+                        s.location,
+                        s.current_link,
+                        s.binding_update_list[0].state,
+                        s.care_of_address
+                    )),
+                    Err(e) => Err(e),
+                })
+            })
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Waits until the correspondent's pings reach the home address.
+    fn ping_hoa(&self) -> mip6_testbed::harness::Result<()> {
+        self.cn.wait_ping6(&HOA.to_string(), PING)
+    }
 }
 
 fn net(tag: &str, second_iface: bool) -> Net {
@@ -563,100 +634,14 @@ fn write_config_ha(
     (cfg, sock)
 }
 
-fn status(node: &Node, sock: &std::path::Path) -> Result<Status, String> {
-    let out = node
-        .output(&[
-            MN,
-            "status",
-            "--json",
-            "--socket",
-            sock.to_str().expect("utf-8"),
-        ])
-        .map_err(|e| e.to_string())?;
-    if !out.success() {
-        return Err(out.stderr);
-    }
-    serde_json::from_str(&out.stdout).map_err(|e| format!("{e}: {}", out.stdout))
-}
-
-/// Waits until the daemon is registered with a care-of address on `prefix`.
-fn wait_registered(
-    lab: &Lab,
-    node: &Node,
-    sock: &std::path::Path,
-    prefix: Ipv6Addr,
-    timeout: Duration,
-) -> Status {
-    lab.wait_until(&format!("registration on {prefix}/64"), timeout, || {
-        Ok(match status(node, sock) {
-            Ok(s) => {
-                let b = &s.binding_update_list[0];
-                let ok = s.location == "away"
-                    && b.state == "registered"
-                    && b.registered_coa.is_some_and(|c| in_prefix(&c, &prefix))
-                    && s.care_of_address == b.registered_coa;
-                if ok {
-                    Ok(s)
-                } else {
-                    Err(format!(
-                        "location {} state {} coa {:?} registered {:?}",
-                        s.location, b.state, s.care_of_address, b.registered_coa
-                    ))
-                }
-            }
-            Err(e) => Err(e),
-        })
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Waits until `pred` holds for the daemon's status.
-fn wait_status(
-    lab: &Lab,
-    node: &Node,
-    sock: &std::path::Path,
-    what: &str,
-    timeout: Duration,
-    pred: impl Fn(&Status) -> bool,
-) -> Status {
-    lab.wait_until(what, timeout, || {
-        Ok(match status(node, sock) {
-            Ok(s) if pred(&s) => Ok(s),
-            Ok(s) => Err(format!(
-                "location {} link {:?} state {} coa {:?}",
-                s.location, s.current_link, s.binding_update_list[0].state, s.care_of_address
-            )),
-            Err(e) => Err(e),
-        })
-    })
-    .unwrap_or_else(|e| panic!("{e}"))
-}
-
 /// SIGTERM: the daemon deregisters and exits 0; then the namespace's
 /// addresses, routes, rules and sysctls are as before it started, its
 /// nftables table and control socket are gone.
-fn stop_and_check_restored(
-    n: &Net,
-    daemon: mip6_testbed::harness::Child,
-    sock: &std::path::Path,
-    before: &str,
-    ifaces: &[&str],
-) {
-    let text =
-        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
-            .expect("status");
-    eprintln!("{text}");
-    let log_path = daemon.log_path().to_owned();
-    let st = daemon.stop().expect("stop");
-    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+fn stop_and_check_restored(n: &Net, daemon: Child, sock: &Path, before: &str, ifaces: &[&str]) {
+    eprintln!("{}", n.status_text(sock));
+    let log = stop_cleanly(daemon);
     eprintln!("daemon log:\n{log}");
-    assert!(st.success(), "exit {st}");
-    assert_eq!(
-        n.ha().binding(),
-        None,
-        "not deregistered:\n{}",
-        n.ha().log()
-    );
+    n.assert_ha_unbound();
     let after = n.lab.wait_until(
         "the kernel state to be restored",
         Duration::from_secs(10),
@@ -675,6 +660,16 @@ fn stop_and_check_restored(
     let tables = n.mn.cmd("nft list tables").expect("nft");
     assert!(!tables.contains("mip6_mn"), "{tables}");
     assert!(!sock.exists(), "control socket left behind");
+}
+
+/// SIGTERM: `child` exits 0. Returns its log.
+#[track_caller]
+fn stop_cleanly(child: Child) -> String {
+    let log_path = child.log_path().to_owned();
+    let st = child.stop().expect("stop");
+    let log = std::fs::read_to_string(log_path).unwrap_or_default();
+    assert!(st.success(), "exit {st}:\n{log}");
+    log
 }
 
 /// The icmp_seq of every echo reply in ping's output.
@@ -718,26 +713,11 @@ fn check_handover(s: &Status, prefix: Ipv6Addr) {
 fn daemon_registers_moves_and_restores() {
     let n = net("mnmove", false);
     let before = kernel_state(&n.mn, &["eth0"]);
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let (daemon, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     let coa_a = s.care_of_address.expect("coa");
     check_handover(&s, PREFIX_A);
-    assert_eq!(
-        n.ha().binding(),
-        Some((HOA, coa_a)),
-        "home agent:\n{}",
-        n.ha().log()
-    );
+    n.assert_ha_bound(coa_a);
     // The kernel state the daemon made: the home address on the TUN, the
     // default route into it, the care-of address routed by its own table.
     let addrs = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
@@ -758,12 +738,10 @@ fn daemon_registers_moves_and_restores() {
         "{table}"
     );
     // Traffic to the home address reaches the laptop through the tunnel.
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+    n.ping_hoa()
         .unwrap_or_else(|e| panic!("{e}\ndaemon log:\n{}", daemon.log()));
     // The text status reads as a person expects.
-    let text =
-        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
-            .expect("status");
+    let text = n.status_text(&sock);
     assert!(
         text.contains("registered") && text.contains(&coa_a.to_string()),
         "{text}"
@@ -786,16 +764,11 @@ fn daemon_registers_moves_and_restores() {
             .expect("ping");
     std::thread::sleep(Duration::from_millis(500));
     n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_B, REGISTRATION);
     let coa_b = s.care_of_address.expect("coa");
     check_handover(&s, PREFIX_B);
     assert!(s.handovers.len() >= 2, "{:#?}", s.handovers);
-    assert_eq!(
-        n.ha().binding(),
-        Some((HOA, coa_b)),
-        "home agent:\n{}",
-        n.ha().log()
-    );
+    n.assert_ha_bound(coa_b);
     // The old care-of address and its rule are gone.
     let rules = n.mn.cmd("ip -6 rule").expect("rules");
     assert!(!rules.contains(&coa_a.to_string()), "{rules}");
@@ -803,7 +776,7 @@ fn daemon_registers_moves_and_restores() {
         rules.contains(&format!("from {coa_b} lookup 200")),
         "{rules}"
     );
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+    n.ping_hoa()
         .unwrap_or_else(|e| panic!("{e}\ndaemon log:\n{}", daemon.log()));
     std::thread::sleep(Duration::from_millis(500));
     let ping_log = ping.log_path().to_owned();
@@ -833,18 +806,8 @@ fn daemon_retransmits_a_lost_binding_acknowledgement() {
          rt type 2 numgen inc mod 1000000 0 counter drop; }; }\\n' | nft -f -",
     )
     .expect("nft drop rule");
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let (daemon, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     let dropped = n.mn.cmd("nft list table ip6 droptest").expect("nft");
     assert!(
         dropped.contains("packets 1 "),
@@ -869,12 +832,8 @@ fn daemon_retransmits_a_lost_binding_acknowledgement() {
         bus >= 2 && bas >= 2,
         "home agent saw {bus} BUs, sent {bas} BAs"
     );
-    assert_eq!(
-        n.ha().binding(),
-        Some((HOA, s.care_of_address.expect("coa")))
-    );
-    let st = daemon.stop().expect("stop");
-    assert!(st.success());
+    n.assert_ha_bound(s.care_of_address.expect("coa"));
+    stop_cleanly(daemon);
 }
 
 #[test]
@@ -914,22 +873,11 @@ fn daemon_uses_the_best_interface_and_falls_back() {
     let n = net("mnprio", true);
     let eth1 = n.mn_eth1.as_ref().expect("eth1");
     let before = kernel_state(&n.mn, &["eth0", "eth1"]);
-    let (cfg, sock) = write_config(
-        &n.lab,
+    let (daemon, sock) = n.start_daemon(
         "  - name: eth0\n    priority: 10\n  - name: eth1\n    priority: 5\n    iid_mode: random\n",
         "optimistic_dad: true\n",
     );
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     assert_eq!(s.current_link.as_deref(), Some("eth0"));
     // Both interfaces are configured, each with its own table and rule.
     let rules = n.mn.cmd("ip -6 rule").expect("rules");
@@ -941,7 +889,7 @@ fn daemon_uses_the_best_interface_and_falls_back() {
     // The better interface loses its carrier: the registration moves to
     // the other one at once (its care-of address is ready).
     n.mn_eth.set_down().expect("unplug eth0");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_B, REGISTRATION);
     assert_eq!(s.current_link.as_deref(), Some("eth1"));
     let h = s.handovers.last().expect("handover");
     assert_eq!(h.link, "eth1");
@@ -949,13 +897,12 @@ fn daemon_uses_the_best_interface_and_falls_back() {
         h.previous_coa.is_some_and(|c| in_prefix(&c, &PREFIX_A)),
         "{h:#?}"
     );
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
-        .expect("ping through eth1");
+    n.ping_hoa().expect("ping through eth1");
 
     // It comes back: the registration returns to it (optimistic DAD: the
     // BU leaves before DAD ends).
     n.mn_eth.set_up().expect("plug eth0");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     assert_eq!(s.current_link.as_deref(), Some("eth0"));
     check_handover(&s, PREFIX_A);
     let h = s.handovers.last().expect("handover");
@@ -968,8 +915,7 @@ fn daemon_uses_the_best_interface_and_falls_back() {
         "optimistic address took {} ms",
         usable - link
     );
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
-        .expect("ping through eth0");
+    n.ping_hoa().expect("ping through eth0");
     let _ = eth1;
     stop_and_check_restored(&n, daemon, &sock, &before, &["eth0", "eth1"]);
 }
@@ -978,30 +924,15 @@ fn daemon_uses_the_best_interface_and_falls_back() {
 fn daemon_returns_home_and_leaves_again() {
     let n = net("mnhome", false);
     let before = kernel_state(&n.mn, &["eth0"]);
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let (daemon, sock) = n.start_daemon(ETH0, "");
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
 
     // Home: deregistration from the home address, the home address on the
     // physical interface, the tunnel idle.
     n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
-    let s = wait_status(
-        &n.lab,
-        &n.mn,
-        &sock,
-        "deregistration at home",
-        Duration::from_secs(30),
-        |s| s.location == "home" && s.binding_update_list[0].state == "at_home",
-    );
+    let s = n.wait_status(&sock, "deregistration at home", |s| {
+        s.location == "home" && s.binding_update_list[0].state == "at_home"
+    });
     let h = s.handovers.last().expect("handover");
     assert_eq!(
         (h.kind.as_str(), h.outcome.as_str()),
@@ -1009,7 +940,7 @@ fn daemon_returns_home_and_leaves_again() {
         "{h:#?}"
     );
     assert!(h.ba_received_unix_ms.is_some());
-    assert_eq!(n.ha().binding(), None, "home agent:\n{}", n.ha().log());
+    n.assert_ha_unbound();
     let addrs = n.mn.cmd("ip -6 addr show dev eth0").expect("addrs");
     assert!(addrs.contains(&format!("{HOA}/64")), "{addrs}");
     let tun = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
@@ -1019,17 +950,15 @@ fn daemon_returns_home_and_leaves_again() {
         routes.contains("dev eth0") && !routes.contains("mip6tun0"),
         "{routes}"
     );
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
-        .expect("ping at home");
+    n.ping_hoa().expect("ping at home");
 
     // Away again: registration from the new care-of address.
     n.lab.move_iface(&n.mn_eth, &n.link_a).expect("move away");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     check_handover(&s, PREFIX_A);
     let tun = n.mn.cmd("ip -6 addr show dev mip6tun0").expect("tun");
     assert!(tun.contains(&HOA.to_string()), "{tun}");
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
-        .expect("ping through the tunnel");
+    n.ping_hoa().expect("ping through the tunnel");
     stop_and_check_restored(&n, daemon, &sock, &before, &["eth0"]);
     let _ = &n.rtr;
 }
@@ -1037,18 +966,8 @@ fn daemon_returns_home_and_leaves_again() {
 #[test]
 fn daemon_follows_a_new_prefix_without_carrier_change() {
     let n = net("mnprefix", false);
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let (daemon, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     let coa_a = s.care_of_address.expect("coa");
     // A second prefix appears on the same link (a new router, or
     // renumbering): no carrier change, only a Router Advertisement.
@@ -1056,36 +975,23 @@ fn daemon_follows_a_new_prefix_without_carrier_change() {
         .cmd("ip -6 addr add 2001:db8:d::1/64 dev fa0 nodad")
         .expect("router address");
     let _ra_d = OwnRouter::start(&n.rtr, "fa0", PREFIX_D);
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_D, Duration::from_secs(30));
+    let s = n.wait_registered(&sock, PREFIX_D, REGISTRATION);
     check_handover(&s, PREFIX_D);
     let h = s.handovers.last().expect("handover");
     assert_eq!(h.previous_coa, Some(coa_a));
     // The handover dates from the RA that brought the prefix.
     assert_eq!(h.link_event_unix_ms, h.ra_unix_ms, "{h:#?}");
-    assert_eq!(
-        n.ha().binding(),
-        Some((HOA, s.care_of_address.expect("coa")))
-    );
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
-        .expect("ping through the new care-of address");
-    let st = daemon.stop().expect("stop");
-    assert!(st.success());
+    n.assert_ha_bound(s.care_of_address.expect("coa"));
+    n.ping_hoa().expect("ping through the new care-of address");
+    stop_cleanly(daemon);
 }
 
 #[test]
 fn daemon_starts_clean_after_being_killed() {
     let n = net("mnkill", false);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let argv = [
-        "env",
-        "MIP6_LOG=debug",
-        MN,
-        "run",
-        "-c",
-        cfg.to_str().expect("utf-8"),
-    ];
-    let first = n.mn.spawn(&argv).expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let first = n.spawn_daemon(&cfg);
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     let coa = s.care_of_address.expect("coa");
     // SIGKILL: nothing is cleaned up; the rule and table 200 stay behind.
     let pid = i32::try_from(first.pid()).expect("pid");
@@ -1097,13 +1003,10 @@ fn daemon_starts_clean_after_being_killed() {
     assert!(rules.contains("lookup 200"), "{rules}");
     // A new run takes over: stale rules and routes go, the socket file is
     // replaced, the nftables table too, and it registers again.
-    let second = n.mn.spawn(&argv).expect("spawn daemon again");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+    let second = n.spawn_daemon(&cfg);
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     assert_eq!(s.care_of_address, Some(coa), "same stable care-of address");
-    let log_path = second.log_path().to_owned();
-    let st = second.stop().expect("stop");
-    let log = std::fs::read_to_string(log_path).unwrap_or_default();
-    assert!(st.success(), "{log}");
+    let log = stop_cleanly(second);
     assert!(log.contains("removed what a previous run left"), "{log}");
     let rules = n.mn.cmd("ip -6 rule").expect("rules");
     assert!(!rules.contains("lookup 200"), "{rules}");
@@ -1114,7 +1017,7 @@ fn daemon_starts_clean_after_being_killed() {
     );
     let tables = n.mn.cmd("nft list tables").expect("nft");
     assert!(!tables.contains("mip6_mn"), "{tables}");
-    assert_eq!(n.ha().binding(), None);
+    n.assert_ha_unbound();
 }
 
 /// The project's home agent binary, when the workspace has built it (CI's
@@ -1126,125 +1029,132 @@ fn mip6_ha_binary() -> Option<PathBuf> {
     bin.exists().then_some(bin)
 }
 
-/// The bindings `mip6-ha status --json` reports: (home address, care-of).
-fn ha_bindings(
-    node: &Node,
-    bin: &std::path::Path,
-    sock: &std::path::Path,
-) -> Vec<(String, String)> {
-    let out = node
-        .exec(&[
-            bin.to_str().expect("utf-8"),
-            "status",
-            "--json",
-            "--socket",
-            sock.to_str().expect("utf-8"),
-        ])
-        .expect("mip6-ha status");
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
-    v["bindings"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|b| {
-                    (
-                        b["hoa"].as_str().unwrap_or_default().to_owned(),
-                        b["coa"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+/// The project's home agent, running on the `ha` node.
+struct ProjectHa {
+    child: Child,
+    node: Node,
+    bin: PathBuf,
+    sock: PathBuf,
 }
 
-/// The project's home agent on the `ha` node of `n`, ready: the child,
-/// its binary and its control socket.
-fn start_mip6_ha(n: &Net) -> (mip6_testbed::harness::Child, PathBuf, PathBuf) {
-    // A missing home agent is a failure, not a skip: the README's test
-    // command builds the whole workspace.
-    let ha_bin = mip6_ha_binary()
-        .expect("no mip6-ha binary next to this test: run the tests with --workspace");
-    let dir = n.lab.workdir().to_owned();
-    let ha_cfg = dir.join("ha.yaml");
-    let ha_sock = dir.join("ha.sock");
-    std::fs::write(
-        &ha_cfg,
-        format!(
-            "home_interface: eth0\n\
-             ha_address: {HA}\n\
-             home_prefixes:\n  - prefix: \"2001:db8:1::/64\"\n\
-             tunnel_device: mip6ha0\n\
-             state_file: {}\n\
-             control_socket: {}\n\
-             metrics:\n  listen: \"[::1]:9106\"\n\
-             dad:\n  transmits: 1\n  retrans_ms: 300\n\
-             mobile_nodes:\n\
-             \x20 - id: {NAI}\n    home_address: {HOA}\n    spi: {SPI}\n    key_hex: \"{KEY}\"\n",
-            dir.join("ha-bindings.json").display(),
-            ha_sock.display()
-        ),
-    )
-    .expect("write ha.yaml");
-    let mut ha = n
-        .ha_node
-        .spawn(&[
-            "env",
-            "RUST_LOG=info",
-            ha_bin.to_str().expect("utf-8"),
-            "run",
-            "-c",
-            ha_cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn mip6-ha");
-    ha.wait_log("mip6-ha ready", Duration::from_secs(20))
-        .unwrap_or_else(|e| panic!("{e}\n{}", ha.log()));
-    (ha, ha_bin, ha_sock)
+impl ProjectHa {
+    /// Starts it on the `ha` node of `n` and waits until it is ready.
+    fn start(n: &Net) -> ProjectHa {
+        // A missing home agent is a failure, not a skip: the README's test
+        // command builds the whole workspace.
+        let bin = mip6_ha_binary()
+            .expect("no mip6-ha binary next to this test: run the tests with --workspace");
+        let dir = n.lab.workdir().to_owned();
+        let cfg = dir.join("ha.yaml");
+        let sock = dir.join("ha.sock");
+        std::fs::write(
+            &cfg,
+            format!(
+                "home_interface: eth0\n\
+                 ha_address: {HA}\n\
+                 home_prefixes:\n  - prefix: \"2001:db8:1::/64\"\n\
+                 tunnel_device: mip6ha0\n\
+                 state_file: {}\n\
+                 control_socket: {}\n\
+                 metrics:\n  listen: \"[::1]:9106\"\n\
+                 dad:\n  transmits: 1\n  retrans_ms: 300\n\
+                 mobile_nodes:\n\
+                 \x20 - id: {NAI}\n    home_address: {HOA}\n    spi: {SPI}\n    key_hex: \"{KEY}\"\n",
+                dir.join("ha-bindings.json").display(),
+                sock.display()
+            ),
+        )
+        .expect("write ha.yaml");
+        let mut child = n
+            .ha_node
+            .spawn(&[
+                "env",
+                "RUST_LOG=info",
+                bin.to_str().expect("utf-8"),
+                "run",
+                "-c",
+                cfg.to_str().expect("utf-8"),
+            ])
+            .expect("spawn mip6-ha");
+        child
+            .wait_log("mip6-ha ready", Duration::from_secs(20))
+            .unwrap_or_else(|e| panic!("{e}\n{}", child.log()));
+        ProjectHa {
+            child,
+            node: n.ha_node.clone(),
+            bin,
+            sock,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.child.log()
+    }
+
+    /// The bindings `mip6-ha status --json` reports: (home address, care-of).
+    fn bindings(&self) -> Vec<(String, String)> {
+        let out = self
+            .node
+            .exec(&[
+                self.bin.to_str().expect("utf-8"),
+                "status",
+                "--json",
+                "--socket",
+                self.sock.to_str().expect("utf-8"),
+            ])
+            .expect("mip6-ha status");
+        let v: serde_json::Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+        v["bindings"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|b| {
+                        (
+                            b["hoa"].as_str().unwrap_or_default().to_owned(),
+                            b["coa"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Its one binding is the home address to `coa`.
+    #[track_caller]
+    fn assert_bound(&self, coa: Ipv6Addr) {
+        assert_eq!(
+            self.bindings(),
+            vec![(HOA.to_string(), coa.to_string())],
+            "{}",
+            self.log()
+        );
+    }
+
+    /// Stops the mobile node's daemon `mn`, then the home agent: the
+    /// deregistration reached the home agent, and both exit 0.
+    fn stop_after(self, mn: Child) {
+        stop_cleanly(mn);
+        assert!(
+            self.bindings().is_empty(),
+            "deregistration did not reach mip6-ha:\n{}",
+            self.log()
+        );
+        stop_cleanly(self.child);
+    }
 }
 
 #[test]
 fn daemon_registers_with_the_project_home_agent() {
     let n = net_with("mnha", false, false);
-    let (ha, ha_bin, ha_sock) = start_mip6_ha(&n);
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let mn =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
-    let coa_a = s.care_of_address.expect("coa").to_string();
-    assert_eq!(
-        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
-        vec![(HOA.to_string(), coa_a)],
-        "{}",
-        ha.log()
-    );
+    let ha = ProjectHa::start(&n);
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    ha.assert_bound(s.care_of_address.expect("coa"));
     n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_B, Duration::from_secs(30));
-    let coa_b = s.care_of_address.expect("coa").to_string();
-    assert_eq!(
-        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
-        vec![(HOA.to_string(), coa_b)]
-    );
-    let mn_log = mn.log_path().to_owned();
-    let st = mn.stop().expect("stop");
-    assert!(
-        st.success(),
-        "{}",
-        std::fs::read_to_string(mn_log).unwrap_or_default()
-    );
-    assert!(
-        ha_bindings(&n.ha_node, &ha_bin, &ha_sock).is_empty(),
-        "deregistration did not reach mip6-ha:\n{}",
-        ha.log()
-    );
-    let st = ha.stop().expect("stop mip6-ha");
-    assert!(st.success());
+    let s = n.wait_registered(&sock, PREFIX_B, REGISTRATION);
+    ha.assert_bound(s.care_of_address.expect("coa"));
+    ha.stop_after(mn);
 }
 
 /// No `home_agent` in the configuration: away from home the daemon asks the
@@ -1256,21 +1166,12 @@ fn daemon_registers_with_the_project_home_agent() {
 #[test]
 fn daemon_discovers_the_home_agent_with_dhaad() {
     let n = net_with("mndhaad", false, false);
-    let (ha, ha_bin, ha_sock) = start_mip6_ha(&n);
+    let ha = ProjectHa::start(&n);
     let (cfg, sock) = write_config_ha(&n.lab, ETH0, "", None);
     let text = std::fs::read_to_string(&cfg).expect("config");
     assert!(!text.contains("home_agent"), "{text}");
-    let mn =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
-    let s = wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(40));
+    let mn = n.spawn_daemon(&cfg);
+    let s = n.wait_registered(&sock, PREFIX_A, Duration::from_secs(40));
     let coa = s.care_of_address.expect("coa");
     assert_eq!(s.home_agent, Some(HA), "{s:#?}\n{}", mn.log());
     assert_eq!(s.home_agent_source, "dhaad");
@@ -1293,33 +1194,13 @@ fn daemon_discovers_the_home_agent_with_dhaad() {
         mn.log()
     );
     assert!(ha.log().contains("DHAAD reply sent"), "{}", ha.log());
-    assert_eq!(
-        ha_bindings(&n.ha_node, &ha_bin, &ha_sock),
-        vec![(HOA.to_string(), coa.to_string())],
-        "{}",
-        ha.log()
-    );
-    let text =
-        n.mn.cmd(&format!("{MN} status --socket {}", sock.display()))
-            .expect("status");
+    ha.assert_bound(coa);
+    let text = n.status_text(&sock);
     assert!(text.contains("home agent 2001:db8:1::1 (dhaad)"), "{text}");
     assert!(text.contains("DHAAD: found"), "{text}");
-    n.cn.wait_ping6(&HOA.to_string(), Duration::from_secs(15))
+    n.ping_hoa()
         .expect("ping through the tunnel to the discovered home agent");
-    let mn_log = mn.log_path().to_owned();
-    let st = mn.stop().expect("stop");
-    assert!(
-        st.success(),
-        "{}",
-        std::fs::read_to_string(mn_log).unwrap_or_default()
-    );
-    assert!(
-        ha_bindings(&n.ha_node, &ha_bin, &ha_sock).is_empty(),
-        "deregistration did not reach mip6-ha:\n{}",
-        ha.log()
-    );
-    let st = ha.stop().expect("stop mip6-ha");
-    assert!(st.success());
+    ha.stop_after(mn);
 }
 
 /// Returning home, the deregistration leaves from the home address just put
@@ -1332,39 +1213,22 @@ fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
     let n = net("mnhome3", false);
     // Start at home.
     n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
-    let (cfg, sock) = write_config(&n.lab, ETH0, "");
-    let daemon =
-        n.mn.spawn(&[
-            "env",
-            "MIP6_LOG=debug",
-            MN,
-            "run",
-            "-c",
-            cfg.to_str().expect("utf-8"),
-        ])
-        .expect("spawn daemon");
+    let (daemon, sock) = n.start_daemon(ETH0, "");
     let mut homes = Vec::new();
     for round in 0..5 {
         if round > 0 {
             n.lab.move_iface(&n.mn_eth, &n.link_a).expect("move away");
-            wait_registered(&n.lab, &n.mn, &sock, PREFIX_A, Duration::from_secs(30));
+            n.wait_registered(&sock, PREFIX_A, REGISTRATION);
             n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
         }
-        let s = wait_status(
-            &n.lab,
-            &n.mn,
-            &sock,
-            "deregistration at home",
-            Duration::from_secs(30),
-            |s| {
-                s.location == "home"
-                    && s.handovers
-                        .iter()
-                        .filter(|h| h.kind == "home" && h.outcome == "deregistered")
-                        .count()
-                        > round
-            },
-        );
+        let s = n.wait_status(&sock, "deregistration at home", |s| {
+            s.location == "home"
+                && s.handovers
+                    .iter()
+                    .filter(|h| h.kind == "home" && h.outcome == "deregistered")
+                    .count()
+                    > round
+        });
         let h = s.handovers.last().expect("handover").clone();
         assert_eq!(h.kind, "home", "{h:#?}");
         homes.push(h);
@@ -1401,15 +1265,5 @@ fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
         !log.contains("did not report the home address usable"),
         "{log}"
     );
-    stop_and_check_restored_at_home(daemon);
-}
-
-fn stop_and_check_restored_at_home(daemon: mip6_testbed::harness::Child) {
-    let log_path = daemon.log_path().to_owned();
-    let st = daemon.stop().expect("stop");
-    assert!(
-        st.success(),
-        "{}",
-        std::fs::read_to_string(log_path).unwrap_or_default()
-    );
+    stop_cleanly(daemon);
 }

@@ -8,7 +8,7 @@
 //! MIP6_BENCH_ONLY=tunnel cargo bench -p mip6-testbed --bench tunnel  # rows whose name contains it
 //! ```
 //!
-//! Topology (as in tests/dataplane.rs):
+//! Topology (tests/support, shared with tests/dataplane.rs):
 //!
 //! ```text
 //!   cn ──── r ──── ha        every link a veth pair, offloads as the
@@ -29,58 +29,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-use std::net::Ipv6Addr;
-use std::sync::Arc;
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use std::time::Duration;
 
-use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode, OuterHeader, Stats};
-use mip6_testbed::harness::{Child, Lab, Node, NodeOptions, require_root};
+use mip6_common::dataplane::{DataPlaneConfig, OuterHeader, Stats};
+use mip6_testbed::harness::{Child, Node, require_root};
+use support::{Topo, ethtool};
 
-const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
-const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
-const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
-const TUN: &str = "mip6tun";
 const WAIT: Duration = Duration::from_secs(20);
-
-struct Topo {
-    cn: Node,
-    r: Node,
-    ha: Node,
-    mn: Node,
-    lab: Lab,
-}
-
-fn topo() -> Topo {
-    let lab = Lab::new("bench-tunnel").expect("lab");
-    let quiet = NodeOptions::default()
-        .no_dad_delay()
-        .accept_ra(0)
-        .sysctl("net.ipv6.conf.all.accept_dad", "0")
-        .sysctl("net.ipv6.conf.default.accept_dad", "0");
-    let router = quiet.clone().forwarding();
-    let cn = lab.node_with("cn", &quiet).expect("cn");
-    let r = lab.node_with("r", &router).expect("r");
-    let ha = lab.node_with("ha", &router).expect("ha");
-    let mn = lab.node_with("mn", &quiet).expect("mn");
-    lab.veth(&cn, "eth0", &r, "cn0").expect("cn-r");
-    lab.veth(&r, "home0", &ha, "eth0").expect("r-ha");
-    lab.veth(&r, "fgn0", &mn, "eth0").expect("r-mn");
-    cn.sh("ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && ip -6 route add default via 2001:db8:3::1")
-        .expect("cn");
-    r.sh("ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
-          ip -6 addr add 2001:db8:1::1/64 dev home0 nodad && \
-          ip -6 addr add 2001:db8:2::1/64 dev fgn0 nodad && \
-          ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::2")
-        .expect("r");
-    ha.sh("ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && ip -6 route add default via 2001:db8:1::1")
-        .expect("ha");
-    mn.sh("ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
-           ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
-           ip -6 rule add from 2001:db8:2::100 lookup 100")
-        .expect("mn");
-    Topo { cn, r, ha, mn, lab }
-}
 
 /// The MN holds the home address on eth0 and routes normally.
 const MN_PLAIN_ON: &str = "ip -6 addr add 2001:db8:1::100/128 dev eth0 nodad && \
@@ -105,41 +63,9 @@ const R_VIA_HA_OFF: &str = "ip -6 rule del iif home0 to 2001:db8:1::100/128 look
 const HA_VIA_ON: &str = "ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
 const HA_VIA_OFF: &str = "ip -6 route del 2001:db8:1::100/128 via 2001:db8:1::1 dev eth0";
 
-/// Sets a legacy ethtool feature of `ifname` (in the calling thread's
-/// namespace), without the ethtool binary.
-fn ethtool_set(ifname: &str, cmd: u32, on: bool) {
-    #[repr(C)]
-    struct EthtoolValue {
-        cmd: u32,
-        data: u32,
-    }
-    const SIOCETHTOOL: libc::c_ulong = 0x8946;
-    let mut v = EthtoolValue {
-        cmd,
-        data: u32::from(on),
-    };
-    // SAFETY: plain FFI; `req` and `v` outlive the ioctl.
-    unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
-            *d = s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_data = (&raw mut v).cast();
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0);
-        assert!(fd >= 0);
-        let r = libc::ioctl(fd, SIOCETHTOOL, &mut req);
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        assert_eq!(r, 0, "ethtool {cmd:#x} on {ifname}: {err}");
-    }
-}
-
 /// TSO, GSO and GRO off on every veth end of the lab (for good: the row
 /// using it runs last).
 fn offloads_off(t: &Topo) {
-    const STSO: u32 = 0x1f;
-    const SGSO: u32 = 0x24;
-    const SGRO: u32 = 0x2c;
     for (node, ifs) in [
         (&t.cn, &["eth0"][..]),
         (&t.r, &["cn0", "home0", "fgn0"][..]),
@@ -149,8 +75,8 @@ fn offloads_off(t: &Topo) {
         let ifs: Vec<String> = ifs.iter().map(|s| (*s).to_owned()).collect();
         node.run_in(move || {
             for i in &ifs {
-                for cmd in [STSO, SGSO, SGRO] {
-                    ethtool_set(i, cmd, false);
+                for cmd in [ethtool::STSO, ethtool::SGSO, ethtool::SGRO] {
+                    ethtool::set(i, cmd, false);
                 }
             }
         })
@@ -249,36 +175,6 @@ fn measure(t: &Topo, name: &str, secs: u64, note: &dyn Fn() -> String) -> Row {
     }
 }
 
-fn start_tunnel(t: &Topo, tweak: &dyn Fn(&mut DataPlaneConfig)) -> (DataPlane, DataPlane) {
-    let mut hc = DataPlaneConfig::new(TUN, HA, Mode::Ha);
-    tweak(&mut hc);
-    let ha =
-        t.ha.run_in(move || DataPlane::start(hc))
-            .expect("enter ha")
-            .expect("HA data plane");
-    t.ha.sh(&format!("ip -6 route add {HOA}/128 dev {TUN}"))
-        .expect("route into the TUN");
-    ha.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
-    let mut mc = DataPlaneConfig::new(
-        TUN,
-        COA,
-        Mode::Mn {
-            peer: HA,
-            home_address: HOA,
-        },
-    );
-    tweak(&mut mc);
-    let mn =
-        t.mn.run_in(move || DataPlane::start(mc))
-            .expect("enter mn")
-            .expect("MN data plane");
-    t.mn.sh(&format!(
-        "ip -6 addr add {HOA}/128 dev {TUN} nodad && ip -6 route add default dev {TUN} src {HOA}"
-    ))
-    .expect("MN TUN");
-    (ha, mn)
-}
-
 fn summary(ha: &Stats, mn: &Stats) -> String {
     let avg = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     format!(
@@ -312,7 +208,7 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let only = std::env::var("MIP6_BENCH_ONLY").unwrap_or_default();
-    let t = topo();
+    let t = Topo::new("bench-tunnel");
     let mut rows: Vec<Row> = Vec::new();
     let want = |name: &str| only.is_empty() || name.contains(&only);
 
@@ -355,7 +251,7 @@ fn main() {
         if !want(name) {
             continue;
         }
-        let (ha, mn) = start_tunnel(&t, tweak.as_ref());
+        let (ha, mn) = (t.start_ha(tweak), t.start_mn(tweak));
         rows.push(measure(&t, name, secs, &|| {
             summary(&ha.stats(), &mn.stats())
         }));

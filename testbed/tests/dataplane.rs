@@ -15,8 +15,12 @@
 //! mobile node holds the home address on its TUN device (`nodad`), routes
 //! `default dev <tun> src <HoA>`, and sends the tunnel from the care-of
 //! address through `ip -6 rule from <CoA> lookup 100` (DESIGN.md recipe).
+//! The topology is `support::Topo`, shared with benches/tunnel.rs; here r
+//! also routes `UNBOUND` to the home agent.
 
 #![allow(clippy::unwrap_used)]
+
+mod support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -24,101 +28,46 @@ use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode, Stats};
+use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Stats};
 use mip6_common::wire::checksum;
-use mip6_testbed::harness::{Lab, Node, NodeOptions, require_root};
+use mip6_testbed::harness::{Node, require_root};
+use support::{CN, COA, HA, HOA, TUN, Topo, ethtool};
 
-const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 5);
-const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
-const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 /// Routed into the home agent's TUN device, but bound to nobody.
 const UNBOUND: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x200);
-const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x100);
 const COA2: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, 0x200);
-const TUN: &str = "mip6tun";
 /// Generous bound for anything that waits on the network.
 const T: Duration = Duration::from_secs(20);
 
-struct Topo {
-    // Field order: the nodes go before the lab that owns their namespaces.
-    cn: Node,
-    r: Node,
-    ha: Node,
-    mn: Node,
-    lab: Lab,
-}
-
+/// The shared topology, where r also routes [`UNBOUND`] to the home agent.
 fn topo(tag: &str) -> Topo {
     require_root().expect("these tests need root");
-    let lab = Lab::new(tag).expect("lab");
-    // No DAD anywhere: every address is usable at once.
-    let quiet = NodeOptions::default()
-        .no_dad_delay()
-        .accept_ra(0)
-        .sysctl("net.ipv6.conf.all.accept_dad", "0")
-        .sysctl("net.ipv6.conf.default.accept_dad", "0");
-    let router = quiet.clone().forwarding();
-    let cn = lab.node_with("cn", &quiet).expect("cn");
-    let r = lab.node_with("r", &router).expect("r");
-    let ha = lab.node_with("ha", &router).expect("ha");
-    let mn = lab.node_with("mn", &quiet).expect("mn");
-    lab.veth(&cn, "eth0", &r, "cn0").expect("cn-r");
-    lab.veth(&r, "home0", &ha, "eth0").expect("r-ha");
-    lab.veth(&r, "fgn0", &mn, "eth0").expect("r-mn");
-    cn.sh("ip -6 addr add 2001:db8:3::5/64 dev eth0 nodad && \
-         ip -6 route add default via 2001:db8:3::1")
-        .expect("cn addresses");
-    r.sh("ip -6 addr add 2001:db8:3::1/64 dev cn0 nodad && \
-         ip -6 addr add 2001:db8:1::1/64 dev home0 nodad && \
-         ip -6 addr add 2001:db8:2::1/64 dev fgn0 nodad && \
-         ip -6 route add 2001:db8:1::100/128 via 2001:db8:1::2 && \
-         ip -6 route add 2001:db8:1::200/128 via 2001:db8:1::2")
-        .expect("r addresses");
-    ha.sh("ip -6 addr add 2001:db8:1::2/64 dev eth0 nodad && \
-         ip -6 route add default via 2001:db8:1::1")
-        .expect("ha addresses");
-    mn.sh("ip -6 addr add 2001:db8:2::100/64 dev eth0 nodad && \
-         ip -6 route add default via 2001:db8:2::1 dev eth0 table 100 && \
-         ip -6 rule add from 2001:db8:2::100 lookup 100")
-        .expect("mn addresses");
-    Topo { cn, r, ha, mn, lab }
+    let t = Topo::new(tag);
+    t.r.sh(&format!("ip -6 route add {UNBOUND}/128 via {HA}"))
+        .expect("r routes UNBOUND");
+    t
 }
 
-fn start_ha(ha: &Node, tweak: impl FnOnce(&mut DataPlaneConfig) + Send) -> DataPlane {
-    let mut cfg = DataPlaneConfig::new(TUN, HA, Mode::Ha);
-    tweak(&mut cfg);
-    let dp = ha
-        .run_in(move || DataPlane::start(cfg))
-        .expect("enter ha")
-        .expect("start the home agent data plane");
-    ha.sh(&format!(
-        "ip -6 route add {HOA}/128 dev {TUN} && ip -6 route add {UNBOUND}/128 dev {TUN}"
-    ))
-    .expect("routes into the TUN");
-    dp.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
-    dp
+/// Both data planes, [`UNBOUND`] routed into the home agent's TUN device
+/// too, and the CN reaching the home address through them.
+fn tunnel_up(
+    t: &Topo,
+    ha_tweak: impl FnOnce(&mut DataPlaneConfig),
+    mn_tweak: impl FnOnce(&mut DataPlaneConfig),
+) -> (DataPlane, DataPlane) {
+    let ha = t.start_ha(ha_tweak);
+    t.ha.sh(&format!("ip -6 route add {UNBOUND}/128 dev {TUN}"))
+        .expect("UNBOUND into the TUN");
+    let mn = t.start_mn(mn_tweak);
+    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    (ha, mn)
 }
 
-fn start_mn(mn: &Node, tweak: impl FnOnce(&mut DataPlaneConfig) + Send) -> DataPlane {
-    let mut cfg = DataPlaneConfig::new(
-        TUN,
-        COA,
-        Mode::Mn {
-            peer: HA,
-            home_address: HOA,
-        },
-    );
-    tweak(&mut cfg);
-    let dp = mn
-        .run_in(move || DataPlane::start(cfg))
-        .expect("enter mn")
-        .expect("start the mobile node data plane");
-    mn.sh(&format!(
-        "ip -6 addr add {HOA}/128 dev {TUN} nodad && \
-         ip -6 route add default dev {TUN} src {HOA}"
-    ))
-    .expect("home address on the TUN");
-    dp
+/// Both data planes shut down, then the lab removed.
+fn tear_down(t: Topo, ha: DataPlane, mn: DataPlane) {
+    ha.shutdown().expect("ha");
+    mn.shutdown().expect("mn");
+    t.lab.cleanup().expect("cleanup");
 }
 
 fn link_exists(node: &Node, name: &str) -> bool {
@@ -147,6 +96,15 @@ fn ping(node: &Node, args: &[&str]) -> String {
         .output_timeout(&argv, Duration::from_secs(30))
         .expect("ping runs");
     format!("{}{}", out.stdout, out.stderr)
+}
+
+/// Pings the home address with `args` and `size` octets of payload, not
+/// to be fragmented.
+fn ping_hoa_df(node: &Node, args: &[&str], size: u16) -> String {
+    let (size, hoa) = (size.to_string(), HOA.to_string());
+    let mut argv = args.to_vec();
+    argv.extend_from_slice(&["-M", "do", "-s", &size, &hoa]);
+    ping(node, &argv)
 }
 
 /// `len` octets of a pattern that is not periodic in any small unit.
@@ -216,6 +174,13 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
     inner.extend_from_slice(&[128, 0, 0, 0, 0x42, 0x42, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8]);
     let ck = checksum::upper_layer(&inner_src, &CN, 58, &inner[40..]);
     inner[42..44].copy_from_slice(&ck.to_be_bytes());
+    send_tunnel_packet(None, &inner);
+}
+
+/// Sends, from the current namespace, `inner` in a tunnel packet to the
+/// HA, from `src` if given, else from the address the kernel picks (the
+/// kernel fragments a large tunnel packet; the HA reassembles it).
+fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
     // SAFETY: plain FFI with checked results; the buffers live across the
     // calls.
     unsafe {
@@ -223,6 +188,11 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
         assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
         let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
         sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
+        if let Some(src) = src {
+            sa.sin6_addr.s6_addr = src.octets();
+            assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
+        }
         sa.sin6_addr.s6_addr = HA.octets();
         let r = libc::sendto(
             fd,
@@ -230,7 +200,7 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
             inner.len(),
             0,
             (&raw const sa).cast(),
-            std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+            len,
         );
         let err = std::io::Error::last_os_error();
         libc::close(fd);
@@ -241,12 +211,9 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
 #[test]
 fn ping_tcp_unreachable_and_shutdown() {
     let t = topo("dp-basic");
-    let ha = start_ha(&t.ha, |c| c.hop_limit = 33);
-    let mn = start_mn(&t.mn, |_| {});
+    // The CN reaches the home address through the tunnel.
+    let (ha, mn) = tunnel_up(&t, |c| c.hop_limit = 33, |_| {});
     assert!(ha.offload(), "offload is the default");
-
-    t.cn.wait_ping6(&HOA.to_string(), T)
-        .expect("the CN reaches the home address through the tunnel");
     let before_ha = ha.binding_stats(HOA).expect("binding");
     let before_mn = mn.binding_stats(HOA).expect("binding");
     let out = ping(
@@ -353,9 +320,7 @@ fn ping_tcp_unreachable_and_shutdown() {
 fn spoofed_sources_and_a_move() {
     let t = topo("dp-move");
     // Two TUN queues, two encapsulating threads.
-    let ha = start_ha(&t.ha, |c| c.queues = 2);
-    let mn = start_mn(&t.mn, |_| {});
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, |c| c.queues = 2, |_| {});
 
     // A tunnel packet from the CN claiming to come from the HoA: the outer
     // source is not the registered care-of address.
@@ -417,35 +382,17 @@ fn spoofed_sources_and_a_move() {
     t.cn.wait_ping6(&HOA.to_string(), T)
         .expect("traffic flows again after the move");
     tcp_exchange(&t.cn, &t.mn, 5002, 256 << 10);
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    let _ = &t.r;
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
 
 #[test]
 fn packet_too_big() {
     let t = topo("dp-ptb");
     // No offload here, and the kernel-built header: the plain path.
-    let ha = start_ha(&t.ha, |c| c.offload = false);
-    let mn = start_mn(&t.mn, |c| c.offload = false);
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, |c| c.offload = false, |c| c.offload = false);
 
     // 1500 octets into a 1460 TUN: the HA's kernel answers itself.
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "1",
-            "-W",
-            "3",
-            "-M",
-            "do",
-            "-s",
-            "1452",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "1", "-W", "3"], 1452);
     assert!(
         out.contains("mtu=1460") || out.contains("mtu = 1460"),
         "{out}"
@@ -457,22 +404,7 @@ fn packet_too_big() {
     // CN a Packet Too Big with 1400 - 40 = 1360.
     t.r.cmd("ip link set dev fgn0 mtu 1400")
         .expect("small link");
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "4",
-            "-i",
-            "0.3",
-            "-W",
-            "2",
-            "-M",
-            "do",
-            "-s",
-            "1412",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "4", "-i", "0.3", "-W", "2"], 1412);
     assert!(
         out.contains("mtu=1360") || out.contains("mtu = 1360"),
         "{out}"
@@ -484,24 +416,9 @@ fn packet_too_big() {
     let route = t.cn.cmd(&format!("ip -6 route get {HOA}")).expect("route");
     assert!(route.contains("mtu 1360"), "{route}");
     // What fits goes through.
-    let out = ping(
-        &t.cn,
-        &[
-            "-c",
-            "1",
-            "-W",
-            "3",
-            "-M",
-            "do",
-            "-s",
-            "1300",
-            &HOA.to_string(),
-        ],
-    );
+    let out = ping_hoa_df(&t.cn, &["-c", "1", "-W", "3"], 1300);
     assert!(out.contains("1 received"), "{out}");
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
 
 /// A TCP packet from the HoA to the CN (a closed port) carrying `payload`
@@ -527,65 +444,6 @@ fn big_tcp(payload: usize, partial: bool) -> Vec<u8> {
     p
 }
 
-/// Sends `inner` in a tunnel packet from `src` to the HA (the kernel
-/// fragments the tunnel packet; the HA reassembles it).
-fn send_tunnel_packet_from(src: Ipv6Addr, inner: &[u8]) {
-    // SAFETY: plain FFI with checked results; the buffers live across the
-    // calls.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_RAW, 41);
-        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-        let mut sa: libc::sockaddr_in6 = std::mem::zeroed();
-        sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-        sa.sin6_addr.s6_addr = src.octets();
-        let len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-        assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
-        sa.sin6_addr.s6_addr = HA.octets();
-        let r = libc::sendto(
-            fd,
-            inner.as_ptr().cast(),
-            inner.len(),
-            0,
-            (&raw const sa).cast(),
-            len,
-        );
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        assert_eq!(r, inner.len() as isize, "sendto: {err}");
-    }
-}
-
-/// Turns a legacy ethtool feature of `ifname` (in the calling thread's
-/// namespace) on or off, without the ethtool binary.
-fn ethtool_set(ifname: &str, cmd: u32, on: bool) {
-    #[repr(C)]
-    struct EthtoolValue {
-        cmd: u32,
-        data: u32,
-    }
-    const SIOCETHTOOL: libc::c_ulong = 0x8946;
-    let mut v = EthtoolValue {
-        cmd,
-        data: u32::from(on),
-    };
-    // SAFETY: plain FFI; `req` and `v` outlive the ioctl.
-    unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (d, s) in req.ifr_name.iter_mut().zip(ifname.bytes()) {
-            *d = s as libc::c_char;
-        }
-        req.ifr_ifru.ifru_data = (&raw mut v).cast();
-        let fd = libc::socket(libc::AF_INET6, libc::SOCK_DGRAM, 0);
-        assert!(fd >= 0);
-        let r = libc::ioctl(fd, SIOCETHTOOL, &mut req);
-        let err = std::io::Error::last_os_error();
-        libc::close(fd);
-        assert_eq!(r, 0, "ethtool {cmd:#x} on {ifname}: {err}");
-    }
-}
-const ETHTOOL_STXCSUM: u32 = 0x17;
-const ETHTOOL_STSO: u32 = 0x1f;
-
 /// `nstat` counter of the node (absolute value).
 fn nstat(node: &Node, name: &str) -> u64 {
     let out = node.exec(&["nstat", "-az", name]).expect("nstat");
@@ -610,19 +468,17 @@ fn large_tunnel_packets() {
     for offload in [true, false] {
         let t = topo(if offload { "dp-large" } else { "dp-large-cut" });
         t.ha.run_in(|| {
-            ethtool_set("eth0", ETHTOOL_STSO, false);
-            ethtool_set("eth0", ETHTOOL_STXCSUM, false);
+            ethtool::set("eth0", ethtool::STSO, false);
+            ethtool::set("eth0", ethtool::STXCSUM, false);
         })
         .expect("enter ha");
-        let ha = start_ha(&t.ha, |c| c.offload = offload);
-        let mn = start_mn(&t.mn, |c| c.offload = offload);
-        t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+        let (ha, mn) = tunnel_up(&t, |c| c.offload = offload, |c| c.offload = offload);
         let segs = nstat(&t.cn, "TcpInSegs");
         let bad = nstat(&t.cn, "TcpInCsumErrors");
         let before = ha.stats();
         for partial in [false, true] {
             let inner = big_tcp(6000, partial);
-            t.mn.run_in(move || send_tunnel_packet_from(COA, &inner))
+            t.mn.run_in(move || send_tunnel_packet(Some(COA), &inner))
                 .expect("enter mn");
         }
         let s = wait_stats(&ha, "two large packets", |s| {
@@ -650,9 +506,7 @@ fn large_tunnel_packets() {
             assert!(s.gro_packets > 0, "{s:#?}");
         }
         assert_eq!(nstat(&t.cn, "TcpInCsumErrors"), bad, "bad checksums");
-        ha.shutdown().expect("ha");
-        mn.shutdown().expect("mn");
-        t.lab.cleanup().expect("cleanup");
+        tear_down(t, ha, mn);
     }
 }
 
@@ -663,13 +517,9 @@ fn outer_header_we_build() {
     let ours = |c: &mut DataPlaneConfig| {
         c.outer_header = mip6_common::dataplane::OuterHeader::Ours;
     };
-    let ha = start_ha(&t.ha, ours);
-    let mn = start_mn(&t.mn, ours);
-    t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
+    let (ha, mn) = tunnel_up(&t, ours, ours);
     tcp_exchange(&t.cn, &t.mn, 5003, 1 << 20);
     let s = ha.stats();
     assert!(s.encap.packets > 0 && s.decap.packets > 0, "{s:#?}");
-    ha.shutdown().expect("ha");
-    mn.shutdown().expect("mn");
-    t.lab.cleanup().expect("cleanup");
+    tear_down(t, ha, mn);
 }
