@@ -76,6 +76,12 @@ fn addr(node: &Node, ifname: &str, a: &str) {
 impl World {
     /// The lab, with `extra` appended to the home agent's configuration.
     pub fn new(tag: &str, extra: &str) -> Self {
+        Self::with_mobile_nodes(tag, "", extra)
+    }
+
+    /// [`World::new`] with `more_nodes`, YAML list items (`  - id: ...`),
+    /// added to the configured mobile nodes after mn1 and mn2.
+    pub fn with_mobile_nodes(tag: &str, more_nodes: &str, extra: &str) -> Self {
         require_root().expect("these tests need root");
         let lab = Lab::new(tag).unwrap();
         let ha = lab.node_with("ha", &fast()).unwrap();
@@ -131,7 +137,7 @@ impl World {
              mobile_nodes:\n\
              \x20 - id: {NAI}\n    home_address: {HOA}\n    spi: {SPI}\n    key: \"{KEY}\"\n\
              \x20 - id: {NAI2}\n    home_address: {HOA2}\n    spi: {SPI2}\n    key: \"{KEY2}\"\n\
-             {extra}",
+             {more_nodes}{extra}",
             state.display(),
             socket.display(),
         );
