@@ -81,7 +81,10 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
     // As for the demo: a broken connection is the failure a user cares
     // about, so scripts see it in the exit status (the report is written).
     if !report.tcp_survived {
-        anyhow::bail!("a TCP connection did not survive the handovers");
+        anyhow::bail!(
+            "a TCP connection did not survive the handovers: {}",
+            report.broken_connections().join("; ")
+        );
     }
     Ok(())
 }
@@ -130,7 +133,10 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         args.svg.display()
     );
     if !report.tcp_survived {
-        anyhow::bail!("a TCP connection did not survive the handovers");
+        anyhow::bail!(
+            "a TCP connection did not survive the handovers: {}",
+            report.broken_connections().join("; ")
+        );
     }
     Ok(())
 }

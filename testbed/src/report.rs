@@ -184,6 +184,23 @@ fn opt(v: Option<f64>) -> String {
 }
 
 impl Report {
+    /// Each connection that did not survive, with its error.
+    pub fn broken_connections(&self) -> Vec<String> {
+        let tcp = self
+            .tcp
+            .iter()
+            .filter(|c| !c.survived)
+            .map(|c| (&c.name, &c.error));
+        let iperf3 = self
+            .iperf3
+            .iter()
+            .filter(|c| !c.survived)
+            .map(|c| (&c.name, &c.error));
+        tcp.chain(iperf3)
+            .map(|(name, e)| format!("{name}: {}", e.as_deref().unwrap_or("broken")))
+            .collect()
+    }
+
     /// The table printed at the end of a run.
     pub fn table(&self) -> String {
         let mut s = String::new();
