@@ -269,15 +269,7 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
                 }
                 RaDaemon::Radvd => {
                     let conf = lab.workdir().join(format!("radvd-{}-{l}.conf", r.name));
-                    let max = (r.ra_interval_ms as f64 / 1000.0).max(4.0);
-                    std::fs::write(
-                        &conf,
-                        format!(
-                            "interface {ifn} {{\n AdvSendAdvert on;\n MinRtrAdvInterval 3;\n \
-                             MaxRtrAdvInterval {max};\n prefix {} {{ }};\n}};\n",
-                            spec.prefix
-                        ),
-                    )?;
+                    std::fs::write(&conf, radvd_conf(&ifn, &spec.prefix, r.ra_interval_ms))?;
                     let pid = lab.workdir().join(format!("radvd-{}-{l}.pid", r.name));
                     b.advertisers.push(node.spawn(&[
                         "radvd",
@@ -293,5 +285,76 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
             }
         }
     }
+    // An advertiser that could not start (radvd refusing its configuration
+    // file) would otherwise only show as mobile nodes that never move.
+    if !b.advertisers.is_empty() {
+        std::thread::sleep(std::time::Duration::from_millis(150));
+    }
+    for a in &mut b.advertisers {
+        if !a.is_running()? {
+            anyhow::bail!("{} stopped at once:\n{}", a.cmd(), a.log());
+        }
+    }
     Ok(b)
+}
+
+/// radvd's configuration for one link. Below radvd's floor of 4 s for
+/// MaxRtrAdvInterval this takes RFC 6275 7.5's values for routers that
+/// serve mobile nodes (radvd's "Mobile IPv6 extensions": the Advertisement
+/// Interval option, intervals down to 70 ms, MinDelayBetweenRAs 30 ms);
+/// from 4 s up it is a stock radvd with RFC 4861's defaults (MinRtrAdvInterval
+/// a third of the maximum but at least 3 s, MinDelayBetweenRAs 3 s), the
+/// router a mobile node meets in a café.
+pub fn radvd_conf(ifname: &str, prefix: &str, interval_ms: u64) -> String {
+    let max = interval_ms as f64 / 1000.0;
+    let mipv6 = if interval_ms < 4000 {
+        " AdvIntervalOpt on;\n MinDelayBetweenRAs 0.03;\n"
+    } else {
+        ""
+    };
+    let max = max.max(0.07);
+    // radvd refuses a MinRtrAdvInterval below 3 s without the extensions.
+    let floor = if mipv6.is_empty() { 3.0 } else { 0.03 };
+    let min = (max / 3.0).max(floor);
+    format!(
+        "interface {ifname} {{\n AdvSendAdvert on;\n MinRtrAdvInterval {min:.3};\n \
+         MaxRtrAdvInterval {max:.3};\n{mipv6} prefix {prefix} {{ }};\n}};\n"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::radvd_conf;
+
+    #[test]
+    fn radvd_gets_mobile_ipv6_timers_below_four_seconds_only() {
+        let fast = radvd_conf("a", "2001:db8:a::/64", 200);
+        assert!(fast.contains("MaxRtrAdvInterval 0.200;"), "{fast}");
+        assert!(fast.contains("MinRtrAdvInterval 0.067;"), "{fast}");
+        assert!(fast.contains("AdvIntervalOpt on;"), "{fast}");
+        assert!(fast.contains("MinDelayBetweenRAs 0.03;"), "{fast}");
+        let stock = radvd_conf("a", "2001:db8:a::/64", 4000);
+        assert!(stock.contains("MaxRtrAdvInterval 4.000;"), "{stock}");
+        assert!(stock.contains("MinRtrAdvInterval 3.000;"), "{stock}");
+        let slow = radvd_conf("a", "2001:db8:a::/64", 30_000);
+        assert!(slow.contains("MinRtrAdvInterval 10.000;"), "{slow}");
+        // radvd's own limits (it logs and stays silent on a link that
+        // breaks them): 3 s <= min <= 0.75 max without the extensions,
+        // 0.03 and 0.07 with them.
+        let get = |c: &str, k: &str| -> f64 {
+            let at = c.find(k).expect(k) + k.len();
+            c[at..].trim_start()[..c[at..].trim_start().find(';').expect(";")]
+                .parse()
+                .expect("a number")
+        };
+        for ms in (70..20_000).step_by(37) {
+            let c = radvd_conf("a", "2001:db8:a::/64", ms);
+            let (min, max) = (get(&c, "MinRtrAdvInterval"), get(&c, "MaxRtrAdvInterval"));
+            let ext = c.contains("AdvIntervalOpt on");
+            assert!(max >= if ext { 0.07 } else { 4.0 }, "{c}");
+            assert!(min >= if ext { 0.03 } else { 3.0 }, "{c}");
+            assert!(min <= 0.75 * max + 1e-9, "{c}");
+        }
+        assert!(!stock.contains("MinDelayBetweenRAs"), "{stock}");
+    }
 }

@@ -48,6 +48,10 @@ struct RunArgs {
     /// Seed of the clones' timelines (default: `scenario.seed`, else 1).
     #[arg(long)]
     seed: Option<u64>,
+    /// Keep every daemon's log and config: copy them into DIR before the
+    /// lab is removed.
+    #[arg(long, value_name = "DIR")]
+    keep_logs: Option<PathBuf>,
 }
 
 fn run_file(args: RunArgs) -> anyhow::Result<()> {
@@ -57,6 +61,7 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
         bin_dir: mip6_testbed::demo::find_bin_dir()?,
         mobile_nodes: args.mobile_nodes.or(exp.scenario.mobile_nodes),
         seed: args.seed.or(exp.scenario.seed).unwrap_or(1),
+        keep: args.keep_logs.clone(),
     };
     let n = opts.mobile_nodes.unwrap_or(exp.topology.mobile_nodes.len());
     eprintln!(

@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub mobile_nodes: Option<usize>,
     /// Seed of those timelines.
     pub seed: u64,
+    /// Copy the lab's work directory (every daemon's log and config, the
+    /// iperf3 JSON) here before it is removed.
+    pub keep: Option<PathBuf>,
 }
 
 /// The experiment as it will run: with `n`, the first mobile node becomes
@@ -138,11 +141,33 @@ pub fn run(e: &Experiment, opts: &RunOptions) -> anyhow::Result<Report> {
         let dir = lab.workdir().to_path_buf();
         let r = drive(opts, &e, &lab, &b, &dir);
         drop(b);
+        if let Some(keep) = &opts.keep {
+            // After the daemons stopped, so their logs are complete.
+            if let Err(err) = copy_dir(&dir, keep) {
+                eprintln!(
+                    "mip6-testbed run: warning: keeping the logs in {}: {err}",
+                    keep.display()
+                );
+            }
+        }
         r
     })();
     lab.cleanup()
         .map_err(|e| anyhow!("removing the namespaces: {e}"))?;
     result
+}
+
+/// Copies the regular files of `from` into `to` (created), not recursing:
+/// sockets and the like are skipped.
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name()))?;
+        }
+    }
+    Ok(())
 }
 
 fn key_hex(m: &MobileNodeSpec) -> String {

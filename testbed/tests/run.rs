@@ -328,3 +328,45 @@ fn iperf3_missing_is_a_note_not_a_failure() {
     assert!(r.tcp_survived, "{out}");
     assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
 }
+
+#[test]
+fn mobile_nodes_behind_a_stock_radvd() {
+    // two-mns.yaml with radvd as it ships (MaxRtrAdvInterval 4 s,
+    // MinDelayBetweenRAs 3 s) on every foreign link, and no lost BA. A
+    // multicast answer to the mobile node's first RS (sent from :: at
+    // link-up) may be held back for seconds; the RS from its link-local
+    // address a RetransTimer later is answered by unicast at once.
+    let text = std::fs::read_to_string(topology("two-mns.yaml")).expect("two-mns.yaml");
+    let text = text
+        .replace("name: two-mns", "name: stock-radvd")
+        .replace(
+            "ra: own, ra_interval_ms: 200",
+            "ra: radvd, ra_interval_ms: 4000",
+        )
+        .replace("    - { at_ms: 6500, kind: drop_next_ba, mn: mn2 }\n", "");
+    assert!(text.contains("ra: radvd") && !text.contains("drop_next_ba, mn"));
+    let file = std::env::temp_dir().join(format!("mip6-stock-radvd-{}.yaml", std::process::id()));
+    std::fs::write(&file, text).expect("write");
+    let (r, out, _, pid) = run(file.to_str().expect("utf-8"), &[], "radvd");
+    std::fs::remove_file(&file).ok();
+    assert_eq!(r.handovers.len(), 6, "{out}");
+    assert!(r.tcp_survived, "TCP did not survive: {:?}\n{out}", r.tcp);
+    for h in &r.handovers {
+        let want = if h.to_link == "home" {
+            "deregistered"
+        } else {
+            "registered"
+        };
+        assert_eq!(h.outcome.as_deref(), Some(want), "{h:?}\n{out}");
+        if h.to_link != "home" {
+            // At worst the link-local's RS: DAD (1 s) and an answer.
+            assert!(
+                h.link_to_ra_ms.is_some_and(|ms| ms < 1700.0),
+                "{h:?}\n{out}"
+            );
+        }
+        // Without the second RS, radvd's schedule made this 4 s and more.
+        assert!(h.gap_ms < 3000.0, "{h:?}\n{out}");
+    }
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+}

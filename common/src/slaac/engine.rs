@@ -59,6 +59,10 @@ pub struct Slaac {
     on_link: Vec<OnLinkPrefix>,
     rs_sent: u8,
     rs_next: Option<Instant>,
+    /// The last RS went out without a link-layer option (from `::`, or
+    /// from an optimistic link-local): a router can only answer it with a
+    /// multicast RA, which it rate-limits.
+    rs_without_sllao: bool,
     ras_heard: u32,
     mtu: Option<u32>,
     actions: VecDeque<Action>,
@@ -140,6 +144,7 @@ impl Slaac {
             on_link: Vec::new(),
             rs_sent: 0,
             rs_next: None,
+            rs_without_sllao: false,
             ras_heard: 0,
             mtu: None,
             actions: VecDeque::new(),
@@ -470,10 +475,12 @@ impl Slaac {
             .iter()
             .find(|e| e.info.link_local && e.info.state.usable())
             .map(|e| (e.info.addr, e.info.state != AddrState::Optimistic));
+        let include_sllao = ll.is_some_and(|(_, full)| full);
         self.actions.push_back(Action::SendRs {
             src: ll.map(|(a, _)| a),
-            include_sllao: ll.is_some_and(|(_, full)| full),
+            include_sllao,
         });
+        self.rs_without_sllao = !include_sllao;
         self.rs_sent += 1;
         let count = self.rs_sent;
         self.event(now, EventKind::RsSent { count });
@@ -527,9 +534,26 @@ impl Slaac {
         } else {
             AddrState::Preferred
         };
+        let link_local = e.info.link_local;
         self.set_state(now, idx, to);
         // Installing again also clears the kernel's optimistic flag.
         self.install(now, idx);
+        // The RS sent at link-up could only be answered by a multicast RA,
+        // and RFC 4861 6.2.6 lets a router hold that back for
+        // MIN_DELAY_BETWEEN_RAS (3 s; radvd folds it into its next
+        // scheduled RA). Now that the link-local address is ours, one RS
+        // from it with our link-layer address can be answered by unicast at
+        // once: the RS a host that waited for DAD would send now (Linux
+        // does). It counts towards MAX_RTR_SOLICITATIONS.
+        if link_local
+            && self.link_up
+            && self.ras_heard == 0
+            && self.rs_without_sllao
+            && self.rs_sent > 0
+            && self.rs_sent < self.config.max_rtr_solicitations
+        {
+            self.rs_next = Some(now);
+        }
     }
 
     fn run_lifetimes(&mut self, now: Instant) {

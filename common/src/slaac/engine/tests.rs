@@ -545,7 +545,11 @@ fn router_solicitations_retransmit_then_stop() {
         .filter(|e| matches!(e.kind, EventKind::RsSent { .. }))
         .map(|e| e.at - t0)
         .collect();
-    assert_eq!(rs, vec![secs(0), secs(4), secs(8)]);
+    // The first RS leaves from :: at once; the second as soon as the
+    // link-local address is ours, with its link-layer address, so a router
+    // can answer by unicast without its multicast rate limit; then the
+    // RFC 4861 interval, three in all.
+    assert_eq!(rs, vec![secs(0), secs(1), secs(5)]);
     // An RA ends the solicitation.
     let mut s = engine(IidKind::Stable, fast());
     s.handle_link_up(t0);
@@ -557,6 +561,85 @@ fn router_solicitations_retransmit_then_stop() {
         .filter(|e| matches!(e.kind, EventKind::RsSent { .. }))
         .count();
     assert_eq!(n, 1);
+}
+
+#[test]
+fn the_link_local_solicits_again_only_when_the_first_rs_could_not_name_us() {
+    let t0 = Instant::now();
+    let rs_at = |s: &mut Slaac| -> Vec<(Duration, Action)> {
+        let mut out = Vec::new();
+        while let Some(t) = s.poll_timeout() {
+            if t > t0 + secs(3) {
+                break;
+            }
+            s.handle_timeout(t);
+            for a in actions(s) {
+                if matches!(a, Action::SendRs { .. }) {
+                    out.push((t - t0, a));
+                }
+            }
+        }
+        out
+    };
+    let ll: Ipv6Addr = "fe80::5246:5dff:fe6b:7a54".parse().unwrap();
+    let mut s = engine(IidKind::Eui64, fast());
+    s.handle_link_up(t0);
+    assert_eq!(
+        rs_at(&mut s),
+        vec![
+            (
+                secs(0),
+                Action::SendRs {
+                    src: None,
+                    include_sllao: false
+                }
+            ),
+            (
+                secs(1),
+                Action::SendRs {
+                    src: Some(ll),
+                    include_sllao: true
+                }
+            ),
+        ]
+    );
+    // An RA before the link-local is ready: nothing more to ask.
+    let mut s = engine(IidKind::Eui64, fast());
+    s.handle_link_up(t0);
+    s.handle_timeout(t0);
+    s.handle_ra(t0 + ms(5), &ra(vec![]));
+    actions(&mut s);
+    assert!(rs_at(&mut s).is_empty());
+    // Optimistic: the first RS already leaves from the link-local, but
+    // without the link-layer option (RFC 4429 3.2); once DAD is done the
+    // RS with it follows.
+    let mut s = engine(
+        IidKind::Eui64,
+        SlaacConfig {
+            optimistic: true,
+            ..fast()
+        },
+    );
+    s.handle_link_up(t0);
+    let got = rs_at(&mut s);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(
+        got[0].1,
+        Action::SendRs {
+            src: Some(ll),
+            include_sllao: false
+        }
+    );
+    assert_eq!(
+        got[1],
+        (
+            secs(1),
+            Action::SendRs {
+                src: Some(ll),
+                include_sllao: true
+            }
+        )
+    );
 }
 
 #[test]
