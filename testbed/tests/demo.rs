@@ -5,6 +5,8 @@
 //! Needs root and the workspace's binaries (the README's test command,
 //! `cargo test --workspace`, builds them).
 
+mod schema_check;
+
 use mip6_testbed::report::{Report, SCHEMA};
 use std::path::Path;
 use std::process::Command;
@@ -39,6 +41,7 @@ fn run_demo(extra: &[&str], tag: &str) -> (Report, String) {
         svg_text.matches("<rect").count() - svg_text.matches("probe gap").count(),
         4
     );
+    schema_check::assert_valid(&text);
     let report: Report = serde_json::from_str(&text).expect("report follows the schema");
     (report, stdout)
 }

@@ -4,6 +4,8 @@
 //!
 //! Needs root and the workspace's binaries (`cargo build --workspace`).
 
+mod schema_check;
+
 use mip6_testbed::report::{Report, SCHEMA};
 use std::path::Path;
 use std::process::Command;
@@ -78,6 +80,7 @@ fn run_with_env(
     let svg_text = std::fs::read_to_string(&svg).expect("SVG written");
     std::fs::remove_dir_all(&dir).ok();
     assert!(svg_text.starts_with("<svg") && svg_text.contains("</svg>"));
+    schema_check::assert_valid(&text);
     let report: Report = serde_json::from_str(&text).expect("report follows the schema");
     assert_eq!(report.schema, SCHEMA);
     (report, stdout, took, pid)
