@@ -81,10 +81,13 @@ fn a_report_with_every_part_is_valid() {
     schema_check::assert_valid(&serde_json::to_string(&full_report()).expect("json"));
 }
 
+/// A way to break a valid report.
+type Spoil = Box<dyn Fn(&mut serde_json::Value)>;
+
 #[test]
 fn the_schema_catches_what_a_change_could_break() {
     let good = serde_json::to_value(full_report()).expect("json");
-    let broken: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>)> = vec![
+    let broken: Vec<(&str, Spoil)> = vec![
         (
             "another schema name",
             Box::new(|v| v["schema"] = "x/2".into()),
