@@ -1,6 +1,7 @@
 //! `mip6-testbed demo` as a user runs it: the real daemons on the default
-//! topology, three handovers, a TCP stream that must survive them, and a
-//! JSON report that follows the documented schema.
+//! topology, three handovers, a TCP stream that must survive them, a JSON
+//! report that follows the documented schema, and (optimistic run) the
+//! packets on the wire as Wireshark's dissector reads them.
 //!
 //! Needs root and the workspace's binaries (the README's test command,
 //! `cargo test --workspace`, builds them).
@@ -12,6 +13,10 @@ use std::path::Path;
 use std::process::Command;
 
 fn run_demo(extra: &[&str], tag: &str) -> (Report, String) {
+    run_demo_with(extra, tag, None)
+}
+
+fn run_demo_with(extra: &[&str], tag: &str, capture: Option<&Path>) -> (Report, String) {
     let exe = env!("CARGO_BIN_EXE_mip6-testbed");
     let dir = std::env::temp_dir().join(format!("mip6-demo-{tag}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -24,6 +29,7 @@ fn run_demo(extra: &[&str], tag: &str) -> (Report, String) {
         .args(["--dwell-ms", "2000"])
         .args(extra)
         .env("MIP6_BIN_DIR", Path::new(exe).parent().expect("bin dir"))
+        .envs(capture.map(|c| ("MIP6_DEMO_CAPTURE", c)))
         .output()
         .expect("run the demo");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
@@ -95,8 +101,146 @@ fn demo_with_standard_dad() {
 
 #[test]
 fn demo_with_optimistic_dad() {
-    let (r, out) = run_demo(&["--optimistic"], "opt");
+    // With the wire captured on the home link and at the mobile node, for
+    // Wireshark's dissector and the independent checksum checker to judge
+    // what the daemons really sent.
+    let capture = std::env::temp_dir().join(format!("mip6-demo-pcap-{}", std::process::id()));
+    let (r, out) = run_demo_with(&["--optimistic"], "opt", Some(&capture));
     check(&r, &out, 3000.0);
     // Moving between foreign links takes no DAD wait at all.
     assert!(r.handovers[1].gap_ms < 500.0, "{:?}", r.handovers[1]);
+    let coas: Vec<String> = r.handovers[..2]
+        .iter()
+        .filter_map(|h| h.care_of_address.clone())
+        .collect();
+    wire_decodes_in_tshark(&capture.join("mobile-node.pcap"), &coas);
+    let home = capture.join("home-link.pcap");
+    assert!(
+        tshark(
+            &home,
+            "(mipv6 || icmpv6) && (_ws.malformed || _ws.expert.severity >= warning)",
+            &[]
+        )
+        .is_empty()
+    );
+    std::fs::remove_dir_all(&capture).ok();
+}
+
+/// tshark's fields for the packets matching `filter`, one line each.
+fn tshark(pcap: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut cmd = Command::new("tshark");
+    cmd.args(["-n", "-r"]).arg(pcap).args(["-Y", filter]);
+    if !fields.is_empty() {
+        cmd.args(["-T", "fields"]);
+        for f in fields {
+            cmd.args(["-e", f]);
+        }
+    }
+    let out = cmd
+        .output()
+        .expect("tshark is not installed: run `bash .ci/run` or install Debian's tshark");
+    assert!(
+        out.status.success(),
+        "tshark: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The mobile node's side of the demo as Wireshark reads it: every BU and
+/// BA, ND message and tunnel packet well formed; BUs away from home from
+/// the care-of address with the home address in a Home Address option,
+/// BAs back with it in a type 2 routing header; consecutive sequence
+/// numbers; every Mobility Header checksum right by `mh_csum_check.py`.
+fn wire_decodes_in_tshark(pcap: &Path, coas: &[String]) {
+    const HA: &str = "2001:db8:1::1";
+    const HOA: &str = "2001:db8:1::100";
+    let flagged = tshark(
+        pcap,
+        "((mipv6 || icmpv6) && (_ws.malformed || _ws.expert.severity >= warning)) \
+         || (ipv6.nxt == 41 && _ws.malformed)",
+        &[],
+    );
+    assert!(
+        flagged.is_empty(),
+        "tshark flags our packets:\n{}",
+        flagged.join("\n")
+    );
+    let bus = tshark(
+        pcap,
+        "mip6.mhtype == 5",
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.opt.mipv6.home_address",
+            "mip6.bu.seqnr",
+            "mip6.bu.h_flag",
+            "mip6.bu.a_flag",
+            "mip6.mnid.identifier",
+            "mip6.auth.mobility_spi",
+        ],
+    );
+    let bas = tshark(
+        pcap,
+        "mip6.mhtype == 6",
+        &[
+            "ipv6.src",
+            "ipv6.dst",
+            "ipv6.routing.mipv6.home_address",
+            "mip6.ba.status",
+            "mip6.ba.seqnr",
+        ],
+    );
+    let split = |l: &String| l.split('\t').map(str::to_string).collect::<Vec<_>>();
+    let bus: Vec<Vec<String>> = bus.iter().map(split).collect();
+    let bas: Vec<Vec<String>> = bas.iter().map(split).collect();
+    // Home (deregistration) -> a -> b -> home (deregistration).
+    assert_eq!(bus.len(), 4, "{bus:?}");
+    for (bu, coa) in bus[1..3].iter().zip(coas) {
+        assert_eq!(
+            bu[..6],
+            [coa.as_str(), HA, HOA, &bu[3], "1", "1"],
+            "a BU from away: {bus:?}"
+        );
+        assert_eq!(bu[6], "mn@demo.mip6", "MN-ID: {bu:?}");
+        assert_eq!(bu[7], "4660", "SPI: {bu:?}");
+    }
+    let seqs: Vec<u32> = bus.iter().map(|b| b[3].parse().expect("seq")).collect();
+    for w in seqs.windows(2) {
+        assert_eq!(w[1], (w[0] + 1) % 65536, "{seqs:?}");
+    }
+    for (ba, coa) in bas[1..3].iter().zip(coas) {
+        assert_eq!(
+            ba[..4],
+            [HA, coa.as_str(), HOA, "0"],
+            "a BA to away: {bas:?}"
+        );
+    }
+    assert_eq!(bas.len(), 4, "{bas:?}");
+    // Tunnelled traffic both ways on the mobile node's link.
+    for (src, dst) in [(HA, coas[0].as_str()), (coas[0].as_str(), HA)] {
+        let n = tshark(
+            pcap,
+            &format!("ipv6.nxt == 41 && ipv6.src == {src} && ipv6.dst == {dst}"),
+            &["frame.number"],
+        )
+        .len();
+        assert!(n > 100, "{n} tunnel packets {src} -> {dst}");
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../interop/mh_csum_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(pcap)
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "mh_csum_check.py: {text}");
+    assert_eq!(
+        text.matches("-> OK").count(),
+        bus.len() + bas.len(),
+        "{text}"
+    );
 }
