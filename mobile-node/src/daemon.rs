@@ -40,6 +40,7 @@ use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh
 use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
 use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
+use std::collections::HashSet;
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::AsRawFd;
@@ -91,6 +92,15 @@ struct HomeWait {
     ready: bool,
 }
 
+/// A new care-of address whose BU waits for the kernel to take packets to
+/// it (see [`Daemon::care_of_address_ready`]).
+#[derive(Debug, Clone, Copy)]
+struct CoaWait {
+    index: u32,
+    coa: Ipv6Addr,
+    deadline: Instant,
+}
+
 /// What the status shows of the discovery beyond the engine's state.
 #[derive(Debug, Default)]
 struct DhaadLog {
@@ -138,6 +148,10 @@ pub struct Daemon {
     /// adding the home address to this interface (or this deadline): see
     /// [`Daemon::home_address_ready`].
     home_wait: Option<HomeWait>,
+    coa_wait: Option<CoaWait>,
+    /// Addresses the kernel reported usable (RTM_NEWADDR, not tentative)
+    /// and has not removed since: (interface index, address).
+    kernel_ready: HashSet<(u32, Ipv6Addr)>,
     location: Location,
     hoa_on: HoaPlace,
     main_routes: Vec<RouteSpec>,
@@ -238,6 +252,8 @@ impl Daemon {
             dhaad_sock: None,
             dhaad_log: DhaadLog::default(),
             home_wait: None,
+            coa_wait: None,
+            kernel_ready: HashSet::new(),
             clock: WallClock::now(),
             started: now,
             nl,
@@ -388,6 +404,7 @@ impl Daemon {
                 .chain(self.reg.poll_timeout())
                 .chain(self.dhaad.as_ref().and_then(Discovery::poll_timeout))
                 .chain(self.home_wait.map(|w| w.deadline))
+                .chain(self.coa_wait.map(|w| w.deadline))
                 .chain(deadline)
             {
                 wake = wake.min(t);
@@ -460,6 +477,7 @@ impl Daemon {
         if !self.stopping {
             self.evaluate(now);
             self.home_address_ready(now);
+            self.care_of_address_ready(now);
         }
         self.drain_dhaad(now);
         self.drain_registration(now);
@@ -481,6 +499,11 @@ impl Daemon {
                     }
                 }
                 Ok(MonitorEvent::Address(a)) => {
+                    if a.removed || a.flags.tentative() {
+                        self.kernel_ready.remove(&(a.index, a.addr));
+                    } else {
+                        self.kernel_ready.insert((a.index, a.addr));
+                    }
                     if let Some(w) = &mut self.home_wait
                         && !a.removed
                         && !a.flags.tentative()
@@ -539,6 +562,7 @@ impl Daemon {
         }
         self.location = target;
         self.home_wait = None;
+        self.coa_wait = None;
         let previous_coa = self.last_coa;
         let link_event = Some(self.clock.unix_ms(self.last_link_event));
         match target {
@@ -580,14 +604,15 @@ impl Daemon {
                     }
                     return;
                 }
-                self.reg.handle_new_coa(now, coa);
-                if self.reg.state() == RegistrationState::Registered
-                    && self.reg.binding().is_some_and(|b| b.coa == coa)
-                {
-                    // Back on the link of a binding that still holds (a
-                    // carrier flap): nothing to send.
-                    tracing::info!(%coa, "binding still valid for this care-of address");
-                    self.history.close("binding unchanged");
+                let index = f.index;
+                if self.kernel_ready.contains(&(index, coa)) {
+                    self.register_coa(now, coa);
+                } else {
+                    self.coa_wait = Some(CoaWait {
+                        index,
+                        coa,
+                        deadline: now + HOA_READY_WAIT,
+                    });
                 }
             }
             Location::Home { iface } => {
@@ -672,6 +697,50 @@ impl Daemon {
         }
         if self.location == (Location::Home { iface: w.iface }) {
             self.reg.handle_returned_home(now);
+        }
+    }
+
+    /// Sends the BU for a new care-of address once packets to it are ours.
+    ///
+    /// The care-of address is added `nodad` (our DAD ran, or runs
+    /// optimistically), and like the home address
+    /// ([`Daemon::home_address_ready`]) it only becomes a local destination
+    /// when the kernel's address work has run and reported it. A BU sent
+    /// before that gets its BA back within a millisecond to an address the
+    /// kernel does not yet take (Ip6InAddrErrors): the BU is retransmitted
+    /// a second later. The home agent updated the binding on the first BU,
+    /// so the traffic flowed, but the registration lagged (seen in about
+    /// one optimistic demo in four).
+    fn care_of_address_ready(&mut self, now: Instant) {
+        let Some(w) = self.coa_wait else {
+            return;
+        };
+        let ready = self.kernel_ready.contains(&(w.index, w.coa));
+        if !ready && now < w.deadline {
+            return;
+        }
+        self.coa_wait = None;
+        if !ready {
+            tracing::warn!(
+                coa = %w.coa,
+                wait_ms = HOA_READY_WAIT.as_millis() as u64,
+                "the kernel did not report the care-of address usable; sending the BU anyway"
+            );
+        }
+        if matches!(self.location, Location::Away { coa, .. } if coa == w.coa) {
+            self.register_coa(now, w.coa);
+        }
+    }
+
+    fn register_coa(&mut self, now: Instant, coa: Ipv6Addr) {
+        self.reg.handle_new_coa(now, coa);
+        if self.reg.state() == RegistrationState::Registered
+            && self.reg.binding().is_some_and(|b| b.coa == coa)
+        {
+            // Back on the link of a binding that still holds (a carrier
+            // flap): nothing to send.
+            tracing::info!(%coa, "binding still valid for this care-of address");
+            self.history.close("binding unchanged");
         }
     }
 
