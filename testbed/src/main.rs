@@ -23,10 +23,11 @@ enum Command {
     /// Send Router Advertisements on one interface until interrupted (the
     /// project's own RA sender; answers solicitations at once).
     RaSender(RaSenderArgs),
-    /// Run a topology file's scenario: the real daemons, one probe and one
-    /// TCP stream per mobile node, scripted moves and faults; print the
-    /// report and the home agent's BU figures, write them as JSON and SVG,
-    /// and remove everything.
+    /// Run a topology file's scenario: the real daemons, probes both ways
+    /// and a TCP stream (and iperf3 when asked) per mobile node, scripted
+    /// moves, carrier changes and faults; print the report and the home
+    /// agents' BU figures, write them as JSON and SVG, and remove
+    /// everything.
     Run(RunArgs),
 }
 
@@ -34,7 +35,7 @@ enum Command {
 struct RunArgs {
     /// Topology with a `scenario:` section (YAML).
     file: PathBuf,
-    /// Where to write the JSON report (schema in README.md).
+    /// Where to write the JSON report (schema: testbed/schema/report.schema.json).
     #[arg(long, default_value = "mip6-run.json")]
     report: PathBuf,
     /// Where to write the SVG timeline.
@@ -96,7 +97,7 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
-    /// Where to write the JSON report (schema in README.md).
+    /// Where to write the JSON report (schema: testbed/schema/report.schema.json).
     #[arg(long, default_value = "mip6-demo.json")]
     report: PathBuf,
     /// Where to write the SVG timeline.
