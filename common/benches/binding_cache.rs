@@ -322,9 +322,13 @@ fn register(ha: &mut Ha, n: u32) -> Duration {
 /// Refreshes of `n` existing bindings, round robin.
 fn refresh(c: &mut Criterion, n: u32, samples: &Samples) {
     let t0 = Instant::now();
-    let mut ha = Ha::new(config(n), t0, true);
+    let mut ha = Ha::new(config(n), t0, false);
     let mut at = register(&mut ha, n);
     assert_eq!(ha.cache.len(), n as usize);
+    // Held from here on (holding it while registering would copy the map
+    // for every new binding of the setup).
+    ha.hold_snapshot = true;
+    ha.plane = Some(ha.cache.snapshot());
     let mut sequence = vec![1u16; n as usize];
     let mut next = 0u32;
     let mut batch = Batch::default();
