@@ -303,7 +303,7 @@ fn mean_ns(samples: &Samples) -> f64 {
     time.as_nanos() as f64 / iters.max(1) as f64
 }
 
-/// Registers mobile nodes `0..n` at simulated times `0, STEP, ...`, the
+/// Registers mobile nodes `0..n` at simulated times `STEP, 2 STEP, ...`, the
 /// packets built in batches of at most 4096; returns the time after the last.
 fn register(ha: &mut Ha, n: u32) -> Duration {
     let mut batch = Batch::default();
