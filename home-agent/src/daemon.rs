@@ -468,7 +468,6 @@ impl Daemon {
             p.pending_dad = pending;
         }
         if changed {
-            self.tunnel_stale = true;
             self.dirty = true;
         }
         // The mobile node tunnels as soon as its BA arrives: the data plane
@@ -512,12 +511,15 @@ impl Daemon {
     }
 
     fn do_action(&mut self, now: Instant, a: Action) {
-        if matches!(
-            a,
-            Action::InstallBinding { .. }
-                | Action::UpdateBinding { .. }
-                | Action::RemoveBinding { .. }
-        ) {
+        // What the data plane knows is home address -> care-of address: a
+        // refresh leaves it as it is, and rebuilding it for one would cost
+        // O(bindings) per BU.
+        let moved = |a: &Action| match a {
+            Action::InstallBinding { .. } | Action::RemoveBinding { .. } => true,
+            Action::UpdateBinding { old_coa, coa, .. } => old_coa != coa,
+            _ => false,
+        };
+        if moved(&a) {
             self.tunnel_stale = true;
         }
         match a {
@@ -661,8 +663,13 @@ impl Daemon {
                 coa,
                 lifetime,
             } => {
-                let what = if old_coa == coa { "refreshed" } else { "moved" };
-                info!(event = "binding_updated", %hoa, %old_coa, %coa, lifetime_s = lifetime.as_secs(), "binding {what}");
+                // A refresh is routine (every mobile node, every half
+                // lifetime); a move is news.
+                if old_coa == coa {
+                    debug!(event = "binding_updated", %hoa, %coa, lifetime_s = lifetime.as_secs(), "binding refreshed");
+                } else {
+                    info!(event = "binding_updated", %hoa, %old_coa, %coa, lifetime_s = lifetime.as_secs(), "binding moved");
+                }
                 Some(*hoa)
             }
             EventKind::BindingRemoved { hoa, coa, reason } => {
