@@ -15,6 +15,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::Ipv6Addr;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,8 +24,8 @@ use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
 use mip6_common::wire::checksum::proto;
 use mip6_common::wire::exthdr::{Ipv6Repr, parse_payload};
 use mip6_common::wire::mh::{
-    BindingAck, BindingUpdate, BuFlags, MhOption, MhRepr, auth_subtype, fill_checksum, mn_ha_sign,
-    mn_id_subtype,
+    BaStatus, BindingAck, BindingUpdate, BuFlags, MhOption, MhRepr, auth_subtype, fill_checksum,
+    mn_ha_sign, mn_id_subtype,
 };
 use mip6_home_agent::state::StatusReport;
 use mip6_testbed::harness::{Child, Lab, Node, NodeOptions, require_root};
@@ -167,6 +168,17 @@ impl World {
                 "-c",
                 self.config.to_str().unwrap(),
             ])
+            .unwrap();
+        c.wait_log(mip6_home_agent::daemon::READY, T).unwrap();
+        c
+    }
+
+    /// Starts `bin` (a mip6-ha) at its default log level: under load a
+    /// debug line per BU would be what is measured.
+    pub fn start_ha_quiet(&self, bin: &str) -> Child {
+        let mut c = self
+            .ha
+            .spawn(&[bin, "run", "-c", self.config.to_str().unwrap()])
             .unwrap();
         c.wait_log(mip6_home_agent::daemon::READY, T).unwrap();
         c
@@ -360,4 +372,99 @@ pub fn register(w: &World, c: &Creds, seq: u16, lifetime: u16) -> Received {
         s.exchange(&c, COA, &bu(&c, COA, seq, lifetime, now_ntp()))
     })
     .unwrap()
+}
+
+/// BUs in flight in [`blast`].
+pub const WINDOW: usize = 256;
+
+/// The `k`th mobile node of a load run: its own home address, SPI and key.
+pub fn load_node(k: usize) -> Creds {
+    Creds {
+        hoa: Ipv6Addr::from(u128::from(HOA) + 0x1_0000 + k as u128),
+        spi: 1000 + k as u32,
+        key: format!("load key number {k:06}").into_bytes(),
+        nai: Some(format!("load{k}@example.org")),
+    }
+}
+
+/// The `mobile_nodes:` entries of `nodes` for the home agent's config.
+pub fn load_config(nodes: &[Creds]) -> String {
+    let mut more = String::new();
+    for c in nodes {
+        more.push_str(&format!(
+            "  - id: {}\n    home_address: \"{}\"\n    spi: {}\n    key: \"{}\"\n",
+            c.nai.as_deref().unwrap_or_default(),
+            c.hoa,
+            c.spi,
+            String::from_utf8_lossy(&c.key)
+        ));
+    }
+    more
+}
+
+/// Sends `bus` BUs round robin over `nodes`, sequence numbers from
+/// `first_seq`, and returns (BAs accepted, BAs with another status,
+/// seconds from the first BU to the last BA).
+pub fn blast(s: &MnSockets, nodes: &[Creds], bus: usize, first_seq: u16) -> (usize, usize, f64) {
+    let mut sent = 0;
+    let (mut ok, mut other) = (0, 0);
+    let start = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    while ok + other < bus {
+        while sent < bus && sent - (ok + other) < WINDOW {
+            let c = &nodes[sent % nodes.len()];
+            let seq = first_seq.wrapping_add((sent / nodes.len()) as u16);
+            s.send_mh(COA, c.hoa, &bu(c, COA, seq, 100, now_ntp()));
+            sent += 1;
+        }
+        match next_ba(s, &mut buf) {
+            Some(st) if st == BaStatus::ACCEPTED => {
+                ok += 1;
+                last_progress = Instant::now();
+            }
+            Some(_) => {
+                other += 1;
+                last_progress = Instant::now();
+            }
+            None if last_progress.elapsed() > Duration::from_secs(5) => {
+                eprintln!(
+                    "bu_rate: {} BAs missing after 5 s; giving up",
+                    sent - ok - other
+                );
+                break;
+            }
+            None => {}
+        }
+    }
+    (ok, other, start.elapsed().as_secs_f64())
+}
+
+/// The status of the next BA, waiting up to 50 ms for one (the support
+/// module's reader naps 10 ms when the socket is empty: too coarse here).
+fn next_ba(s: &MnSockets, buf: &mut [u8]) -> Option<BaStatus> {
+    loop {
+        match s.rx.recv(buf) {
+            Ok(meta) => {
+                let Ok(p) = parse_payload(meta.header(), &buf[..meta.len]) else {
+                    continue;
+                };
+                if let Ok(MhRepr::BindingAck(ba)) = MhRepr::parse_bytes(p.upper()) {
+                    return Some(ba.status);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fd = libc::pollfd {
+                    fd: s.rx.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one live pollfd for the call.
+                if unsafe { libc::poll(&mut fd, 1, 50) } <= 0 {
+                    return None;
+                }
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
 }
