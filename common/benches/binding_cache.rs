@@ -40,7 +40,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use mip6_common::addr::Prefix;
 use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{
-    Action, AuthAlgorithm, BuContext, CacheConfig, HomePrefix, MnPolicy,
+    Action, AuthAlgorithm, BuContext, CacheConfig, HomePrefix, MnPolicy, ba_ipv6_header,
 };
 use mip6_common::binding::ntp::ntp_units;
 use mip6_common::wire::checksum::proto;
@@ -249,10 +249,7 @@ impl Ha {
                     ba,
                     mh_bytes,
                 } => {
-                    let mut ip = Ipv6Repr::new(from, to_coa, proto::MOBILITY);
-                    if to_coa != hoa {
-                        ip.routing_home_address = Some(hoa);
-                    }
+                    let ip = ba_ipv6_header(from, to_coa, hoa);
                     let len = ip.emit(&mh_bytes, &mut self.ba_packet).expect("BA packet");
                     black_box(&self.ba_packet[..len]);
                     if ba.status.is_accepted() {

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use mip6_common::binding::BindingCache;
-use mip6_common::binding::cache::{Action, BuContext, Event, EventKind};
+use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
@@ -574,10 +574,7 @@ impl Daemon {
                 ba,
                 mh_bytes,
             } => {
-                let mut ip = Ipv6Repr::new(from, to_coa, proto::MOBILITY);
-                if to_coa != hoa {
-                    ip.routing_home_address = Some(hoa);
-                }
+                let ip = ba_ipv6_header(from, to_coa, hoa);
                 debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
                 self.bas.push((ip, mh_bytes));
             }

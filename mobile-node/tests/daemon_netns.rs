@@ -31,7 +31,7 @@ use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
 use mip6_common::sys::mn_signal::SignalSocket;
 use mip6_common::wire::checksum::proto;
-use mip6_common::wire::exthdr::{FixedHeader, Ipv6Repr, parse_payload};
+use mip6_common::wire::exthdr::{FixedHeader, parse_payload};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use mip6_mobile_node::status::Status;
 use mip6_testbed::harness::{Child, Iface, Lab, LabOptions, Node, NodeOptions, Timeouts};
@@ -216,11 +216,9 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
                     ba,
                     mh_bytes,
                 } => {
-                    let repr = Ipv6Repr {
-                        routing_home_address: (to_coa != hoa).then_some(hoa),
-                        ..Ipv6Repr::new(from, to_coa, proto::MOBILITY)
-                    };
-                    let pkt = repr.build(&mh_bytes).expect("BA packet");
+                    let pkt = cache::ba_ipv6_header(from, to_coa, hoa)
+                        .build(&mh_bytes)
+                        .expect("BA packet");
                     let to = SockAddr::from(SocketAddrV6::new(to_coa, 0, 0, 0));
                     let sent = raw.send_to(&pkt.bytes, &to);
                     s.ba_sent += 1;

@@ -216,6 +216,22 @@ pub enum Action {
     },
 }
 
+/// The IPv6 header of a Binding Acknowledgement: from `from` to `to_coa`,
+/// with a type 2 routing header carrying `hoa` when the mobile node is
+/// away (RFC 6275 6.1.8, 9.5.4), for an [`Action::SendBa`].
+pub fn ba_ipv6_header(
+    from: Ipv6Addr,
+    to_coa: Ipv6Addr,
+    hoa: Ipv6Addr,
+) -> crate::wire::exthdr::Ipv6Repr {
+    let mut ip =
+        crate::wire::exthdr::Ipv6Repr::new(from, to_coa, crate::wire::checksum::proto::MOBILITY);
+    if to_coa != hoa {
+        ip.routing_home_address = Some(hoa);
+    }
+    ip
+}
+
 /// Why a binding went away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RemoveReason {
