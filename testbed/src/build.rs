@@ -202,44 +202,25 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
             .with_context(|| format!("route on {me} to {}", r.to_link))?;
         }
     }
-    for c in &t.correspondents {
+    // Hosts and home agents leave through the router on their link.
+    let default_via_router = |node: &str, link: &str, ifn: &str| -> anyhow::Result<()> {
         let gw = t
             .routers
             .iter()
-            .find(|r| r.links.contains(&c.link))
-            .ok_or_else(|| anyhow!("no router on {}, the link of {}", c.link, c.name))?;
-        let via = b.addr(&gw.name, &c.link)?;
-        b.node(&c.name)?.exec(&[
-            "ip",
-            "-6",
-            "route",
-            "add",
-            "default",
-            "via",
-            &via.to_string(),
-            "dev",
-            "eth0",
+            .find(|r| r.links.iter().any(|l| l == link))
+            .ok_or_else(|| anyhow!("no router on {link}, the way out of {node}"))?;
+        let via = b.addr(&gw.name, link)?.to_string();
+        b.node(node)?.exec(&[
+            "ip", "-6", "route", "add", "default", "via", &via, "dev", ifn,
         ])?;
+        Ok(())
+    };
+    for c in &t.correspondents {
+        default_via_router(&c.name, &c.link, "eth0")?;
     }
     for h in &t.home_agents {
         if let Some(u) = &h.uplink {
-            let gw = t
-                .routers
-                .iter()
-                .find(|r| r.links.contains(u))
-                .ok_or_else(|| anyhow!("no router on {u}, the uplink of {}", h.name))?;
-            let via = b.addr(&gw.name, u)?;
-            b.node(&h.name)?.exec(&[
-                "ip",
-                "-6",
-                "route",
-                "add",
-                "default",
-                "via",
-                &via.to_string(),
-                "dev",
-                "uplink",
-            ])?;
+            default_via_router(&h.name, u, "uplink")?;
         }
     }
 
