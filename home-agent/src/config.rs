@@ -269,12 +269,13 @@ pub struct MobileNodeConfig {
     pub home_address: Ipv6Addr,
     /// Mobility SPI of the MN-HA security association (RFC 4285), 256 up.
     pub spi: u32,
-    /// The shared key as text...
-    #[serde(default)]
-    pub key: Option<String>,
-    /// ...or as hex.
+    /// The shared key in hexadecimal, as the mobile node's `key_hex`.
     #[serde(default)]
     pub key_hex: Option<String>,
+    /// Deprecated: the key as text (its UTF-8 octets). Accepted with a
+    /// warning; refused when it looks like hex, the mistake it invites.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     #[serde(default)]
     pub algorithm: AlgorithmName,
 }
@@ -300,6 +301,17 @@ impl MobileNodeConfig {
             (None, None) => Vec::new(),
         }
     }
+}
+
+fn encode_hex(b: &[u8]) -> String {
+    b.iter().map(|o| format!("{o:02x}")).collect()
+}
+
+/// A text key that is all hex digits, an even number of them, at least 16
+/// (8 octets): someone meant `key_hex`.
+fn looks_like_hex(text: &str) -> bool {
+    let t = text.strip_prefix("0x").unwrap_or(text);
+    t.len() >= 16 && decode_hex(t).is_some() && !t.contains([' ', ':'])
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
@@ -400,14 +412,26 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
     found.map(|i| i + 1)
 }
 
-/// Collects errors with their lines.
+/// Collects errors and warnings with their lines.
 struct Checker<'a> {
     text: &'a str,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl Checker<'_> {
     fn fail(&mut self, path: &[Seg], message: impl Into<String>) {
+        let e = self.located(path, message.into());
+        self.errors.push(e);
+    }
+
+    /// Something that works but should change (a deprecated name).
+    fn warn(&mut self, path: &[Seg], message: impl Into<String>) {
+        let e = self.located(path, message.into());
+        self.warnings.push(e);
+    }
+
+    fn located(&self, path: &[Seg], message: String) -> ConfigError {
         // Fall back to the nearest ancestor the text shows (a field left to
         // its default has no line of its own).
         let mut line = None;
@@ -417,11 +441,11 @@ impl Checker<'_> {
                 break;
             }
         }
-        self.errors.push(ConfigError {
+        ConfigError {
             field: path_text(path),
             line,
-            message: message.into(),
-        });
+            message,
+        }
     }
 }
 
@@ -439,6 +463,26 @@ impl Config {
 
     /// Parses and validates configuration text.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_with_warnings(text).map(|(c, _)| c)
+    }
+
+    /// Reads and validates `path`; also returns the warnings (deprecated
+    /// names), each naming the file, line and field.
+    pub fn load_with_warnings(path: &Path) -> Result<(Self, Vec<String>), anyhow::Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("read {}: {e}", path.display()))?;
+        let (c, w) = Self::parse_with_warnings(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok((
+            c,
+            w.iter()
+                .map(|w| format!("{}: {w}", path.display()))
+                .collect(),
+        ))
+    }
+
+    /// [`Config::parse`] with the warnings.
+    pub fn parse_with_warnings(text: &str) -> Result<(Self, Vec<ConfigError>), ConfigError> {
         let config: Config = serde_yaml::from_str(text).map_err(|e| {
             let line = e.location().map(|l| l.line());
             let msg = e.to_string();
@@ -461,11 +505,12 @@ impl Config {
         let mut c = Checker {
             text,
             errors: Vec::new(),
+            warnings: Vec::new(),
         };
         config.check(&mut c);
         match c.errors.into_iter().next() {
             Some(e) => Err(e),
-            None => Ok(config),
+            None => Ok((config, c.warnings)),
         }
     }
 
@@ -619,9 +664,23 @@ impl Config {
                 c.fail(&at("id"), "an NAI (user@realm): 1 to 255 octets, no spaces");
             }
             match (&mn.key, &mn.key_hex) {
-                (Some(_), Some(_)) => c.fail(&at("key_hex"), "give key or key_hex, not both"),
-                (None, None) => c.fail(&at("key"), "missing: give key or key_hex"),
+                (Some(_), Some(_)) => c.fail(&at("key_hex"), "give key_hex or key, not both"),
+                (None, None) => c.fail(&at("key_hex"), "missing: give the key in hex"),
                 (Some(k), None) if k.is_empty() => c.fail(&at("key"), "empty"),
+                (Some(k), None) if looks_like_hex(k) => c.fail(
+                    &at("key"),
+                    "is text, but this looks like hexadecimal (the mobile node would \
+                     use other octets, and every BU fail as MIPV6-AUTH-FAIL): \
+                     write it as key_hex",
+                ),
+                (Some(k), None) => c.warn(
+                    &at("key"),
+                    format!(
+                        "deprecated (a text key): write key_hex: \"{}\" (the same \
+                         octets, in the format the mobile node's key_hex takes)",
+                        encode_hex(k.as_bytes())
+                    ),
+                ),
                 (None, Some(h)) if decode_hex(h).is_none() => {
                     c.fail(&at("key_hex"), "not an even number of hex digits")
                 }

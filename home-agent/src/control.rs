@@ -279,6 +279,11 @@ mod tests {
             },
         );
         let server = ControlServer::start(&path, Arc::clone(&shared)).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         // A second daemon on the same socket is refused.
         assert!(ControlServer::start(&path, Arc::clone(&shared)).is_err());
         let s = request_status(&path).unwrap();

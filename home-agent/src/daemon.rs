@@ -29,7 +29,7 @@ use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
 use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
-use mip6_common::sys::nft::NftTable;
+use mip6_common::sys::nft::{MISSING_NFT, NftTable, param_problem_ruleset};
 use mip6_common::sys::radv_io::RaSender;
 use mip6_common::sys::sysctl::{self, SysctlGuard};
 use mip6_common::wire::checksum::proto;
@@ -177,8 +177,14 @@ impl Daemon {
         sysctls.set(&home, "proxy_ndp", "1")?;
         sysctls.set_path(sysctl::neigh_path(&home, "proxy_delay")?, "0")?;
 
-        let nft = NftTable::param_problem_filter(&cfg.nftables_table)
-            .context("install the nftables table")?;
+        let nft = NftTable::install_if_available(
+            &cfg.nftables_table,
+            &param_problem_ruleset(&cfg.nftables_table),
+        )
+        .context("install the nftables table")?;
+        if nft.is_none() {
+            warn!("{MISSING_NFT}");
+        }
 
         let sock60 = RawRecvSocket::open(proto::DST_OPTS)?;
         let sock135 = RawRecvSocket::open(proto::MOBILITY)?;
@@ -263,7 +269,7 @@ impl Daemon {
             tunnel_stale: false,
             bas: Vec::new(),
             buf: vec![0; 65536],
-            nft: Some(nft),
+            nft,
             sysctls,
             control: None,
             cfg,
@@ -294,7 +300,7 @@ impl Daemon {
             home = %d.cfg.home_interface,
             tun = %d.tunnel.tun_name(),
             control = %d.cfg.control_socket.display(),
-            nft_table = %d.cfg.nftables_table,
+            nft_table = d.nft.as_ref().map_or("none", NftTable::name),
             router_advertisements = d.ra.is_some(),
             mobile_nodes = d.cfg.mobile_nodes.len(),
             "{READY}"

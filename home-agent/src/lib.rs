@@ -17,5 +17,6 @@ pub mod halist;
 pub mod icmp_io;
 pub mod metrics;
 pub mod persist;
+pub mod preflight;
 pub mod state;
 pub mod tunnel;

@@ -61,9 +61,11 @@ fn main() -> ExitCode {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only for a person at a terminal, never into a log file.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {
         LogFormat::Json => b.json().init(),
         LogFormat::Text => b.init(),
@@ -73,14 +75,21 @@ fn init_logs(format: LogFormat) {
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run { config } => {
-            let cfg = Config::load(&config)?;
+            let (cfg, warnings) = Config::load_with_warnings(&config)?;
             init_logs(cfg.log_format);
+            for w in warnings {
+                tracing::warn!("configuration: {w}");
+            }
+            mip6_home_agent::preflight::check_home_link(&cfg)?;
             let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
                 .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
             daemon::run(cfg, Arc::new(tunnel))
         }
         Command::Check { config } => {
-            let cfg = Config::load(&config)?;
+            let (cfg, warnings) = Config::load_with_warnings(&config)?;
+            for w in &warnings {
+                eprintln!("mip6-ha: warning: {w}");
+            }
             println!(
                 "{}: ok ({} mobile node(s))",
                 config.display(),

@@ -67,6 +67,80 @@ fn binding_survives_sigkill_and_restart() {
 }
 
 #[test]
+fn runs_without_nft_and_says_what_is_lost() {
+    let w = World::new("ha-nonft", "");
+    // A PATH with no nft on it (the daemon runs no other program).
+    let mut ha =
+        w.ha.spawn(&[
+            "env",
+            "PATH=/nonexistent",
+            "RUST_LOG=info",
+            bin(),
+            "run",
+            "-c",
+            w.config.to_str().unwrap(),
+        ])
+        .unwrap();
+    ha.wait_log(mip6_home_agent::daemon::READY, T)
+        .unwrap_or_else(|e| panic!("{e}: {}", ha.log()));
+    let log = ha.log();
+    assert!(
+        log.contains("WARN")
+            && log.contains("nft (nftables) is not installed")
+            && log.contains("Parameter Problems"),
+        "{log}"
+    );
+    assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
+    assert!(ha.stop().unwrap().success());
+}
+
+/// `mip6-ha run` that must fail at once: its stderr.
+fn run_fails(w: &World, config: &std::path::Path) -> String {
+    let out =
+        w.ha.output_timeout(
+            &[bin(), "run", "-c", config.to_str().unwrap()],
+            Duration::from_secs(20),
+        )
+        .unwrap();
+    assert!(!out.success(), "mip6-ha started: {}", out.stderr);
+    out.stderr
+}
+
+#[test]
+fn home_link_mistakes_are_named() {
+    let w = World::new("ha-home", "");
+    let text = std::fs::read_to_string(&w.config).unwrap();
+    let wrong_if = w.lab.workdir().join("eth9.yaml");
+    std::fs::write(
+        &wrong_if,
+        text.replace("home_interface: eth0", "home_interface: eth9"),
+    )
+    .unwrap();
+    let err = run_fails(&w, &wrong_if);
+    assert!(err.contains("home interface eth9 does not exist"), "{err}");
+
+    // The address on another interface than the home one: refused, not a
+    // home agent that proxies on eth0 and listens elsewhere.
+    w.ha_cmd("ip -6 addr del 2001:db8:1::1/64 dev eth0");
+    w.ha_cmd("ip -6 addr add 2001:db8:1::1/128 dev lo");
+    let err = run_fails(&w, &w.config);
+    assert!(
+        err.contains("ha_address 2001:db8:1::1 is on lo, not on the home interface eth0"),
+        "{err}"
+    );
+    w.ha_cmd("ip -6 addr del 2001:db8:1::1/128 dev lo");
+    let err = run_fails(&w, &w.config);
+    assert!(
+        err.contains("not configured on the home interface eth0"),
+        "{err}"
+    );
+    assert!(
+        !w.ha.output(&["ip", "link", "show", TUN]).unwrap().success(),
+        "nothing was set up"
+    );
+}
+
+#[test]
 fn clean_exit_leaves_nothing_behind() {
     let w = World::new("ha-exit", "");
     let ha = w.start_ha();

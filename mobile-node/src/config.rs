@@ -62,8 +62,8 @@ pub struct SecurityConfig {
     pub spi: Option<u32>,
     /// The MN-HA shared key, in hexadecimal (the home agent's `key_hex`).
     pub key_hex: Option<String>,
-    /// The older name of `key_hex`: hexadecimal too (unlike the home
-    /// agent's `key`, which is text).
+    /// Deprecated older name of `key_hex` (hexadecimal too): accepted with
+    /// a warning.
     pub key: Option<String>,
     /// A file holding the key (raw octets), instead of `key_hex`.
     pub key_file: Option<PathBuf>,
@@ -175,6 +175,8 @@ pub struct Config {
     pub control_socket: PathBuf,
     pub stable_secret_file: PathBuf,
     pub nft_table: String,
+    /// What works but should change (deprecated names), with file and line.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl fmt::Debug for Config {
@@ -352,16 +354,27 @@ fn locate(text: &str, path: &[Seg]) -> Option<usize> {
 struct Checker<'a> {
     text: &'a str,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl Checker<'_> {
     fn err(&mut self, path: &[Seg], message: impl Into<String>) {
-        self.errors.push(ConfigError {
+        let e = self.located(path, message.into());
+        self.errors.push(e);
+    }
+
+    fn warn(&mut self, path: &[Seg], message: impl Into<String>) {
+        let e = self.located(path, message.into());
+        self.warnings.push(e);
+    }
+
+    fn located(&self, path: &[Seg], message: String) -> ConfigError {
+        ConfigError {
             file: None,
             field: path_string(path),
             line: locate(self.text, path),
-            message: message.into(),
-        });
+            message,
+        }
     }
 }
 
@@ -410,6 +423,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
     let mut c = Checker {
         text,
         errors: Vec::new(),
+        warnings: Vec::new(),
     };
     use Seg::{Index, Key};
     if !is_global_unicast(raw.home_address) {
@@ -490,7 +504,15 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                     (None, "key_hex")
                 }
                 (Some(k), None) => (Some(k), "key_hex"),
-                (None, k) => (k.as_ref(), "key"),
+                (None, Some(k)) => {
+                    c.warn(
+                        &[Key("security"), Key("key")],
+                        "deprecated name: call it key_hex (the same hex key, \
+                         the name the home agent uses)",
+                    );
+                    (Some(k), "key")
+                }
+                (None, None) => (None, "key_hex"),
             };
             let key = match (hex, &s.key_file, s.unauthenticated) {
                 (Some(_), Some(_), _) => {
@@ -664,6 +686,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         control_socket: raw.control_socket,
         stable_secret_file: raw.stable_secret_file,
         nft_table: raw.nft_table,
+        warnings: c.warnings,
     })
 }
 
@@ -677,14 +700,17 @@ pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
             message: format!("cannot read: {e}"),
         }]
     })?;
-    parse(&text, path.parent()).map_err(|errs| {
-        errs.into_iter()
-            .map(|mut e| {
-                e.file = Some(path.to_owned());
-                e
-            })
-            .collect()
-    })
+    let named = |mut e: ConfigError| {
+        e.file = Some(path.to_owned());
+        e
+    };
+    let mut c = parse(&text, path.parent())
+        .map_err(|errs| errs.into_iter().map(named).collect::<Vec<_>>())?;
+    c.warnings = std::mem::take(&mut c.warnings)
+        .into_iter()
+        .map(named)
+        .collect();
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -697,7 +723,7 @@ home_agent: 2001:db8:1::1
 mn_id: laptop@example.org
 security:
   spi: 4660
-  key: 00112233445566778899aabbccddeeff
+  key_hex: 00112233445566778899aabbccddeeff
 interfaces:
   - name: eth0
     priority: 10
@@ -738,6 +764,17 @@ interfaces:
         let text = include_str!("../examples/mn.yaml");
         let c = parse(text, None).expect("the example must load");
         assert!(!c.interfaces.is_empty());
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn key_is_a_deprecated_name_of_key_hex() {
+        let c = parse(&GOOD.replace("key_hex:", "key:"), None).expect("still accepted");
+        assert_eq!(c.key.as_ref().map(Vec::len), Some(16));
+        assert_eq!(c.warnings.len(), 1);
+        let w = c.warnings[0].to_string();
+        assert!(w.starts_with("line 6: security.key: deprecated"), "{w}");
+        assert!(parse(GOOD, None).expect("valid").warnings.is_empty());
     }
 
     #[test]
@@ -796,21 +833,21 @@ interfaces:
 
     #[test]
     fn keys() {
-        let text = GOOD.replace("key: 00112233445566778899aabbccddeeff", "key: 0g");
-        assert_eq!(errors(&text)[0].field, "security.key");
+        let text = GOOD.replace("key_hex: 00112233445566778899aabbccddeeff", "key_hex: 0g");
+        assert_eq!(errors(&text)[0].field, "security.key_hex");
         let text = GOOD.replace(
-            "  key: 00112233445566778899aabbccddeeff\n",
+            "  key_hex: 00112233445566778899aabbccddeeff\n",
             "  unauthenticated: true\n",
         );
         let c = parse(&text, None).expect("lab mode");
         assert!(c.key.is_none());
-        // key_hex is the same field as key, under the home agent's name.
-        let text = GOOD.replace("  key: 0011", "  key_hex: 0011");
-        let c = parse(&text, None).expect("key_hex");
+        // key is the same field as key_hex, under its older name.
+        let text = GOOD.replace("  key_hex: 0011", "  key: 0011");
+        let c = parse(&text, None).expect("key");
         assert_eq!(c.key.as_ref().map(Vec::len), Some(16));
-        let text = GOOD.replace("  key: 0011", "  key_hex: 0g\n  key: 0011");
+        let text = GOOD.replace("  key_hex: 0011", "  key_hex: 0g\n  key: 0011");
         assert_eq!(errors(&text)[0].field, "security.key");
-        let text = GOOD.replace("  key: 0011", "  key_hex: 0g11");
+        let text = GOOD.replace("  key_hex: 0011", "  key_hex: 0g11");
         let e = errors(&text);
         assert_eq!(e[0].field, "security.key_hex");
         assert!(e[0].to_string().contains("key_file"), "{}", e[0]);

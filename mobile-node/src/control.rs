@@ -57,6 +57,10 @@ impl ControlServer {
         }
         let listener = UnixListener::bind(path)
             .with_context(|| format!("cannot listen on {}", path.display()))?;
+        // The status names addresses and the home agent: root's business
+        // only, as the home agent's socket.
+        std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .with_context(|| format!("cannot restrict {} to mode 0600", path.display()))?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
@@ -193,6 +197,11 @@ mod tests {
         let path = dir.join("mn.sock");
         let published: Published = Arc::new(Mutex::new(None));
         let mut server = ControlServer::start(&path, Arc::clone(&published)).expect("listen");
+        let mode = std::fs::metadata(&path).expect("socket").permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+            0o600
+        );
         let e = query(&path).expect_err("no snapshot yet");
         assert!(format!("{e:#}").contains("still starting"), "{e:#}");
         // A second daemon on the same path is refused.

@@ -285,10 +285,11 @@ impl Daemon {
     /// Takes the system over: nftables table, TUN with the home address and
     /// the default route into it, the interfaces, the control socket.
     pub fn setup(&mut self, factory: &TunnelFactory) -> anyhow::Result<()> {
-        self.filter = Some(
-            ParamProblemFilter::install(&self.cfg.nft_table)
-                .context("cannot install the nftables table")?,
-        );
+        self.filter = ParamProblemFilter::install_if_available(&self.cfg.nft_table)
+            .context("cannot install the nftables table")?;
+        if self.filter.is_none() {
+            tracing::warn!("{}", mip6_common::sys::nft::MISSING_NFT);
+        }
         self.sweep_stale_tables();
         let settings = TunnelSettings {
             tun_name: self.cfg.tunnel.name.clone(),

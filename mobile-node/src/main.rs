@@ -28,6 +28,13 @@ enum Command {
         #[arg(short, long)]
         config: PathBuf,
     },
+    /// Check a configuration file and exit (warnings, such as deprecated
+    /// names, go to stderr).
+    Check {
+        /// Configuration file (YAML; see examples/mn.yaml).
+        #[arg(short, long)]
+        config: PathBuf,
+    },
     /// Configure one interface by SLAAC with DAD and print every step.
     Autoconf(autoconf::AutoconfArgs),
     /// Print the binding update list and handover history of the running daemon.
@@ -79,6 +86,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Run { config } => run_daemon(&config),
+        Command::Check { config } => {
+            let cfg = load_config(&config)?;
+            for w in &cfg.warnings {
+                eprintln!("mip6-mn: warning: {w}");
+            }
+            println!(
+                "{}: ok ({} interface(s), home agent {})",
+                config.display(),
+                cfg.interfaces.len(),
+                cfg.home_agent
+                    .map_or_else(|| "by DHAAD".to_owned(), |a| a.to_string())
+            );
+            Ok(())
+        }
         Command::Status {
             json,
             socket,
@@ -116,6 +137,9 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 fn run_daemon(path: &std::path::Path) -> anyhow::Result<()> {
     let cfg = load_config(path)?;
+    for w in &cfg.warnings {
+        tracing::warn!("configuration: {w}");
+    }
     if unsafe { libc::geteuid() } != 0 {
         bail!("the mobile node must run as root: it configures addresses, routes and raw sockets");
     }

@@ -620,7 +620,7 @@ fn write_config_ha(
         "home_address: {HOA}\n\
          {ha_line}\
          mn_id: {NAI}\n\
-         security:\n  spi: {SPI}\n  key: {KEY}\n\
+         security:\n  spi: {SPI}\n  key_hex: {KEY}\n\
          interfaces:\n{ifaces}\
          binding_lifetime: 120\n\
          control_socket: {}\n\
@@ -1038,16 +1038,11 @@ struct ProjectHa {
 impl ProjectHa {
     /// Starts it on the `ha` node of `n` and waits until it is ready.
     fn start(n: &Net) -> ProjectHa {
-        // A missing home agent is a failure, not a skip: the README's test
-        // command builds the whole workspace.
-        let bin = mip6_ha_binary()
-            .expect("no mip6-ha binary next to this test: run the tests with --workspace");
         let dir = n.lab.workdir().to_owned();
-        let cfg = dir.join("ha.yaml");
         let sock = dir.join("ha.sock");
-        std::fs::write(
-            &cfg,
-            format!(
+        ProjectHa::start_with(
+            n,
+            &format!(
                 "home_interface: eth0\n\
                  ha_address: {HA}\n\
                  home_prefixes:\n  - prefix: \"2001:db8:1::/64\"\n\
@@ -1061,8 +1056,18 @@ impl ProjectHa {
                 dir.join("ha-bindings.json").display(),
                 sock.display()
             ),
+            sock,
         )
-        .expect("write ha.yaml");
+    }
+
+    /// Starts it with configuration `text`, whose control socket is `sock`.
+    fn start_with(n: &Net, text: &str, sock: PathBuf) -> ProjectHa {
+        // A missing home agent is a failure, not a skip: the README's test
+        // command builds the whole workspace.
+        let bin = mip6_ha_binary()
+            .expect("no mip6-ha binary next to this test: run the tests with --workspace");
+        let cfg = n.lab.workdir().join("ha.yaml");
+        std::fs::write(&cfg, text).expect("write ha.yaml");
         let mut child = n
             .ha_node
             .spawn(&[
@@ -1140,6 +1145,71 @@ impl ProjectHa {
         );
         stop_cleanly(self.child);
     }
+}
+
+/// `text` with each `(from, to)` replaced; every `from` must be there.
+fn substituted(text: &str, subs: &[(&str, String)]) -> String {
+    let mut out = text.to_owned();
+    for (from, to) in subs {
+        assert!(
+            out.contains(from),
+            "{from:?} is not in the example any more"
+        );
+        out = out.replace(from, to);
+    }
+    out
+}
+
+/// The two example configurations, as a reader copies them, register with
+/// each other. Only what a lab must change is changed: the files go into
+/// the lab's directory (not /run and /var/lib of the machine) and the
+/// mobile node's second interface is eth1, not wlan0.
+#[test]
+fn examples_register_with_each_other() {
+    let n = net_with("mnex", true, false);
+    let dir = n.lab.workdir().to_owned();
+    let in_lab = |key: &str, file: &str| format!("{key}: {}", dir.join(file).display());
+    let ha_sock = dir.join("ha.sock");
+    let ha_text = substituted(
+        include_str!("../../home-agent/examples/ha.yaml"),
+        &[
+            (
+                "state_file: /var/lib/mip6/ha-bindings.json",
+                in_lab("state_file", "ha-bindings.json"),
+            ),
+            (
+                "control_socket: /run/mip6/ha.sock",
+                in_lab("control_socket", "ha.sock"),
+            ),
+        ],
+    );
+    let ha = ProjectHa::start_with(&n, &ha_text, ha_sock);
+    let mn_text = substituted(
+        include_str!("../examples/mn.yaml"),
+        &[
+            ("- name: wlan0", "- name: eth1".to_owned()),
+            (
+                "# control_socket: /run/mip6/mn.sock",
+                in_lab("control_socket", "mn.sock"),
+            ),
+            (
+                "# stable_secret_file: /var/lib/mip6/stable-secret",
+                in_lab("stable_secret_file", "stable-secret"),
+            ),
+        ],
+    );
+    let cfg = dir.join("mn.yaml");
+    std::fs::write(&cfg, mn_text).expect("write mn.yaml");
+    let mn = n.spawn_daemon(&cfg);
+    // eth0 (priority 10, on fa) carries the registration.
+    let s = n.wait_registered(&dir.join("mn.sock"), PREFIX_A, REGISTRATION);
+    ha.assert_bound(s.care_of_address.expect("coa"));
+    let ha_log = ha.log();
+    assert!(!ha_log.contains("configuration:"), "{ha_log}");
+    assert!(!mn.log().contains("configuration:"), "{}", mn.log());
+    n.ping_hoa()
+        .expect("the correspondent reaches the home address");
+    ha.stop_after(mn);
 }
 
 #[test]

@@ -35,12 +35,15 @@ enum Command {
 struct RunArgs {
     /// Topology with a `scenario:` section (YAML).
     file: PathBuf,
-    /// Where to write the JSON report (schema: testbed/schema/report.schema.json).
-    #[arg(long, default_value = "mip6-run.json")]
-    report: PathBuf,
-    /// Where to write the SVG timeline.
-    #[arg(long, default_value = "mip6-run.svg")]
-    svg: PathBuf,
+    /// Directory for the report and the timeline (report.json, timeline.svg).
+    #[arg(long, value_name = "DIR", default_value = "target/mip6-run")]
+    out: PathBuf,
+    /// Where to write the JSON report instead (schema: testbed/schema/report.schema.json).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Where to write the SVG timeline instead.
+    #[arg(long)]
+    svg: Option<PathBuf>,
     /// Replace the first mobile node by N clones, each moving between the
     /// foreign links at random (seeded) times (default:
     /// `scenario.mobile_nodes`).
@@ -53,6 +56,24 @@ struct RunArgs {
     /// lab is removed.
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
+}
+
+/// The report's and the timeline's paths: `--report`/`--svg` if given, else
+/// `report.json` and `timeline.svg` in `out` (created), so nothing lands in
+/// the checkout by default.
+fn output_paths(
+    out: &std::path::Path,
+    report: Option<PathBuf>,
+    svg: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    use anyhow::Context;
+    if report.is_none() || svg.is_none() {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    Ok((
+        report.unwrap_or_else(|| out.join("report.json")),
+        svg.unwrap_or_else(|| out.join("timeline.svg")),
+    ))
 }
 
 fn run_file(args: RunArgs) -> anyhow::Result<()> {
@@ -74,14 +95,15 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
     let report = mip6_testbed::run::run(&exp, &opts)?;
     print!("{}", report.table());
     print!("{}", mip6_testbed::run::ha_figures(&report));
-    std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", args.report.display()))?;
-    std::fs::write(&args.svg, report.svg())
-        .with_context(|| format!("writing {}", args.svg.display()))?;
+    let (json_path, svg_path) = output_paths(&args.out, args.report, args.svg)?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(&svg_path, report.svg())
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     println!(
         "report: {}  timeline: {}  (wall time {:.1} s)",
-        args.report.display(),
-        args.svg.display(),
+        json_path.display(),
+        svg_path.display(),
         started.elapsed().as_secs_f64()
     );
     // As for the demo: a broken connection is the failure a user cares
@@ -97,12 +119,15 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
 
 #[derive(Debug, clap::Args)]
 struct DemoArgs {
-    /// Where to write the JSON report (schema: testbed/schema/report.schema.json).
-    #[arg(long, default_value = "mip6-demo.json")]
-    report: PathBuf,
-    /// Where to write the SVG timeline.
-    #[arg(long, default_value = "mip6-demo.svg")]
-    svg: PathBuf,
+    /// Directory for the report and the timeline (report.json, timeline.svg).
+    #[arg(long, value_name = "DIR", default_value = "target/mip6-demo")]
+    out: PathBuf,
+    /// Where to write the JSON report instead (schema: testbed/schema/report.schema.json).
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Where to write the SVG timeline instead.
+    #[arg(long)]
+    svg: Option<PathBuf>,
     /// Use care-of addresses while DAD runs (RFC 4429).
     #[arg(long)]
     optimistic: bool,
@@ -129,14 +154,15 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
     );
     let report = mip6_testbed::demo::run(&opts)?;
     print!("{}", report.table());
-    std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", args.report.display()))?;
-    std::fs::write(&args.svg, report.svg())
-        .with_context(|| format!("writing {}", args.svg.display()))?;
+    let (json_path, svg_path) = output_paths(&args.out, args.report, args.svg)?;
+    std::fs::write(&json_path, serde_json::to_string_pretty(&report)?)
+        .with_context(|| format!("writing {}", json_path.display()))?;
+    std::fs::write(&svg_path, report.svg())
+        .with_context(|| format!("writing {}", svg_path.display()))?;
     println!(
         "report: {}  timeline: {}",
-        args.report.display(),
-        args.svg.display()
+        json_path.display(),
+        svg_path.display()
     );
     if !report.tcp_survived {
         anyhow::bail!(
@@ -232,6 +258,16 @@ fn ra_sender(args: RaSenderArgs) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    // The library's warnings (a lab that could not be removed, a daemon
+    // that would not stop) go to stderr; RUST_LOG picks more.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
     // Errors go out as one line, not as anyhow's debug dump with a backtrace.
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,

@@ -204,6 +204,15 @@ impl ParamProblemFilter {
         })
     }
 
+    /// [`ParamProblemFilter::install`], or `None` without the `nft`
+    /// program ([`super::nft::MISSING_NFT`] says what is lost).
+    pub fn install_if_available(table: &str) -> io::Result<Option<Self>> {
+        Ok(
+            NftTable::install_if_available(table, &param_problem_ruleset(table))?
+                .map(|table| Self { table }),
+        )
+    }
+
     pub fn table(&self) -> &str {
         self.table.name()
     }

@@ -17,6 +17,10 @@
 //! table (in case it is absent), deletes it (a leftover of a killed run)
 //! and creates it afresh.
 //!
+//! Without the `nft` program ([`NftTable::install_if_available`]) a daemon
+//! runs on and warns with [`MISSING_NFT`]: the filter only keeps the
+//! kernel quiet, the Mobile IPv6 signalling itself gets through.
+//!
 //! The mobile node's table ([`super::mn_signal::ParamProblemFilter`]) is
 //! an [`NftTable`] too, with a ruleset of its own.
 
@@ -24,6 +28,19 @@ use std::io::{self, Write};
 use std::process::{Command, Stdio};
 
 use super::rawsock::ctx;
+
+/// What a daemon says when `nft` is not installed: what is lost without the
+/// filter, and what to do.
+pub const MISSING_NFT: &str = "nft (nftables) is not installed: the kernel's ICMPv6 \
+     Parameter Problems answering Mobile IPv6 packets go out, and a peer that \
+     sees them may conclude this node does not speak Mobile IPv6 (RFC 6275 \
+     11.3.6); install nftables to suppress them";
+
+/// Whether `e` says the `nft` program itself could not be found (as opposed
+/// to nft running and failing).
+pub fn is_missing_nft(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
 
 /// The ruleset text of the Parameter Problem filter in table `name`.
 pub fn param_problem_ruleset(name: &str) -> String {
@@ -61,9 +78,16 @@ fn check_name(name: &str) -> io::Result<()> {
     }
 }
 
+/// The program every function here runs (tests name a missing one).
+const NFT: &str = "nft";
+
 /// Runs `nft -f -` with `script` on stdin.
 fn nft_script(script: &str) -> io::Result<()> {
-    let mut child = Command::new("nft")
+    nft_script_with(NFT, script)
+}
+
+fn nft_script_with(program: &str, script: &str) -> io::Result<()> {
+    let mut child = Command::new(program)
         .args(["-f", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -88,7 +112,7 @@ fn nft_script(script: &str) -> io::Result<()> {
 /// Whether table `ip6 name` exists.
 pub fn table_exists(name: &str) -> io::Result<bool> {
     check_name(name)?;
-    let out = Command::new("nft")
+    let out = Command::new(NFT)
         .args(["list", "table", "ip6", name])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -109,13 +133,36 @@ impl NftTable {
     /// Creates table `ip6 name` with `ruleset` (which must define exactly
     /// that table), replacing any table of that name.
     pub fn install(name: &str, ruleset: &str) -> io::Result<Self> {
+        Self::install_with(NFT, name, ruleset)
+    }
+
+    fn install_with(program: &str, name: &str, ruleset: &str) -> io::Result<Self> {
         check_name(name)?;
         let script = format!("add table ip6 {name}\ndelete table ip6 {name}\n{ruleset}");
-        nft_script(&script).map_err(ctx(format!("install nftables table ip6 {name}")))?;
+        nft_script_with(program, &script)
+            .map_err(ctx(format!("install nftables table ip6 {name}")))?;
         Ok(Self {
             name: name.to_owned(),
             installed: true,
         })
+    }
+
+    /// [`NftTable::install`], or `None` if the `nft` program is missing
+    /// (see [`MISSING_NFT`]); every other failure is an error.
+    pub fn install_if_available(name: &str, ruleset: &str) -> io::Result<Option<Self>> {
+        Self::install_if_available_with(NFT, name, ruleset)
+    }
+
+    fn install_if_available_with(
+        program: &str,
+        name: &str,
+        ruleset: &str,
+    ) -> io::Result<Option<Self>> {
+        match Self::install_with(program, name, ruleset) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if is_missing_nft(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The Parameter Problem filter (see the module docs) in table `name`.
@@ -155,6 +202,18 @@ mod tests {
         assert!(r.starts_with("table ip6 mip6ha {"));
         assert!(r.contains("@th,112,8 60"));
         assert!(r.contains("{ 41, 135 }"));
+    }
+
+    #[test]
+    fn a_missing_nft_is_no_error_but_a_failing_one_is() {
+        let r = param_problem_ruleset("mip6_t");
+        let missing = NftTable::install_if_available_with("/nonexistent/nft", "mip6_t", &r);
+        assert!(matches!(missing, Ok(None)), "{missing:?}");
+        // nft ran and failed (`false` stands in for it): that stays an error.
+        let failing = NftTable::install_if_available_with("false", "mip6_t", &r);
+        assert!(failing.is_err(), "{failing:?}");
+        let err = NftTable::install_with("/nonexistent/nft", "mip6_t", &r).unwrap_err();
+        assert!(is_missing_nft(&err), "{err}");
     }
 
     #[test]

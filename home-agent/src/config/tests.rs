@@ -84,7 +84,7 @@ fn semantic_errors_name_field_and_line() {
     assert_eq!((e.field.as_str(), e.line), ("ha_address", Some(2)));
 
     let e = err(&MIN.replace("    key: secret\n", ""));
-    assert_eq!(e.field, "mobile_nodes[0].key");
+    assert_eq!(e.field, "mobile_nodes[0].key_hex");
     // No line of its own: the line of the item.
     assert_eq!(e.line, Some(6), "{e}");
 
@@ -129,4 +129,53 @@ fn hex_keys() {
     assert_eq!(decode_hex("zz"), None);
     let e = err(&MIN.replace("00112233", "0011223"));
     assert_eq!(e.field, "mobile_nodes[1].key_hex");
+}
+
+#[test]
+fn a_text_key_is_deprecated_and_a_hex_looking_one_refused() {
+    let (c, warnings) = Config::parse_with_warnings(MIN).unwrap();
+    assert_eq!(c.mobile_nodes[0].key_bytes(), b"secret");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    let w = warnings[0].to_string();
+    assert!(
+        w.contains("mobile_nodes[0].key") && w.contains("deprecated"),
+        "{w}"
+    );
+    assert!(w.contains("key_hex: \"736563726574\""), "{w}");
+    assert_eq!(warnings[0].line, Some(9));
+    // The mistake issue 12 saw: the mobile node's hex key pasted into the
+    // text field passed `check`, then every BU failed authentication.
+    let e = err(&MIN.replace("key: secret", "key: 00112233445566778899aabbccddeeff"));
+    assert_eq!(e.field, "mobile_nodes[0].key");
+    assert!(e.message.contains("looks like hexadecimal"), "{e}");
+    let e = err(&MIN.replace("key: secret", "key: \"0x0011223344556677\""));
+    assert_eq!(e.field, "mobile_nodes[0].key");
+    // key_hex takes no warning.
+    let (_, w) =
+        Config::parse_with_warnings(&MIN.replace("key: secret", "key_hex: \"0011\"")).unwrap();
+    assert!(w.is_empty(), "{w:?}");
+}
+
+/// The two example files describe one mobile node the same way: a reader
+/// who copies both gets a registration (the namespace test
+/// `examples_register_with_each_other` in mobile-node runs them).
+#[test]
+fn example_files_agree_with_the_mobile_nodes() {
+    let (ha, warnings) =
+        Config::parse_with_warnings(include_str!("../../examples/ha.yaml")).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let mn: serde_yaml::Value =
+        serde_yaml::from_str(include_str!("../../../mobile-node/examples/mn.yaml")).unwrap();
+    let text = |v: &serde_yaml::Value| match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        serde_yaml::Value::Number(n) => n.to_string(),
+        other => panic!("{other:?}"),
+    };
+    let m = &ha.mobile_nodes[0];
+    assert_eq!(text(&mn["home_address"]), m.home_address.to_string());
+    assert_eq!(text(&mn["home_agent"]), ha.ha_address.to_string());
+    assert_eq!(Some(text(&mn["mn_id"])), m.id);
+    assert_eq!(text(&mn["security"]["spi"]), m.spi.to_string());
+    assert_eq!(Some(text(&mn["security"]["key_hex"])), m.key_hex);
+    assert!(mn["security"].get("key").is_none());
 }
