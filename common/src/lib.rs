@@ -10,4 +10,5 @@ pub mod dataplane;
 pub mod radv;
 pub mod slaac;
 pub mod sys;
+pub mod testing;
 pub mod wire;

@@ -82,6 +82,7 @@ fn secs(d: Option<Duration>) -> u64 {
 
 #[test]
 fn addresses_with_lifetimes_replace_and_errors() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, _) = veth(&mut nl);
@@ -182,6 +183,7 @@ fn addresses_with_lifetimes_replace_and_errors() {
 
 #[test]
 fn links_state_mtu_and_errors() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, b) = veth(&mut nl);
@@ -237,6 +239,7 @@ fn expires_secs(shown: &str) -> u64 {
 
 #[test]
 fn routes_rules_and_proxy_neighbours() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, _) = veth(&mut nl);
@@ -384,6 +387,7 @@ fn next_event(
 
 #[test]
 fn link_monitor_sees_carrier_and_addresses() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, b) = veth(&mut nl);
@@ -562,6 +566,7 @@ fn capture_matching(fd: &OwnedFd, what: &str, mut pred: impl FnMut(&[u8]) -> boo
 
 #[test]
 fn nd_socket_dad_probe_from_unspecified_and_rs_from_link_local() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, b) = veth(&mut nl);
@@ -689,6 +694,7 @@ fn nd_socket_dad_probe_from_unspecified_and_rs_from_link_local() {
 
 #[test]
 fn nd_socket_sends_from_unspecified_without_any_address() {
+    mip6_common::require_root!();
     // No link-local at all (addr_gen_mode none before the first up): the
     // header-included path still sends, and an RS from :: leaves as such.
     in_netns(|| {
@@ -717,6 +723,7 @@ fn nd_socket_sends_from_unspecified_without_any_address() {
 
 #[test]
 fn sysctl_guard_restores_on_drop_and_restore() {
+    mip6_common::require_root!();
     in_netns(|| {
         let mut nl = Netlink::new().unwrap();
         let (a, _) = veth(&mut nl);
@@ -788,6 +795,7 @@ fn sysctl_guard_restores_on_drop_and_restore() {
 
 #[test]
 fn addr_gen_mode_none_takes_effect_on_next_up() {
+    mip6_common::require_root!();
     // What `disable_kernel_autoconf` documents: the kernel keeps a
     // link-local it already made; down/up flushes it and makes none.
     in_netns(|| {

@@ -153,6 +153,7 @@ fn s(v: &Value) -> &str {
 
 #[test]
 fn scapy_mobile_node_registers_tunnels_fails_auth_and_deregisters() {
+    mip6_common::require_root!();
     let python = scapy_python();
     let node = format!(
         "  - id: {S_NAI}\n    home_address: {S_HOA}\n    spi: {S_SPI}\n    key_hex: \"{S_KEY_HEX}\"\n"

@@ -34,6 +34,7 @@ fn wait_exit(c: &mut mip6_testbed::harness::Child) -> std::process::ExitStatus {
 
 #[test]
 fn binding_survives_sigkill_and_restart() {
+    mip6_common::require_root!();
     let w = World::new("ha-kill", "");
     let mut ha = w.start_ha();
     let c = mn1();
@@ -68,6 +69,7 @@ fn binding_survives_sigkill_and_restart() {
 
 #[test]
 fn runs_without_nft_and_says_what_is_lost() {
+    mip6_common::require_root!();
     let w = World::new("ha-nonft", "");
     // A PATH with no nft on it (the daemon runs no other program).
     let mut ha =
@@ -108,6 +110,7 @@ fn run_fails(w: &World, config: &std::path::Path) -> String {
 
 #[test]
 fn home_link_mistakes_are_named() {
+    mip6_common::require_root!();
     let w = World::new("ha-home", "");
     let text = std::fs::read_to_string(&w.config).unwrap();
     let wrong_if = w.lab.workdir().join("eth9.yaml");
@@ -142,6 +145,7 @@ fn home_link_mistakes_are_named() {
 
 #[test]
 fn clean_exit_leaves_nothing_behind() {
+    mip6_common::require_root!();
     let w = World::new("ha-exit", "");
     let ha = w.start_ha();
     assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
@@ -211,6 +215,7 @@ fn param_problems_during_bus(w: &World, first_seq: u16, n: u16) -> usize {
 
 #[test]
 fn kernel_parameter_problems_are_suppressed() {
+    mip6_common::require_root!();
     let w = World::new("ha-pp", "");
     let ha = w.start_ha();
     assert_eq!(param_problems_during_bus(&w, 10, 2), 0);
@@ -223,6 +228,7 @@ fn kernel_parameter_problems_are_suppressed() {
 
 #[test]
 fn binding_ack_decodes_in_tshark() {
+    mip6_common::require_root!();
     let w = World::new("ha-tshark", "");
     let _ha = w.start_ha();
     let pcap = w.lab.workdir().join("mn.pcap");
@@ -294,6 +300,7 @@ fn binding_ack_decodes_in_tshark() {
 
 #[test]
 fn dhaad_and_mobile_prefix_discovery_beside_radvd() {
+    mip6_common::require_root!();
     let w = World::new("ha-dhaad", "home_agent_preference: 5\n");
     // Another home agent on the link, advertised by radvd (preferred).
     let conf = w.lab.workdir().join("radvd.conf");
@@ -397,6 +404,7 @@ fn dhaad_and_mobile_prefix_discovery_beside_radvd() {
 
 #[test]
 fn a_thousand_bindings_refresh_at_a_thousand_bus_per_second() {
+    mip6_common::require_root!();
     // Each refresh used to cost the daemon a rewrite of the whole state
     // file and a rebuild of the data plane's table: 189 BAs/s at 2,000
     // bindings in release. Now a burst shares them (debug build here, so

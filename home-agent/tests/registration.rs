@@ -18,6 +18,7 @@ use support::*;
 
 #[test]
 fn valid_bu_creates_binding_with_status_0() {
+    mip6_common::require_root!();
     let w = World::new("ha-reg", "");
     let _ha = w.start_ha();
     // The mobile node's own engine builds the BU and judges the BA.
@@ -107,6 +108,7 @@ fn valid_bu_creates_binding_with_status_0() {
 
 #[test]
 fn home_neighbour_resolves_hoa_to_ha_mac() {
+    mip6_common::require_root!();
     let w = World::new(
         "ha-pnd",
         "router_advertisements:\n  enabled: true\n  max_interval_ms: 500\n",
@@ -173,6 +175,7 @@ fn home_neighbour_resolves_hoa_to_ha_mac() {
 
 #[test]
 fn bad_bus_get_their_status_and_change_nothing() {
+    mip6_common::require_root!();
     let w = World::new("ha-bad", "");
     let _ha = w.start_ha();
     let c = mn1();
@@ -216,6 +219,7 @@ fn bad_bus_get_their_status_and_change_nothing() {
 
 #[test]
 fn hoa_in_use_on_home_link_gets_134() {
+    mip6_common::require_root!();
     let w = World::new("ha-dad", "");
     // The neighbour holds HOA2 itself.
     w.nbr
@@ -242,6 +246,7 @@ fn hoa_in_use_on_home_link_gets_134() {
 
 #[test]
 fn deregistration_restores_home_link() {
+    mip6_common::require_root!();
     let w = World::new("ha-dereg", "");
     let _ha = w.start_ha();
     let c = mn1();

@@ -221,6 +221,7 @@ fn assert_configured(run: &Run, what: &str) -> Ipv6Addr {
 
 #[test]
 fn every_identifier_mode_configures_from_our_ra_sender() {
+    mip6_common::require_root!();
     let n = net_with_ra("acmodes");
     let secret = n.secret();
     let secret_arg = secret.to_str().expect("utf-8 path");
@@ -268,6 +269,7 @@ fn every_identifier_mode_configures_from_our_ra_sender() {
 
 #[test]
 fn radvd_advertisements_configure_addresses_with_their_lifetimes() {
+    mip6_common::require_root!();
     let n = net("acradvd");
     let conf = n.lab.workdir().join("radvd.conf");
     std::fs::write(
@@ -308,6 +310,7 @@ fn radvd_advertisements_configure_addresses_with_their_lifetimes() {
 
 #[test]
 fn stable_identifier_taken_by_a_linux_host_retries_with_the_next_counter() {
+    mip6_common::require_root!();
     let n = net_with_ra("acdupst");
     let secret = n.secret();
     let taken = stable_addr(&secret, PREFIX, 0);
@@ -327,6 +330,7 @@ fn stable_identifier_taken_by_a_linux_host_retries_with_the_next_counter() {
 
 #[test]
 fn random_identifier_taken_by_a_linux_host_draws_again() {
+    mip6_common::require_root!();
     let n = net_with_ra("acduprnd");
     // Same seed, same draws: the first run shows which address the second
     // will try first.
@@ -344,6 +348,7 @@ fn random_identifier_taken_by_a_linux_host_draws_again() {
 
 #[test]
 fn eui64_link_local_taken_by_a_linux_host_disables_ipv6() {
+    mip6_common::require_root!();
     let n = net("acdupll");
     let mut o = [0u8; 16];
     o[..2].copy_from_slice(&[0xfe, 0x80]);
@@ -372,6 +377,7 @@ fn eui64_link_local_taken_by_a_linux_host_disables_ipv6() {
 
 #[test]
 fn a_linux_host_probing_our_address_sees_a_duplicate() {
+    mip6_common::require_root!();
     let n = net_with_ra("acdefend");
     let run = n.autoconf_stable(&[]);
     let ours = assert_configured(&run, "host");
@@ -420,6 +426,7 @@ fn kernel_slaac_ms(node: &Node) -> f64 {
 
 #[test]
 fn link_up_to_usable_address_against_the_kernel() {
+    mip6_common::require_root!();
     let n = net_with_ra("actiming");
     let standard = n.autoconf_stable(&["--remove"]);
     assert_configured(&standard, "standard DAD");
@@ -457,6 +464,7 @@ fn link_up_to_usable_address_against_the_kernel() {
 
 #[test]
 fn watch_follows_carrier_loss_and_return() {
+    mip6_common::require_root!();
     let n = net_with_ra("acwatch");
     let secret = n.secret();
     let mut child = n

@@ -709,6 +709,7 @@ fn check_handover(s: &Status, prefix: Ipv6Addr) {
 
 #[test]
 fn daemon_registers_moves_and_restores() {
+    mip6_common::require_root!();
     let n = net("mnmove", false);
     let before = kernel_state(&n.mn, &["eth0"]);
     let (daemon, sock) = n.start_daemon(ETH0, "");
@@ -796,6 +797,7 @@ fn daemon_registers_moves_and_restores() {
 
 #[test]
 fn daemon_retransmits_a_lost_binding_acknowledgement() {
+    mip6_common::require_root!();
     let n = net("mnlostba", false);
     // Drop exactly the first packet with a type 2 routing header (the
     // first BA) before the raw socket sees it.
@@ -868,6 +870,7 @@ fn bad_configuration_names_field_and_line() {
 
 #[test]
 fn daemon_uses_the_best_interface_and_falls_back() {
+    mip6_common::require_root!();
     let n = net("mnprio", true);
     let eth1 = n.mn_eth1.as_ref().expect("eth1");
     let before = kernel_state(&n.mn, &["eth0", "eth1"]);
@@ -920,6 +923,7 @@ fn daemon_uses_the_best_interface_and_falls_back() {
 
 #[test]
 fn daemon_returns_home_and_leaves_again() {
+    mip6_common::require_root!();
     let n = net("mnhome", false);
     let before = kernel_state(&n.mn, &["eth0"]);
     let (daemon, sock) = n.start_daemon(ETH0, "");
@@ -963,6 +967,7 @@ fn daemon_returns_home_and_leaves_again() {
 
 #[test]
 fn daemon_follows_a_new_prefix_without_carrier_change() {
+    mip6_common::require_root!();
     let n = net("mnprefix", false);
     let (daemon, sock) = n.start_daemon(ETH0, "");
     let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
@@ -986,6 +991,7 @@ fn daemon_follows_a_new_prefix_without_carrier_change() {
 
 #[test]
 fn daemon_starts_clean_after_being_killed() {
+    mip6_common::require_root!();
     let n = net("mnkill", false);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
     let first = n.spawn_daemon(&cfg);
@@ -1166,6 +1172,7 @@ fn substituted(text: &str, subs: &[(&str, String)]) -> String {
 /// mobile node's second interface is eth1, not wlan0.
 #[test]
 fn examples_register_with_each_other() {
+    mip6_common::require_root!();
     let n = net_with("mnex", true, false);
     let dir = n.lab.workdir().to_owned();
     let in_lab = |key: &str, file: &str| format!("{key}: {}", dir.join(file).display());
@@ -1214,6 +1221,7 @@ fn examples_register_with_each_other() {
 
 #[test]
 fn daemon_registers_with_the_project_home_agent() {
+    mip6_common::require_root!();
     let n = net_with("mnha", false, false);
     let ha = ProjectHa::start(&n);
     let (mn, sock) = n.start_daemon(ETH0, "");
@@ -1233,6 +1241,7 @@ fn daemon_registers_with_the_project_home_agent() {
 /// flows through the tunnel to the discovered address.
 #[test]
 fn daemon_discovers_the_home_agent_with_dhaad() {
+    mip6_common::require_root!();
     let n = net_with("mndhaad", false, false);
     let ha = ProjectHa::start(&n);
     let (cfg, sock) = write_config_ha(&n.lab, ETH0, "", None);
@@ -1278,6 +1287,7 @@ fn daemon_discovers_the_home_agent_with_dhaad() {
 /// and the start at home, completes with one BU, well under a second.
 #[test]
 fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
+    mip6_common::require_root!();
     let n = net("mnhome3", false);
     // Start at home.
     n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");

@@ -210,6 +210,7 @@ fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
 
 #[test]
 fn ping_tcp_unreachable_and_shutdown() {
+    mip6_common::require_root!();
     let t = topo("dp-basic");
     // The CN reaches the home address through the tunnel.
     let (ha, mn) = tunnel_up(&t, |c| c.hop_limit = 33, |_| {});
@@ -318,6 +319,7 @@ fn ping_tcp_unreachable_and_shutdown() {
 
 #[test]
 fn spoofed_sources_and_a_move() {
+    mip6_common::require_root!();
     let t = topo("dp-move");
     // Two TUN queues, two encapsulating threads.
     let (ha, mn) = tunnel_up(&t, |c| c.queues = 2, |_| {});
@@ -387,6 +389,7 @@ fn spoofed_sources_and_a_move() {
 
 #[test]
 fn packet_too_big() {
+    mip6_common::require_root!();
     let t = topo("dp-ptb");
     // No offload here, and the kernel-built header: the plain path.
     let (ha, mn) = tunnel_up(&t, |c| c.offload = false, |c| c.offload = false);
@@ -465,6 +468,7 @@ fn nstat(node: &Node, name: &str) -> u64 {
 /// in software and the CN really verifies what we wrote.
 #[test]
 fn large_tunnel_packets() {
+    mip6_common::require_root!();
     for offload in [true, false] {
         let t = topo(if offload { "dp-large" } else { "dp-large-cut" });
         t.ha.run_in(|| {
@@ -512,6 +516,7 @@ fn large_tunnel_packets() {
 
 #[test]
 fn outer_header_we_build() {
+    mip6_common::require_root!();
     // The IPPROTO_RAW variant (kept for measurement) carries traffic too.
     let t = topo("dp-hdr");
     let ours = |c: &mut DataPlaneConfig| {

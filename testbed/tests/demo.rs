@@ -91,6 +91,7 @@ fn check(report: &Report, stdout: &str, max_gap_ms: f64) {
 
 #[test]
 fn demo_with_standard_dad() {
+    mip6_common::require_root!();
     let (r, out) = run_demo(&[], "std");
     // One RetransTimer of DAD plus the exchange; generous for 2 busy cores.
     check(&r, &out, 3000.0);
@@ -101,6 +102,7 @@ fn demo_with_standard_dad() {
 
 #[test]
 fn demo_with_optimistic_dad() {
+    mip6_common::require_root!();
     // With the wire captured on the home link and at the mobile node, for
     // Wireshark's dissector and the independent checksum checker to judge
     // what the daemons really sent.

@@ -57,12 +57,14 @@ fn carrier_file(node: &Node, ifname: &str) -> String {
 
 #[test]
 fn preflight_passes_here() {
+    mip6_common::require_root!();
     require_root().expect("root");
     check_kernel().expect("kernel has netns, veth, bridge, tun");
 }
 
 #[test]
 fn two_nodes_ping_link_local() {
+    mip6_common::require_root!();
     let lab = lab("ping-ll");
     let a = lab.node_with("a", &fast()).expect("node a");
     let b = lab.node_with("b", &fast()).expect("node b");
@@ -100,6 +102,7 @@ fn two_nodes_ping_link_local() {
 
 #[test]
 fn carrier_follows_the_switch_side() {
+    mip6_common::require_root!();
     let lab = lab("carrier");
     // A 2 s DAD probe interval keeps the restarted DAD observable.
     let a = lab
@@ -148,6 +151,7 @@ fn carrier_follows_the_switch_side() {
 
 #[test]
 fn moving_between_links() {
+    mip6_common::require_root!();
     let lab = lab("move");
     let mn = lab.node_with("mn", &fast()).expect("mn");
     let a = lab.node_with("a", &fast()).expect("a");
@@ -221,6 +225,7 @@ fn moving_between_links() {
 
 #[test]
 fn point_to_point_veth() {
+    mip6_common::require_root!();
     let lab = lab("p2p");
     let opts = fast().forwarding();
     let r1 = lab.node_with("r1", &opts).expect("r1");
@@ -243,6 +248,7 @@ fn point_to_point_veth() {
 
 #[test]
 fn sysctls_stay_inside_the_node() {
+    mip6_common::require_root!();
     let root_fwd = std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/forwarding").expect("read");
     let lab = lab("sysctl");
     let opts = fast().forwarding().accept_ra(2).retrans_time_ms(500);
@@ -297,6 +303,7 @@ fn sysctls_stay_inside_the_node() {
 
 #[test]
 fn run_in_enters_the_namespace() {
+    mip6_common::require_root!();
     let lab = lab("run-in");
     let n = lab.node("n").expect("node");
     let want = std::fs::metadata(format!("{NETNS_DIR}/{}", n.netns()))
@@ -336,6 +343,7 @@ fn run_in_enters_the_namespace() {
 
 #[test]
 fn child_guard_stops_processes() {
+    mip6_common::require_root!();
     let opts = LabOptions {
         timeouts: Timeouts {
             kill_grace: Duration::from_millis(500),
@@ -375,6 +383,7 @@ fn child_guard_stops_processes() {
 
 #[test]
 fn drop_removes_namespaces_and_processes() {
+    mip6_common::require_root!();
     let lab = lab("drop");
     let prefix = lab.prefix().to_owned();
     let a = lab.node("a").expect("node");
@@ -408,6 +417,7 @@ fn drop_removes_namespaces_and_processes() {
 
 #[test]
 fn panic_unwinding_removes_the_lab() {
+    mip6_common::require_root!();
     let mut prefix = String::new();
     let r = catch_unwind(AssertUnwindSafe(|| {
         let lab = lab("panic");
@@ -430,6 +440,7 @@ fn panic_unwinding_removes_the_lab() {
 
 #[test]
 fn duplicate_and_bad_names_are_refused() {
+    mip6_common::require_root!();
     let lab = lab("names");
     lab.node("a").expect("node");
     assert!(lab.node("a").is_err());
@@ -462,6 +473,7 @@ fn ns_exists(name: &str) -> bool {
 
 #[test]
 fn sweep_removes_only_labs_of_dead_processes() {
+    mip6_common::require_root!();
     require_root().expect("root");
     // A pid that existed and is now dead.
     let mut gone = Command::new("true").spawn().expect("true");
@@ -675,10 +687,12 @@ fn signal_run(sig: nix::sys::signal::Signal, want_code: i32) {
 
 #[test]
 fn sigint_removes_labs_and_exits_130() {
+    mip6_common::require_root!();
     signal_run(nix::sys::signal::Signal::SIGINT, 130);
 }
 
 #[test]
 fn sigterm_removes_labs_and_exits_143() {
+    mip6_common::require_root!();
     signal_run(nix::sys::signal::Signal::SIGTERM, 143);
 }

@@ -98,6 +98,7 @@ fn left_behind(pid: u32) -> Vec<String> {
 
 #[test]
 fn two_mobile_nodes_with_a_lost_binding_ack() {
+    mip6_common::require_root!();
     let (r, out, _, pid) = run("two-mns.yaml", &[], "two");
     assert_eq!(r.topology, "two-mns");
     let moves: Vec<String> = r
@@ -145,6 +146,7 @@ fn two_mobile_nodes_with_a_lost_binding_ack() {
 
 #[test]
 fn fifty_mobile_nodes_at_once() {
+    mip6_common::require_root!();
     let (r, out, took, pid) = run(
         "scale.yaml",
         &["--mobile-nodes", "50", "--seed", "7"],
@@ -179,6 +181,7 @@ fn fifty_mobile_nodes_at_once() {
 
 #[test]
 fn home_agent_killed_and_restarted_mid_run() {
+    mip6_common::require_root!();
     // two-mns.yaml with two more faults: the home agent is SIGKILLed and
     // restarted while both mobile nodes are away, and the router stops
     // advertising on link b after everyone has left it.
@@ -216,6 +219,7 @@ fn home_agent_killed_and_restarted_mid_run() {
 
 #[test]
 fn two_home_agents_and_a_mobile_node_with_two_interfaces() {
+    mip6_common::require_root!();
     // multi.yaml: mn1 (home agent ha1, correspondent cn1) has a wire and a
     // radio whose cables are pulled and plugged back in; mn2 (ha2, cn2)
     // moves away and back while ha2 is SIGKILLed and restarted; iperf3
@@ -307,6 +311,7 @@ fn two_home_agents_and_a_mobile_node_with_two_interfaces() {
 
 #[test]
 fn iperf3_missing_is_a_note_not_a_failure() {
+    mip6_common::require_root!();
     // The default network, two seconds, iperf3 asked for but not there.
     let text = std::fs::read_to_string(topology("default.yaml")).expect("default.yaml")
         + "\nscenario:\n  duration_ms: 2000\n  traffic: { probe_hz: 100, iperf3: { bitrate: 1M } }\n";
@@ -334,6 +339,7 @@ fn iperf3_missing_is_a_note_not_a_failure() {
 
 #[test]
 fn mobile_nodes_behind_a_stock_radvd() {
+    mip6_common::require_root!();
     // two-mns.yaml with radvd as it ships (MaxRtrAdvInterval 4 s,
     // MinDelayBetweenRAs 3 s) on every foreign link, and no lost BA. A
     // multicast answer to the mobile node's first RS (sent from :: at

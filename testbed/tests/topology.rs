@@ -10,6 +10,7 @@ use std::time::Duration;
 
 #[test]
 fn default_topology_routes_and_advertises() {
+    mip6_common::require_root!();
     let t = Topology::parse(DEFAULT_TOPOLOGY).expect("topology");
     let lab = Lab::new("topo").expect("lab");
     let exe = Path::new(env!("CARGO_BIN_EXE_mip6-testbed"));

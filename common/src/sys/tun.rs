@@ -455,6 +455,7 @@ mod tests {
 
     #[test]
     fn lives_as_long_as_its_descriptors() {
+        crate::require_root!();
         in_netns(|| {
             let mut opts = TunOptions::new("mip6t0");
             opts.mtu = 1400;
@@ -490,6 +491,7 @@ mod tests {
 
     #[test]
     fn multi_queue_and_nonblocking() {
+        crate::require_root!();
         in_netns(|| {
             let mut opts = TunOptions::new("mip6mq");
             opts.queues = 3;

@@ -1,0 +1,35 @@
+//! Support for the tests of every crate in the workspace.
+
+/// Whether the running test may go on: `true` as root. As a normal user it
+/// writes `skipped: needs root` with the test's name straight to stderr
+/// (past the harness's capture, so the reader sees which tests did not
+/// run) and returns `false`. With `CI` set a non-root run panics: CI must
+/// run every test, never skip one silently.
+pub fn running_as_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+        panic!("{test} needs root, and CI runs every test: run the tests as root");
+    }
+    use std::io::Write as _;
+    let _ = writeln!(
+        std::io::stderr(),
+        "skipped: needs root: {test} (it builds network namespaces or opens raw sockets)"
+    );
+    false
+}
+
+/// First line of a test that needs root (namespaces, raw sockets, TUN):
+/// returns from the test with `skipped: needs root` on stderr unless it
+/// runs as root. See [`testing::running_as_root`](crate::testing::running_as_root).
+#[macro_export]
+macro_rules! require_root {
+    () => {
+        if !$crate::testing::running_as_root() {
+            return;
+        }
+    };
+}
