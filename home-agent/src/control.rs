@@ -208,6 +208,30 @@ pub fn render_table(s: &StatusReport) -> String {
             format!("{}/{}", b.bytes_to_mn, b.bytes_from_mn),
         );
     }
+    // The history of each binding, one line under the table: when it was
+    // made, its last BU, its moves, what was last refused.
+    for b in &s.bindings {
+        let _ = writeln!(
+            out,
+            "  {}: created {} s ago, last BU {} s ago, {} handover(s), last rejection {}",
+            b.hoa,
+            b.created_secs_ago,
+            b.last_bu_secs_ago,
+            b.handovers,
+            b.last_rejection.as_deref().unwrap_or("none")
+        );
+    }
+    for r in s
+        .rejections
+        .iter()
+        .filter(|r| !s.bindings.iter().any(|b| b.hoa == r.hoa))
+    {
+        let _ = writeln!(
+            out,
+            "  {} (no binding): last rejection {} ({}), {} s ago",
+            r.hoa, r.status, r.reason, r.secs_ago
+        );
+    }
     if !s.pending_dad.is_empty() {
         let pending: Vec<String> = s.pending_dad.iter().map(ToString::to_string).collect();
         let _ = writeln!(out, "waiting for DAD: {}", pending.join(", "));
@@ -276,6 +300,9 @@ mod tests {
                 flags: BuFlags::A | BuFlags::H,
                 lifetime_secs: 600,
                 expires: Instant::now() + Duration::from_secs(300),
+                created: Instant::now(),
+                updated: Instant::now(),
+                handovers: 3,
             },
         );
         let server = ControlServer::start(&path, Arc::clone(&shared)).unwrap();
@@ -292,7 +319,25 @@ mod tests {
         assert_eq!((b.hoa, b.sequence, b.flags.as_str()), (hoa, 9, "AH"));
         assert_eq!((b.packets_to_mn, b.bytes_from_mn), (3, 400));
         assert!(b.lifetime_left_secs <= 300 && b.lifetime_left_secs >= 298);
+        shared.lock().rejections.insert(
+            hoa,
+            crate::state::Rejection {
+                at: Instant::now(),
+                status: 146,
+            },
+        );
+        let s = request_status(&path).unwrap();
+        assert_eq!(s.bindings[0].handovers, 3);
+        assert_eq!(s.rejections[0].reason, "MIPV6-AUTH-FAIL");
         let table = render_table(&s);
+        assert!(
+            table.contains("3 handover(s), last rejection 146 (MIPV6-AUTH-FAIL), 0 s ago"),
+            "{table}"
+        );
+        assert!(
+            table.contains("created 0 s ago, last BU 0 s ago"),
+            "{table}"
+        );
         assert!(table.contains("mn1@example.org") && table.contains("UNAUTHENTICATED"));
         assert!(
             table.contains("3/4") && table.contains("300/400"),

@@ -107,7 +107,11 @@ struct Daemon {
     /// The data plane has not seen the latest binding changes yet.
     tunnel_stale: bool,
     /// BAs of this turn, sent once the data plane knows their bindings.
-    bas: Vec<(Ipv6Repr, Vec<u8>)>,
+    bas: Vec<(Ipv6Addr, Ipv6Repr, Vec<u8>)>,
+    /// When each home address's pending BU arrived (for the latency).
+    bu_timer: crate::observe::BuTimer,
+    /// Rejected and dropped BUs: one WARN a second, the rest DEBUG.
+    reject_log: crate::observe::RateLimit,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -268,6 +272,8 @@ impl Daemon {
             last_save: None,
             tunnel_stale: false,
             bas: Vec::new(),
+            bu_timer: crate::observe::BuTimer::default(),
+            reject_log: crate::observe::RateLimit::new(Duration::from_secs(1)),
             buf: vec![0; 65536],
             nft,
             sysctls,
@@ -480,8 +486,11 @@ impl Daemon {
         // learns every binding of this turn first, in one snapshot however
         // many BUs the turn held.
         self.sync_tunnel();
-        for (ip, mh) in std::mem::take(&mut self.bas) {
+        for (hoa, ip, mh) in std::mem::take(&mut self.bas) {
             self.send_packet(&ip, &mh);
+            if let Some(d) = self.bu_timer.ba_sent(Instant::now(), hoa) {
+                self.shared.lock().bu_latency.observe(d);
+            }
         }
         if self.dirty && self.save_due(now) {
             self.save_state(now);
@@ -582,7 +591,7 @@ impl Daemon {
             } => {
                 let ip = ba_ipv6_header(from, to_coa, hoa);
                 debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
-                self.bas.push((ip, mh_bytes));
+                self.bas.push((hoa, ip, mh_bytes));
             }
             Action::SendBindingError {
                 to, from, mh_bytes, ..
@@ -697,12 +706,36 @@ impl Daemon {
                 if status.is_accepted() {
                     debug!(%hoa, %coa, sequence, status = status.0, lifetime_s = lifetime.as_secs(), "binding update accepted");
                 } else {
-                    info!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), "binding update rejected");
+                    // What the network sends is not for INFO: a flood of
+                    // bad BUs would drown the log. One WARN a second, the
+                    // rest at DEBUG, with a count of what was held back.
+                    match self.reject_log.allow(ev.at) {
+                        Some(suppressed) => {
+                            warn!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), suppressed, "binding update rejected")
+                        }
+                        None => {
+                            debug!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), "binding update rejected")
+                        }
+                    }
+                    if self.cfg.mobile_nodes.iter().any(|m| m.home_address == *hoa) {
+                        self.shared.lock().rejections.insert(
+                            *hoa,
+                            crate::state::Rejection {
+                                at: ev.at,
+                                status: status.0,
+                            },
+                        );
+                    }
                 }
                 None
             }
             EventKind::BuDropped { src, hoa, reason } => {
-                info!(%src, %hoa, reason, "binding update dropped");
+                match self.reject_log.allow(ev.at) {
+                    Some(suppressed) => {
+                        warn!(%src, %hoa, reason, suppressed, "binding update dropped")
+                    }
+                    None => debug!(%src, %hoa, reason, "binding update dropped"),
+                }
                 None
             }
             EventKind::DadStarted { hoa } => {
@@ -728,9 +761,11 @@ impl Daemon {
         let published = self.cache.binding(&hoa).map(|b| {
             let mn = self.cfg.nai_of(&hoa).map(str::to_owned);
             debug!(%hoa, seq = b.sequence, flags = %flags_text(b.flags), "published");
-            PubBinding::from_info(b, mn)
+            (b.clone(), mn)
         });
         let mut p = self.shared.lock();
+        let published =
+            published.map(|(b, mn)| PubBinding::from_info(&b, mn, p.bindings.get(&hoa)));
         match published {
             Some(b) => {
                 p.bindings.insert(hoa, b);
@@ -852,6 +887,7 @@ impl Daemon {
                         if !authenticated && self.cfg.allow_unauthenticated {
                             warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
                         }
+                        self.bu_timer.bu_received(now, hao.unwrap_or(meta.src));
                         self.cache.handle_bu(
                             now,
                             &BuContext {

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod halist;
 pub mod icmp_io;
 pub mod metrics;
+pub mod observe;
 pub mod persist;
 pub mod preflight;
 pub mod state;

@@ -1,71 +1,22 @@
 //! Prometheus metrics: the text exposition format (version 0.0.4), written
-//! by hand from what the loop publishes, served over a tiny HTTP/1.0
-//! responder on its own thread (any path, one response per connection).
-//! No global registry: everything comes from the [`Shared`] it is given.
+//! by hand from what the loop publishes, served by
+//! [`mip6_common::sys::metrics_http`] (any path, one response per
+//! connection). No global registry: everything comes from the [`Shared`]
+//! it is given.
 
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
+use mip6_common::sys::metrics_http::{self, family, label};
 use mip6_common::wire::mh::BaStatus;
 
 use crate::state::Shared;
 
 /// Starts serving on `addr`; returns the bound address (port 0 picks one).
 pub fn start(addr: SocketAddr, shared: Arc<Shared>) -> io::Result<SocketAddr> {
-    let listener = TcpListener::bind(addr)
-        .map_err(|e| io::Error::new(e.kind(), format!("metrics: bind {addr}: {e}")))?;
-    let local = listener.local_addr()?;
-    std::thread::Builder::new()
-        .name("metrics".into())
-        .spawn(move || {
-            for conn in listener.incoming() {
-                match conn {
-                    Ok(s) => {
-                        if let Err(e) = serve(s, &shared) {
-                            tracing::debug!(error = %e, "metrics connection");
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "metrics accept"),
-                }
-            }
-        })?;
-    Ok(local)
-}
-
-fn serve(mut s: TcpStream, shared: &Shared) -> io::Result<()> {
-    s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    s.set_write_timeout(Some(Duration::from_secs(2)))?;
-    // Read the request head (we answer every request alike).
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(&buf[..n]);
-    }
-    let body = render(shared);
-    let resp = format!(
-        "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(resp.as_bytes())
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-}
-
-/// Label values are ours (numbers, fixed words); quote what must be.
-fn label(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    metrics_http::start(addr, move || render(&shared))
 }
 
 /// The exposition text.
@@ -234,6 +185,26 @@ pub fn render(shared: &Shared) -> String {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");
     }
+    p.bu_latency.render(
+        &mut out,
+        "mip6_ha_bu_to_ba_seconds",
+        "From a Binding Update's arrival to its Binding Acknowledgement leaving \
+         (first registrations include DAD on the home link).",
+    );
+    family(
+        &mut out,
+        "mip6_ha_handovers_total",
+        "counter",
+        "Care-of address changes of current bindings, by home address.",
+    );
+    for b in p.bindings.values() {
+        let _ = writeln!(
+            out,
+            "mip6_ha_handovers_total{{hoa=\"{}\"}} {}",
+            b.hoa, b.handovers
+        );
+    }
+    metrics_http::build_info(&mut out, "mip6_ha", env!("CARGO_PKG_VERSION"));
     family(
         &mut out,
         "mip6_ha_uptime_seconds",
@@ -283,16 +254,58 @@ mod tests {
             p.stats.by_status.insert(0, 3);
             p.stats.by_status.insert(146, 1);
             p.retired = (10, 1000, 0, 0);
+            p.bu_latency.observe(std::time::Duration::from_micros(800));
+            let hoa: Ipv6Addr = "2001:db8::100".parse().unwrap();
+            let now = std::time::Instant::now();
+            p.bindings.insert(
+                hoa,
+                crate::state::PubBinding {
+                    hoa,
+                    coa: "2001:db8:2::1".parse().unwrap(),
+                    mn_id: None,
+                    sequence: 1,
+                    flags: mip6_common::wire::mh::BuFlags::A,
+                    lifetime_secs: 60,
+                    expires: now,
+                    created: now,
+                    updated: now,
+                    handovers: 2,
+                },
+            );
         }
         let text = render(&shared);
-        assert!(text.contains("mip6_ha_bindings 0\n"), "{text}");
+        assert!(text.contains("mip6_ha_bindings 1\n"), "{text}");
         assert!(text.contains("status=\"146\"} 1\n"), "{text}");
-        assert!(text.contains("mip6_ha_tunnel_packets_total{direction=\"to_mn\"} 10\n"));
+        assert!(text.contains("mip6_ha_tunnel_packets_total{direction=\"to_mn\"} 11\n"));
         assert!(text.contains("mip6_ha_tunnel_drops_total{reason=\"no_binding\"} 4\n"));
+        assert!(
+            text.contains("mip6_ha_bu_to_ba_seconds_bucket{le=\"0.001\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mip6_ha_bu_to_ba_seconds_count 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("mip6_ha_handovers_total{hoa=\"2001:db8::100\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "mip6_ha_build_info{{version=\"{}\"}} 1\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{text}"
+        );
         // Every sample line belongs to a declared family.
         for l in text.lines().filter(|l| !l.starts_with('#')) {
             let name = l.split(['{', ' ']).next().unwrap();
-            assert!(text.contains(&format!("# TYPE {name} ")), "{l}");
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+                .filter(|f| text.contains(&format!("# TYPE {f} histogram")))
+                .unwrap_or(name);
+            assert!(text.contains(&format!("# TYPE {family} ")), "{l}");
         }
     }
 }

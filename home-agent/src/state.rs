@@ -25,10 +25,18 @@ pub struct PubBinding {
     pub flags: BuFlags,
     pub lifetime_secs: u64,
     pub expires: Instant,
+    pub created: Instant,
+    /// The last accepted BU.
+    pub updated: Instant,
+    /// Care-of address changes since the binding was created (or restored).
+    pub handovers: u64,
 }
 
 impl PubBinding {
-    pub fn from_info(info: &BindingInfo, mn_id: Option<String>) -> Self {
+    /// The binding as published, counting a handover when the care-of
+    /// address differs from the one `previous` had.
+    pub fn from_info(info: &BindingInfo, mn_id: Option<String>, previous: Option<&Self>) -> Self {
+        let handovers = previous.map_or(0, |p| p.handovers + u64::from(p.coa != info.coa));
         Self {
             hoa: info.hoa,
             coa: info.coa,
@@ -37,7 +45,28 @@ impl PubBinding {
             flags: info.flags,
             lifetime_secs: info.lifetime.as_secs(),
             expires: info.expires,
+            created: info.created,
+            updated: info.updated,
+            handovers,
         }
+    }
+}
+
+/// The last BU refused for a configured home address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub at: Instant,
+    pub status: u8,
+}
+
+impl Rejection {
+    /// `146 (MIPV6-AUTH-FAIL), 12 s ago`.
+    pub fn text(&self, now: Instant) -> String {
+        format!(
+            "{}, {} s ago",
+            mip6_common::wire::mh::BaStatus(self.status),
+            now.saturating_duration_since(self.at).as_secs()
+        )
     }
 }
 
@@ -65,6 +94,11 @@ pub struct Published {
     /// Tunnel counters of bindings that are gone, so the totals never go
     /// down.
     pub retired: TunnelCounters,
+    /// BU arrival to BA departure.
+    pub bu_latency: mip6_common::sys::metrics_http::Histogram,
+    /// The last refusal per configured home address (bounded by the
+    /// configuration, not by what the network sends).
+    pub rejections: BTreeMap<Ipv6Addr, Rejection>,
 }
 
 /// Shared between the loop and the server threads.
@@ -128,7 +162,24 @@ impl Shared {
                     bytes_to_mn: bt,
                     packets_from_mn: pf,
                     bytes_from_mn: bf,
+                    created_secs_ago: now.saturating_duration_since(b.created).as_secs(),
+                    last_bu_secs_ago: now.saturating_duration_since(b.updated).as_secs(),
+                    handovers: b.handovers,
+                    last_rejection: p.rejections.get(&b.hoa).map(|r| r.text(now)),
                 }
+            })
+            .collect();
+        let rejections = p
+            .rejections
+            .iter()
+            .map(|(hoa, r)| RejectionStatus {
+                hoa: *hoa,
+                status: r.status,
+                reason: mip6_common::wire::mh::BaStatus(r.status)
+                    .name()
+                    .unwrap_or("unknown")
+                    .to_owned(),
+                secs_ago: now.saturating_duration_since(r.at).as_secs(),
             })
             .collect();
         StatusReport {
@@ -151,6 +202,7 @@ impl Shared {
                     .collect(),
             },
             counters: p.shell.clone(),
+            rejections,
         }
     }
 }
@@ -187,6 +239,27 @@ pub struct BindingStatus {
     pub bytes_to_mn: u64,
     pub packets_from_mn: u64,
     pub bytes_from_mn: u64,
+    /// Since the binding was created (or restored from the state file).
+    #[serde(default)]
+    pub created_secs_ago: u64,
+    /// Since the last accepted BU.
+    #[serde(default)]
+    pub last_bu_secs_ago: u64,
+    /// Care-of address changes.
+    #[serde(default)]
+    pub handovers: u64,
+    /// The last refused BU for this home address: status, meaning, age.
+    #[serde(default)]
+    pub last_rejection: Option<String>,
+}
+
+/// The last refused BU of a configured home address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionStatus {
+    pub hoa: Ipv6Addr,
+    pub status: u8,
+    pub reason: String,
+    pub secs_ago: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +283,9 @@ pub struct StatusReport {
     pub pending_dad: Vec<Ipv6Addr>,
     pub binding_updates: BuReport,
     pub counters: ShellCounters,
+    /// The last refusal of each configured home address, bound or not.
+    #[serde(default)]
+    pub rejections: Vec<RejectionStatus>,
 }
 
 #[cfg(test)]

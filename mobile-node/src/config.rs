@@ -150,6 +150,8 @@ struct RawConfig {
     stable_secret_file: PathBuf,
     #[serde(default = "default_nft_table")]
     nft_table: String,
+    #[serde(default)]
+    metrics_listen: Option<String>,
 }
 
 /// The validated configuration.
@@ -175,6 +177,8 @@ pub struct Config {
     pub control_socket: PathBuf,
     pub stable_secret_file: PathBuf,
     pub nft_table: String,
+    /// Where the Prometheus endpoint listens (none: no endpoint).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// What works but should change (deprecated names), with file and line.
     pub warnings: Vec<ConfigError>,
 }
@@ -657,6 +661,19 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             "must be an absolute path shorter than 108 bytes",
         );
     }
+    let metrics_listen = match &raw.metrics_listen {
+        None => None,
+        Some(a) => match a.parse::<std::net::SocketAddr>() {
+            Ok(a) => Some(a),
+            Err(_) => {
+                c.err(
+                    &[Key("metrics_listen")],
+                    "must be address:port, IPv6 addresses in brackets (\"[::1]:9107\")",
+                );
+                None
+            }
+        },
+    };
     let nft_ok = !raw.nft_table.is_empty()
         && raw.nft_table.len() <= 64
         && raw
@@ -686,6 +703,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         control_socket: raw.control_socket,
         stable_secret_file: raw.stable_secret_file,
         nft_table: raw.nft_table,
+        metrics_listen,
         warnings: c.warnings,
     })
 }
@@ -765,6 +783,17 @@ interfaces:
         let c = parse(text, None).expect("the example must load");
         assert!(!c.interfaces.is_empty());
         assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert_eq!(c.metrics_listen, Some("[::1]:9107".parse().expect("addr")));
+    }
+
+    #[test]
+    fn metrics_listen_is_checked() {
+        let c = parse(&format!("{GOOD}metrics_listen: \"[::]:9107\"\n"), None).expect("valid");
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9107));
+        assert_eq!(parse(GOOD, None).expect("valid").metrics_listen, None);
+        let e = errors(&format!("{GOOD}metrics_listen: \"::1:9107\"\n"));
+        assert_eq!(e[0].field, "metrics_listen");
+        assert_eq!(e[0].line, Some(13));
     }
 
     #[test]

@@ -166,6 +166,8 @@ pub struct Daemon {
     stopping: bool,
     torn_down: bool,
     buf: Vec<u8>,
+    /// Why the registration failed, while it is failed (for `status`).
+    last_failure: Option<String>,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -275,6 +277,7 @@ impl Daemon {
             counters: Counters::default(),
             last_bu: None,
             last_coa: None,
+            last_failure: None,
             stopping: false,
             torn_down: false,
             buf: vec![0; 65_536],
@@ -319,6 +322,11 @@ impl Daemon {
             &self.cfg.control_socket,
             Arc::clone(&self.published),
         )?);
+        if let Some(addr) = self.cfg.metrics_listen {
+            let bound = crate::metrics::start(addr, Arc::clone(&self.published))
+                .context("cannot start the metrics endpoint")?;
+            tracing::info!(%bound, "metrics endpoint");
+        }
         let now = Instant::now();
         self.last_link_event = now;
         for f in &mut self.ifaces {
@@ -968,6 +976,7 @@ impl Daemon {
                         "registered"
                     );
                     self.history.completed("registered", at);
+                    self.last_failure = None;
                 }
                 RegEvent::Deregistered { latency } => {
                     tracing::info!(latency_ms = latency.as_secs_f64() * 1000.0, "deregistered");
@@ -996,14 +1005,14 @@ impl Daemon {
                         retry_in_s = ?retry_at.map(|t| t.saturating_duration_since(now).as_secs()),
                         "registration failed"
                     );
+                    self.last_failure = Some(crate::status::failure_text(status, reason));
                     if status.is_some_and(|s| s.0 == 146) {
                         // RFC 4285 MIPV6-AUTH-FAIL: almost always a key or
                         // SPI that differs between the two configurations.
                         tracing::error!(
                             spi = self.cfg.spi,
                             "the home agent rejected our authenticator (status 146): check that \
-                             both sides have the same SPI and key (the home agent's `key` is \
-                             text, its `key_hex` and ours are hexadecimal)"
+                             both sides have the same SPI and key_hex"
                         );
                     }
                     self.history.close(&format!(
@@ -1206,6 +1215,10 @@ impl Daemon {
             bu_sent: self.counters.bu_sent,
             ba_received: self.counters.ba_received,
             ba_ignored: self.counters.ba_ignored,
+            failure: self
+                .last_failure
+                .clone()
+                .filter(|_| self.reg.state() == RegistrationState::Failed),
         };
         let interfaces = self
             .ifaces

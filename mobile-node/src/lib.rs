@@ -8,5 +8,6 @@ pub mod daemon;
 pub mod dhaad;
 pub mod history;
 pub mod iface;
+pub mod metrics;
 pub mod status;
 pub mod tunnel;

@@ -63,6 +63,42 @@ pub struct BulEntry {
     pub bu_sent: u64,
     pub ba_received: u64,
     pub ba_ignored: u64,
+    /// While `state` is failed: why, with the home agent's status code and
+    /// its meaning ([`failure_text`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
+/// Why a registration failed, in words: the Binding Acknowledgement's
+/// status with its RFC 6275 / RFC 4285 name and what to check, or what
+/// happened instead of an answer.
+pub fn failure_text(
+    status: Option<mip6_common::wire::mh::BaStatus>,
+    reason: mip6_common::binding::update_list::FailReason,
+) -> String {
+    use mip6_common::binding::update_list::FailReason;
+    let hint = match status.map(|s| s.0) {
+        Some(146) => {
+            ": the home agent refused our authenticator; both sides need the same spi and key_hex"
+        }
+        Some(144) => ": the home agent knows this home address under another mn_id",
+        Some(133) => ": this home agent does not serve our home address",
+        Some(132) => ": the home address is not on the home agent's home prefix",
+        Some(129) => ": the home agent does not allow this home address",
+        _ => "",
+    };
+    match (status, reason) {
+        (Some(s), _) => format!("status {s}{hint}"),
+        (None, FailReason::NoResponse) => "no answer from the home agent".into(),
+        (None, FailReason::TooManyResyncs) => {
+            "the sequence number or timestamp kept being refused (135/145)".into()
+        }
+        (None, FailReason::MobilityUnsupported) => {
+            "the home agent answered with a Binding Error: it does not speak Mobile IPv6".into()
+        }
+        (None, FailReason::ZeroLifetime) => "the home agent granted a lifetime of 0".into(),
+        (None, FailReason::Rejected) => "refused".into(),
+    }
 }
 
 /// One address on a managed interface.
@@ -232,7 +268,10 @@ impl Status {
                 "  {} -> home agent {}: {}  care-of {}  seq {}",
                 b.home_address,
                 opt(&b.destination),
-                b.state,
+                match &b.failure {
+                    Some(f) if b.state == "failed" => format!("failed ({f})"),
+                    _ => b.state.clone(),
+                },
                 opt(&b.care_of_address),
                 b.sequence
             );
@@ -342,6 +381,7 @@ mod tests {
                 bu_sent: 1,
                 ba_received: 1,
                 ba_ignored: 0,
+                failure: None,
             }],
             interfaces: vec![IfaceStatus {
                 name: "eth0".into(),
@@ -385,6 +425,53 @@ mod tests {
         assert!(text.contains("home agent 2001:db8:1::1 (dhaad)"), "{text}");
         assert!(text.contains("DHAAD: found"), "{text}");
         assert_eq!(s.handovers[0].total_ms(), Some(1003.0));
+    }
+
+    #[test]
+    fn failed_says_the_status_code_and_its_meaning() {
+        use mip6_common::binding::update_list::FailReason;
+        use mip6_common::wire::mh::BaStatus;
+        let mut s = sample();
+        s.binding_update_list[0].state = "failed".into();
+        s.binding_update_list[0].failure =
+            Some(failure_text(Some(BaStatus(146)), FailReason::Rejected));
+        let text = s.render();
+        assert!(
+            text.contains(
+                "failed (status 146 (MIPV6-AUTH-FAIL): the home agent refused our authenticator"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_string(&s).expect("json");
+        assert!(
+            json.contains("\"failure\":\"status 146 (MIPV6-AUTH-FAIL)"),
+            "{json}"
+        );
+        assert_eq!(
+            failure_text(None, FailReason::NoResponse),
+            "no answer from the home agent"
+        );
+        assert!(
+            failure_text(Some(BaStatus(133)), FailReason::Rejected)
+                .starts_with("status 133 (Not home agent for this mobile node)")
+        );
+    }
+
+    #[test]
+    fn metrics_follow_the_snapshot() {
+        let text = crate::metrics::render(Some(&sample()));
+        for line in [
+            "mip6_mn_registered 1\n",
+            "mip6_mn_location{location=\"away\"} 1\n",
+            "mip6_mn_registration_state{state=\"registered\"} 1\n",
+            "mip6_mn_binding_updates_sent_total 1\n",
+            "mip6_mn_handovers_total 1\n",
+            // The sample's handover took 1003 ms.
+            "mip6_mn_handover_seconds_bucket{le=\"1\"} 0\n",
+            "mip6_mn_handover_seconds_bucket{le=\"2.5\"} 1\n",
+        ] {
+            assert!(text.contains(line), "{line}{text}");
+        }
     }
 
     #[test]

@@ -114,7 +114,16 @@ impl TunnelPlane for SharedTunnel {
 
     fn shutdown(self: Box<Self>) {
         let stats = self.plane.stats();
-        tracing::info!(tun = self.plane.tun_name(), ?stats, "tunnel down");
+        tracing::info!(
+            tun = self.plane.tun_name(),
+            encap_packets = stats.encap.packets,
+            encap_bytes = stats.encap.bytes,
+            decap_packets = stats.decap.packets,
+            decap_bytes = stats.decap.bytes,
+            drops = stats.drops.total(),
+            too_big_sent = stats.too_big_sent,
+            "tunnel down"
+        );
         if let Err(e) = self.plane.shutdown() {
             tracing::warn!(error = %e, "tunnel shutdown");
         }

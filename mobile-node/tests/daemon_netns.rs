@@ -1216,7 +1216,44 @@ fn examples_register_with_each_other() {
     assert!(!mn.log().contains("configuration:"), "{}", mn.log());
     n.ping_hoa()
         .expect("the correspondent reaches the home address");
+    // What an operator reads: both metrics endpoints of the examples, the
+    // control sockets root's only.
+    let mn_metrics = scrape(&n.mn, "[::1]:9107");
+    assert!(
+        mn_metrics.contains("mip6_mn_registered 1\n"),
+        "{mn_metrics}"
+    );
+    assert!(mn_metrics.contains("mip6_mn_build_info{"), "{mn_metrics}");
+    let ha_metrics = scrape(&n.ha_node, "[::1]:9106");
+    assert!(
+        ha_metrics.contains("mip6_ha_bu_to_ba_seconds_count 1\n"),
+        "{ha_metrics}"
+    );
+    assert!(
+        ha_metrics.contains(&format!("mip6_ha_handovers_total{{hoa=\"{HOA}\"}} 0\n")),
+        "{ha_metrics}"
+    );
+    for sock in [dir.join("mn.sock"), dir.join("ha.sock")] {
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&sock).expect("socket").permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o600, "{}", sock.display());
+    }
     ha.stop_after(mn);
+}
+
+/// One HTTP GET of a metrics endpoint from inside `node`'s namespace.
+fn scrape(node: &Node, addr: &'static str) -> String {
+    node.run_in(move || {
+        use std::io::{Read, Write};
+        let mut c = std::net::TcpStream::connect(addr).expect("connect to the metrics endpoint");
+        c.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
+            .expect("write");
+        let mut body = String::new();
+        c.read_to_string(&mut body).expect("read");
+        body
+    })
+    .expect("enter namespace")
 }
 
 #[test]
