@@ -46,6 +46,7 @@ use crate::config::Config;
 use crate::control::ControlServer;
 use crate::dad::{DadAction, DadRunner};
 use crate::halist::HomeAgentList;
+use crate::home_link::HomeLinkMh;
 use crate::icmp_io::Icmp6Socket;
 use crate::persist;
 use crate::state::{PubBinding, Shared, flags_text};
@@ -77,6 +78,7 @@ enum Source {
     HomeNd,
     Dhaad,
     Ra,
+    HomeMh,
 }
 
 struct Daemon {
@@ -91,6 +93,8 @@ struct Daemon {
     sock135: RawRecvSocket,
     sender: RawSender,
     nd: NdSocket,
+    /// Mobility Headers on the home link, with their source MACs.
+    home_mh: Option<HomeLinkMh>,
     dhaad: Icmp6Socket,
     ra: Option<RaSender>,
     dad: DadRunner,
@@ -187,6 +191,9 @@ impl Daemon {
         let sender = RawSender::open()?;
         let nd = NdSocket::with_types(&home, &[134, 135, 136])?;
         nd.set_nonblocking(true)?;
+        let home_mh = HomeLinkMh::open(home_ifindex)
+            .map_err(|e| warn!(error = %e, "no link-layer socket on the home link: BAs to mobile nodes at home follow the routing table"))
+            .ok();
         let dhaad = Icmp6Socket::open(&[msg_type::HAAD_REQUEST])?;
         let anycast = cfg.anycast_addresses();
         for a in &anycast {
@@ -248,6 +255,7 @@ impl Daemon {
             sock135,
             sender,
             nd,
+            home_mh,
             dhaad,
             ra,
             dad,
@@ -344,6 +352,9 @@ impl Daemon {
             if let Some(ra) = &self.ra {
                 slots.push((ra.fd().as_raw_fd(), Source::Ra));
             }
+            if let Some(h) = &self.home_mh {
+                slots.push((h.as_raw_fd(), Source::HomeMh));
+            }
             let mut fds: Vec<libc::pollfd> = slots
                 .iter()
                 .map(|(fd, _)| libc::pollfd {
@@ -375,6 +386,11 @@ impl Daemon {
                     Source::Mobility => self.read_signalling(false),
                     Source::HomeNd => self.read_home_nd(),
                     Source::Dhaad => self.read_dhaad(),
+                    Source::HomeMh => {
+                        if let Some(h) = &mut self.home_mh {
+                            h.drain();
+                        }
+                    }
                     Source::Ra => {
                         if let Some(ra) = &mut self.ra
                             && let Err(e) = ra.handle_readable(Instant::now())
@@ -475,7 +491,7 @@ impl Daemon {
         // many BUs the turn held.
         self.sync_tunnel();
         for (ip, mh) in std::mem::take(&mut self.bas) {
-            self.send_packet(&ip, &mh);
+            self.send_ba(&ip, &mh);
         }
         if self.dirty && self.save_due(now) {
             self.save_state(now);
@@ -593,6 +609,40 @@ impl Daemon {
                 self.send_packet(&Ipv6Repr::new(from, hoa, proto::MOBILITY), &mh_bytes);
             }
         }
+    }
+
+    /// A BA to a mobile node on its home link (no type 2 routing header,
+    /// the destination on a home prefix) goes to the link-layer address its
+    /// BU came from (RFC 6275 9.5.4, 10.3.2): the route for its home
+    /// address may still lead into the tunnel, and we may still answer
+    /// Neighbor Solicitations for it. Any other BA is routed.
+    fn send_ba(&mut self, ip: &Ipv6Repr, mh: &[u8]) {
+        let at_home = ip.routing_home_address.is_none()
+            && self
+                .cfg
+                .home_prefixes
+                .iter()
+                .any(|p| p.prefix.contains(ip.dst));
+        if at_home && let Some(h) = &mut self.home_mh {
+            // The BU's frame reached this socket before the IPv6 stack.
+            h.drain();
+            if let Some(mac) = h.mac_of(&ip.dst) {
+                let r = ip
+                    .build(mh)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+                    .and_then(|p| h.send(&p.bytes, mac));
+                match r {
+                    Ok(()) => return,
+                    Err(e) => {
+                        self.shared.lock().shell.send_errors += 1;
+                        warn!(error = %e, dst = %ip.dst, "BA on the home link");
+                        return;
+                    }
+                }
+            }
+            debug!(dst = %ip.dst, "no link-layer address known for a BA to the home link; routing it");
+        }
+        self.send_packet(ip, mh);
     }
 
     fn send_packet(&self, ip: &Ipv6Repr, upper: &[u8]) {

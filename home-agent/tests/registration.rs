@@ -271,3 +271,71 @@ fn deregistration_restores_home_link() {
         .unwrap();
     w.ha.wait_ping6(&HOA.to_string(), T).unwrap();
 }
+
+/// RFC 6275 9.5.4 and 10.3.2 (issue 11 item 1): a mobile node back on its
+/// home link (here `nbr`'s interface, holding the home address) while its
+/// binding still stands. Its BUs come from the home address, which the
+/// home agent still routes into the tunnel: the BA must go to the node's
+/// link-layer address on the home link, the rejection (135 to a stale
+/// sequence number, as after a restart) as well as the accepted
+/// deregistration.
+#[test]
+fn bas_to_a_node_at_home_take_the_home_link() {
+    use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
+    use mip6_common::wire::checksum::proto;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::MhRepr;
+
+    let w = World::new("ha-athome", "");
+    let _ha = w.start_ha();
+    let c = mn1();
+    assert_eq!(register(&w, &c, 100, 100).ba.status, BaStatus::ACCEPTED);
+    assert!(w.route_to_tun(HOA));
+    w.nbr
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{HOA}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+    let got = w
+        .nbr
+        .run_in(move || {
+            let rx = RawRecvSocket::open(proto::MOBILITY).unwrap();
+            rx.set_nonblocking(true).unwrap();
+            let tx = RawSender::open().unwrap();
+            let mut out = Vec::new();
+            for (seq, lifetime) in [(50u16, 100u16), (101, 0)] {
+                let mh = bu(&c, HOA, seq, lifetime, now_ntp());
+                let ip = Ipv6Repr::new(HOA, HA, proto::MOBILITY);
+                tx.send(&ip.build(&mh).unwrap().bytes, 0).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(3);
+                let mut buf = vec![0u8; 2048];
+                let mut ba = None;
+                while Instant::now() < deadline && ba.is_none() {
+                    match rx.recv(&mut buf) {
+                        Ok(m) => {
+                            if let Ok(MhRepr::BindingAck(b)) = MhRepr::parse_bytes(&buf[..m.len]) {
+                                ba = Some((m.src, b.status.0, b.sequence));
+                            }
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+                out.push(ba);
+            }
+            out
+        })
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Some((HA, 135, 100)), Some((HA, 0, 101))],
+        "BAs on the home link"
+    );
+    assert!(!w.route_to_tun(HOA), "deregistered");
+}

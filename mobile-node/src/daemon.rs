@@ -949,6 +949,15 @@ impl Daemon {
                         "binding acknowledgement"
                     );
                 }
+                RegEvent::UnverifiedAuthFailure => {
+                    tracing::error!(
+                        spi = self.cfg.spi,
+                        "the home agent could not verify our authenticator (unsigned status \
+                         146; it could also be forged, so we keep trying): check that both \
+                         sides have the same SPI and key (the home agent's `key` is text, its \
+                         `key_hex` and ours are hexadecimal)"
+                    );
+                }
                 RegEvent::BaIgnored { reason } => {
                     self.counters.ba_ignored += 1;
                     tracing::warn!(reason, "binding acknowledgement ignored");

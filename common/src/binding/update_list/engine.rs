@@ -393,6 +393,17 @@ impl HomeRegistration {
         };
         let opts = KnownOptions::of(&ba.options);
         if let Some(key) = &self.config.key {
+            if opts.mn_ha_spi.is_none()
+                && ba.status == BaStatus::MIPV6_AUTH_FAIL
+                && ba.sequence == out.seq
+            {
+                // The home agent signs no answer to a BU it could not
+                // verify, so this may be genuine (a key or SPI that differs
+                // between the two configurations) or forged: say so, keep
+                // trying.
+                self.event(now, EventKind::UnverifiedAuthFailure);
+                return self.ignore(now, "unsigned MIPV6-AUTH-FAIL");
+            }
             if opts.mn_ha_spi != Some(self.config.spi) || !opts.mn_ha_last {
                 return self.ignore(now, "no MN-HA authentication option of ours");
             }

@@ -759,7 +759,7 @@ fn only_answers_to_the_bu_in_flight_count() {
             "Mesg-ID is not the one we sent",
         ),
         (
-            ba(COA, bu.sequence, 146, 0, mesg_id(&bu.options), vec![], None),
+            ba(COA, bu.sequence, 129, 0, mesg_id(&bu.options), vec![], None),
             "no MN-HA authentication option of ours",
         ),
     ];
@@ -770,6 +770,20 @@ fn only_answers_to_the_bu_in_flight_count() {
         assert_eq!(h.events(), vec![EventKind::BaIgnored { reason }]);
         assert!(h.sent().is_empty(), "{reason}");
     }
+    // An unsigned 146 for our BU: reported (it may be a key mismatch),
+    // acted on never.
+    let (bytes, parsed) = ba(COA, bu.sequence, 146, 0, None, vec![], None);
+    h.r.handle_ba(h.at(20), HA, &bytes, &parsed);
+    assert_eq!(h.r.state(), RegistrationState::Registering);
+    assert_eq!(
+        h.events(),
+        vec![
+            EventKind::UnverifiedAuthFailure,
+            EventKind::BaIgnored {
+                reason: "unsigned MIPV6-AUTH-FAIL"
+            }
+        ]
+    );
 }
 
 /// RFC 6275 11.8 and 12: no more than MAX_UPDATE_RATE (3) BUs a second,

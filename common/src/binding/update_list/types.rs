@@ -181,6 +181,10 @@ pub enum EventKind {
     Deregistered {
         latency: Duration,
     },
+    /// An unsigned 146 (MIPV6-AUTH-FAIL) answered the BU in flight: the
+    /// home agent could not verify our authenticator (or someone forged
+    /// the answer). Nothing changes; the BU is retransmitted.
+    UnverifiedAuthFailure,
     /// Status 1: send a Mobile Prefix Solicitation (RFC 6275 11.7.3).
     PrefixDiscoveryNeeded,
     /// 135: the sequence number continues from the home agent's.
