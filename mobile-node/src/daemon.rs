@@ -470,6 +470,16 @@ impl Daemon {
         for f in &mut self.ifaces {
             f.handle_timeout(now);
         }
+        // RFC 6275 11.7.1: no binding outlives its care-of address; RAs
+        // extend the address, so the limit is taken afresh every turn.
+        if let Location::Away { iface, coa } = self.location {
+            let valid = self
+                .ifaces
+                .get(iface)
+                .and_then(|f| f.valid_until(&coa))
+                .map(|t| t.saturating_duration_since(now));
+            self.reg.set_coa_lifetime(now, coa, valid);
+        }
         self.reg.handle_timeout(now);
         if let Some(d) = &mut self.dhaad {
             d.handle_timeout(now);
@@ -733,6 +743,14 @@ impl Daemon {
     }
 
     fn register_coa(&mut self, now: Instant, coa: Ipv6Addr) {
+        if let Location::Away { iface, .. } = self.location {
+            let valid = self
+                .ifaces
+                .get(iface)
+                .and_then(|f| f.valid_until(&coa))
+                .map(|t| t.saturating_duration_since(now));
+            self.reg.set_coa_lifetime(now, coa, valid);
+        }
         self.reg.handle_new_coa(now, coa);
         if self.reg.state() == RegistrationState::Registered
             && self.reg.binding().is_some_and(|b| b.coa == coa)
@@ -1043,7 +1061,12 @@ impl Daemon {
                 tracing::debug!(src = %r.src, "mobility header with a bad checksum");
                 continue;
             }
-            self.handle_mh(now, r.src, mh);
+            // A BA without a type 2 routing header is for a node at home,
+            // to its home address (RFC 6275 9.5.4); one to the care-of
+            // address came through a routing header with Segments Left 0
+            // (which the kernel skips) or none at all, and is no BA of ours.
+            let ba_ok = r.dst == self.cfg.home_address;
+            self.handle_mh(now, r.src, mh, ba_ok);
         }
         self.buf = buf;
     }
@@ -1076,14 +1099,18 @@ impl Daemon {
                 continue;
             }
             let mh = found.mh.to_vec();
-            self.handle_mh(now, r.src, &mh);
+            self.handle_mh(now, r.src, &mh, true);
         }
         self.buf = buf;
     }
 
-    fn handle_mh(&mut self, now: Instant, src: Ipv6Addr, mh: &[u8]) {
+    fn handle_mh(&mut self, now: Instant, src: Ipv6Addr, mh: &[u8], ba_ok: bool) {
         match MhRepr::parse_bytes(mh) {
-            Ok(MhRepr::BindingAck(ba)) => self.reg.handle_ba(now, src, mh, &ba),
+            Ok(MhRepr::BindingAck(ba)) if ba_ok => self.reg.handle_ba(now, src, mh, &ba),
+            Ok(MhRepr::BindingAck(_)) => {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(%src, "BA to the care-of address without a type 2 routing header");
+            }
             Ok(MhRepr::BindingRefreshRequest(_)) => self.reg.handle_brr(now, src),
             Ok(MhRepr::BindingError(be)) => {
                 tracing::info!(%src, status = be.status.0, "binding error");
