@@ -58,6 +58,8 @@ pub const ROUTE_PROTOCOL: u8 = 109;
 pub const READY: &str = "mip6-ha ready";
 /// Signalling packets handled before their actions are carried out.
 const SIGNALLING_BATCH: usize = 64;
+/// ICMPv6 errors we originate, per second at most.
+const ICMP_ERRORS_PER_SECOND: u32 = 10;
 /// The shortest time between two rewrites of the state file.
 pub const STATE_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -112,6 +114,8 @@ struct Daemon {
     tunnel_stale: bool,
     /// BAs of this turn, sent once the data plane knows their bindings.
     bas: Vec<(Ipv6Repr, Vec<u8>)>,
+    /// Start of the current second and the ICMPv6 errors sent in it.
+    icmp_window: Option<(Instant, u32)>,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -270,6 +274,7 @@ impl Daemon {
             last_save: None,
             tunnel_stale: false,
             bas: Vec::new(),
+            icmp_window: None,
             buf: vec![0; 65536],
             nft: Some(nft),
             sysctls,
@@ -830,6 +835,37 @@ impl Daemon {
         }
     }
 
+    /// Sends ICMPv6 Parameter Problem code 0 (erroneous header field) with
+    /// `pointer` about the packet of `meta` and `payload` to its source, at
+    /// most [`ICMP_ERRORS_PER_SECOND`] a second (RFC 4443 2.4).
+    fn param_problem(&mut self, now: Instant, meta: &RecvMeta, payload: &[u8], pointer: u32) {
+        match self.icmp_window {
+            Some((start, _)) if now.saturating_duration_since(start) < Duration::from_secs(1) => {}
+            _ => self.icmp_window = Some((now, 0)),
+        }
+        let Some((_, sent)) = &mut self.icmp_window else {
+            return;
+        };
+        if *sent >= ICMP_ERRORS_PER_SECOND {
+            return;
+        }
+        *sent += 1;
+        let Ok(hdr) = meta.header().to_bytes() else {
+            return;
+        };
+        let mut icmp = vec![4u8, 0, 0, 0];
+        icmp.extend_from_slice(&pointer.to_be_bytes());
+        icmp.extend_from_slice(&hdr);
+        icmp.extend_from_slice(payload);
+        // RFC 4443 2.4 (c): as much of the invoking packet as fits in the
+        // minimum MTU.
+        icmp.truncate(1280 - 40);
+        if let Err(e) = self.dhaad.send(&icmp, meta.dst, meta.src) {
+            self.shared.lock().shell.send_errors += 1;
+            debug!(error = %e, dst = %meta.src, "parameter problem");
+        }
+    }
+
     fn malformed(&self, what: &str, src: Ipv6Addr, why: &dyn std::fmt::Display) {
         self.shared.lock().shell.malformed += 1;
         debug!(%src, "{what}: {why}");
@@ -887,6 +923,16 @@ impl Daemon {
                 if !pkt.verify_checksum(&csum_src, &csum_dst) {
                     return self.malformed("mobility header", meta.src, &"bad checksum");
                 }
+                // RFC 6275 9.2: a Payload Proto other than 59, or a Header
+                // Len too short for the type, is answered with Parameter
+                // Problem code 0 pointing at the field.
+                if let Err(e) = pkt.check_fields() {
+                    if let Some(p) = mip6_common::wire::mh::param_problem_pointer(&e) {
+                        let at = u32::try_from(40 + parsed.upper_offset()).unwrap_or(0) + p;
+                        self.param_problem(now, meta, payload, at);
+                    }
+                    return self.malformed("mobility header", meta.src, &e);
+                }
                 let mh = pkt.mh_bytes();
                 match MhRepr::parse(&pkt) {
                     Ok(MhRepr::BindingUpdate(bu)) => {
@@ -919,6 +965,16 @@ impl Daemon {
                 }
             }
             proto::ICMPV6 if hao.is_some() => {
+                // RFC 6275 9.3.1: a Home Address option without a binding
+                // to this source is answered with Binding Error status 1
+                // (rate-limited) and the packet dropped, ICMP included.
+                let hoa = hao.unwrap_or(meta.src);
+                if self.cache.binding(&hoa).is_none_or(|b| b.coa != meta.src) {
+                    debug!(src = %meta.src, %hoa, "ICMPv6 with a home address option without a binding");
+                    return self
+                        .cache
+                        .handle_hao_without_binding(now, meta.src, meta.dst, hoa);
+                }
                 self.handle_mps(
                     meta,
                     parsed.upper(),

@@ -339,3 +339,88 @@ fn bas_to_a_node_at_home_take_the_home_link() {
     );
     assert!(!w.route_to_tun(HOA), "deregistered");
 }
+
+/// RFC 6275 9.2 and 9.3.1 (issue 11 item 9): a Mobility Header whose
+/// Payload Proto is not 59, or whose Header Len is too short for a BU, gets
+/// ICMPv6 Parameter Problem code 0 pointing at the field; an ICMPv6 packet
+/// with a Home Address option and no binding gets Binding Error status 1.
+#[test]
+fn bad_mobility_headers_and_unbound_home_address_options_are_answered() {
+    use mip6_common::sys::icmp6::NdSocket;
+    use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
+    use mip6_common::wire::checksum::proto;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::{BeStatus, MhRepr, fill_checksum};
+
+    let w = World::new("ha-pprob", "");
+    let _ha = w.start_ha();
+    let c = mn1();
+    let got =
+        w.mn.run_in(move || {
+            let icmp = NdSocket::with_types("eth0", &[4]).unwrap();
+            icmp.set_nonblocking(true).unwrap();
+            let mh_rx = RawRecvSocket::open(proto::MOBILITY).unwrap();
+            mh_rx.set_nonblocking(true).unwrap();
+            let tx = RawSender::open().unwrap();
+            let send = |upper: u8, body: &[u8]| {
+                let mut ip = Ipv6Repr::new(COA, HA, upper);
+                ip.home_address_option = Some(c.hoa);
+                tx.send(&ip.build(body).unwrap().bytes, 0).unwrap();
+            };
+            let wait_pprob = || {
+                let deadline = Instant::now() + Duration::from_secs(3);
+                let mut buf = vec![0u8; 2048];
+                while Instant::now() < deadline {
+                    match icmp.recv(&mut buf) {
+                        Ok(r) if r.len >= 8 && buf[0] == 4 => {
+                            let ptr = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                            return Some((r.src, buf[1], ptr));
+                        }
+                        Ok(_) => {}
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+                None
+            };
+            let mut out = Vec::new();
+            // Payload Proto 6 (TCP) instead of 59.
+            let mut mh = bu(&c, COA, 200, 10, now_ntp());
+            mh[0] = 6;
+            fill_checksum(&mut mh, &c.hoa, &HA).unwrap();
+            send(proto::MOBILITY, &mh);
+            out.push(wait_pprob());
+            // A BU of 8 octets (Header Len 0): 12 is its least.
+            let mut short = vec![59u8, 0, 5, 0, 0, 0, 0, 0];
+            fill_checksum(&mut short, &c.hoa, &HA).unwrap();
+            send(proto::MOBILITY, &short);
+            out.push(wait_pprob());
+            // An Echo Request with a Home Address option, no binding.
+            send(proto::ICMPV6, &[128, 0, 0, 0, 0, 1, 0, 1]);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let mut buf = vec![0u8; 2048];
+            let mut be = None;
+            while Instant::now() < deadline && be.is_none() {
+                match mh_rx.recv(&mut buf) {
+                    Ok(m) => {
+                        if let Ok(MhRepr::BindingError(e)) = MhRepr::parse_bytes(&buf[..m.len]) {
+                            be = Some((m.src, e.status, e.home_address));
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            (out, be)
+        })
+        .unwrap();
+    // The Mobility Header follows a 24-octet destination options header.
+    assert_eq!(
+        got.0,
+        vec![Some((HA, 0, 40 + 24)), Some((HA, 0, 40 + 24 + 1))],
+        "Parameter Problems"
+    );
+    assert_eq!(
+        got.1,
+        Some((HA, BeStatus::UNKNOWN_BINDING_FOR_HOME_ADDRESS_OPTION, HOA))
+    );
+    assert!(w.bindings().is_empty());
+}
