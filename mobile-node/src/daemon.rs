@@ -32,7 +32,7 @@ use crate::tunnel::{TunnelPlane, TunnelSettings};
 use anyhow::Context;
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::binding::update_list::{
-    Action as RegAction, EventKind as RegEvent, HomeRegistration, RegistrationConfig,
+    Action as RegAction, EventKind as RegEvent, FailReason, HomeRegistration, RegistrationConfig,
     RegistrationState,
 };
 use mip6_common::sys::icmp6::NdSocket;
@@ -1031,6 +1031,16 @@ impl Daemon {
                              both sides have the same SPI and key (the home agent's `key` is \
                              text, its `key_hex` and ours are hexadecimal)"
                         );
+                    }
+                    // RFC 6275 11.4.1: a discovered home agent that will
+                    // not register us is passed over for the next one.
+                    if self.ha_source == "dhaad"
+                        && matches!(reason, FailReason::Rejected | FailReason::NoResponse)
+                        && let Some(d) = &mut self.dhaad
+                    {
+                        tracing::warn!("trying the next home agent of the discovery");
+                        d.home_agent_failed(now);
+                        self.ha = None;
                     }
                     self.history.close(&format!(
                         "failed ({reason:?}{})",
