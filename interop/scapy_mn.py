@@ -16,7 +16,7 @@ it owns the care-of address, and does the steps it is told, in order:
               IPv6-in-IPv6 (outer CoA -> HA); the Echo Reply must come back
               tunnelled (outer HA -> CoA, inner correspondent -> HoA).
   bad-auth    The BU again (sequence SEQ+1) with a wrong authenticator: the
-              BA must be MIPV6-AUTH-FAIL (146, RFC 4285 5 / 8) with lifetime 0,
+              BA must be MIPV6-AUTH-FAIL (146, RFC 4285 5 / 8) with lifetime 0, unsigned,
               and the tunnel must still work (the binding did not change).
   deregister  BU with lifetime 0 (sequence SEQ+1: the rejected BU must not
               have used it up), from the CoA with a Home Address option: the
@@ -193,7 +193,7 @@ class MobileNode:
                     and f[IPv6].src == a.ha and f[MIP6MH_BA].seq == seq)
 
         # Sent once: the HA may wait for DAD before it answers, and a second
-        # copy would be a replay (same Mesg-ID) answered 145.
+        # copy would be a replay (same Mesg-ID) answered 144.
         f = self.exchange(bu, is_ba, a.timeout)
         check(f is not None, f"no Binding Acknowledgement for sequence {seq} "
               f"within {a.timeout} s")
@@ -244,6 +244,20 @@ class MobileNode:
         opts = [o for o in ba.options if not isinstance(o, (Pad1, PadN))]
         names = [type(o).__name__ for o in opts]
         auth = [o for o in opts if isinstance(o, MIP6OptMsgAuth)]
+        mesg = [o.timestamp for o in opts if isinstance(o, MIP6OptReplayProtection)]
+        mnid = [o.id for o in opts if isinstance(o, MIP6OptMNID)]
+        if status == AUTH_FAIL:
+            # A BU that did not verify gets no signed answer: the HA would
+            # sign fields a forger chose.
+            check(auth == [], f"BA options {names}: a 146 must not be signed")
+            return {
+                "status": ba.status, "seq": ba.seq, "lifetime": ba.mhtime,
+                "src": ip.src, "dst": ip.dst, "rh2": rh.addresses[0],
+                "mh_cksum": f"0x{ba.cksum:04x}", "scapy_cksum": f"0x{want:04x}",
+                "options": names, "spi": None, "auth_ok": None,
+                "mesg_id_echoed": mesg == [ts],
+                "mn_id": mnid[0].decode(errors="replace") if mnid else None,
+            }
         check(len(auth) == 1, f"BA options {names}: want one MN-HA option")
         check(opts[-1] is auth[0], f"BA options {names}: MN-HA is not the last")
         check(auth[0].subtype == MN_HA_SUBTYPE, f"auth subtype {auth[0].subtype}")
@@ -251,8 +265,6 @@ class MobileNode:
         expect = self.authenticator(a.coa, a.hoa, mh)
         check(auth[0].authdata == expect,
               f"BA authenticator {auth[0].authdata.hex()}, want {expect.hex()}")
-        mesg = [o.timestamp for o in opts if isinstance(o, MIP6OptReplayProtection)]
-        mnid = [o.id for o in opts if isinstance(o, MIP6OptMNID)]
         if status == 0:
             # RFC 4285 6: the BA echoes the BU's Mesg-ID.
             check(mesg == [ts], f"BA Mesg-ID {mesg}, want [{ts}]")

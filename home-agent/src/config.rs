@@ -263,7 +263,7 @@ pub enum AlgorithmName {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MobileNodeConfig {
-    /// RFC 4283 NAI (user@realm); a BU naming another is refused (144).
+    /// RFC 4283 NAI (user@realm); a BU naming another is refused (146).
     #[serde(default)]
     pub id: Option<String>,
     pub home_address: Ipv6Addr,

@@ -46,6 +46,7 @@ use crate::config::Config;
 use crate::control::ControlServer;
 use crate::dad::{DadAction, DadRunner};
 use crate::halist::HomeAgentList;
+use crate::home_link::HomeLinkMh;
 use crate::icmp_io::Icmp6Socket;
 use crate::persist;
 use crate::state::{PubBinding, Shared, flags_text};
@@ -57,6 +58,8 @@ pub const ROUTE_PROTOCOL: u8 = 109;
 pub const READY: &str = "mip6-ha ready";
 /// Signalling packets handled before their actions are carried out.
 const SIGNALLING_BATCH: usize = 64;
+/// ICMPv6 errors we originate, per second at most.
+const ICMP_ERRORS_PER_SECOND: u32 = 10;
 /// The shortest time between two rewrites of the state file.
 pub const STATE_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -77,6 +80,7 @@ enum Source {
     HomeNd,
     Dhaad,
     Ra,
+    HomeMh,
 }
 
 struct Daemon {
@@ -91,6 +95,8 @@ struct Daemon {
     sock135: RawRecvSocket,
     sender: RawSender,
     nd: NdSocket,
+    /// Mobility Headers on the home link, with their source MACs.
+    home_mh: Option<HomeLinkMh>,
     dhaad: Icmp6Socket,
     ra: Option<RaSender>,
     dad: DadRunner,
@@ -112,6 +118,8 @@ struct Daemon {
     bu_timer: crate::observe::BuTimer,
     /// Rejected and dropped BUs: one WARN a second, the rest DEBUG.
     reject_log: crate::observe::RateLimit,
+    /// Start of the current second and the ICMPv6 errors sent in it.
+    icmp_window: Option<(Instant, u32)>,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -197,6 +205,9 @@ impl Daemon {
         let sender = RawSender::open()?;
         let nd = NdSocket::with_types(&home, &[134, 135, 136])?;
         nd.set_nonblocking(true)?;
+        let home_mh = HomeLinkMh::open(home_ifindex)
+            .map_err(|e| warn!(error = %e, "no link-layer socket on the home link: BAs to mobile nodes at home follow the routing table"))
+            .ok();
         let dhaad = Icmp6Socket::open(&[msg_type::HAAD_REQUEST])?;
         let anycast = cfg.anycast_addresses();
         for a in &anycast {
@@ -258,6 +269,7 @@ impl Daemon {
             sock135,
             sender,
             nd,
+            home_mh,
             dhaad,
             ra,
             dad,
@@ -274,6 +286,7 @@ impl Daemon {
             bas: Vec::new(),
             bu_timer: crate::observe::BuTimer::default(),
             reject_log: crate::observe::RateLimit::new(Duration::from_secs(1)),
+            icmp_window: None,
             buf: vec![0; 65536],
             nft,
             sysctls,
@@ -356,6 +369,9 @@ impl Daemon {
             if let Some(ra) = &self.ra {
                 slots.push((ra.fd().as_raw_fd(), Source::Ra));
             }
+            if let Some(h) = &self.home_mh {
+                slots.push((h.as_raw_fd(), Source::HomeMh));
+            }
             let mut fds: Vec<libc::pollfd> = slots
                 .iter()
                 .map(|(fd, _)| libc::pollfd {
@@ -387,6 +403,11 @@ impl Daemon {
                     Source::Mobility => self.read_signalling(false),
                     Source::HomeNd => self.read_home_nd(),
                     Source::Dhaad => self.read_dhaad(),
+                    Source::HomeMh => {
+                        if let Some(h) = &mut self.home_mh {
+                            h.drain();
+                        }
+                    }
                     Source::Ra => {
                         if let Some(ra) = &mut self.ra
                             && let Err(e) = ra.handle_readable(Instant::now())
@@ -487,7 +508,7 @@ impl Daemon {
         // many BUs the turn held.
         self.sync_tunnel();
         for (hoa, ip, mh) in std::mem::take(&mut self.bas) {
-            self.send_packet(&ip, &mh);
+            self.send_ba(&ip, &mh);
             if let Some(d) = self.bu_timer.ba_sent(Instant::now(), hoa) {
                 self.shared.lock().bu_latency.observe(d);
             }
@@ -608,6 +629,40 @@ impl Daemon {
                 self.send_packet(&Ipv6Repr::new(from, hoa, proto::MOBILITY), &mh_bytes);
             }
         }
+    }
+
+    /// A BA to a mobile node on its home link (no type 2 routing header,
+    /// the destination on a home prefix) goes to the link-layer address its
+    /// BU came from (RFC 6275 9.5.4, 10.3.2): the route for its home
+    /// address may still lead into the tunnel, and we may still answer
+    /// Neighbor Solicitations for it. Any other BA is routed.
+    fn send_ba(&mut self, ip: &Ipv6Repr, mh: &[u8]) {
+        let at_home = ip.routing_home_address.is_none()
+            && self
+                .cfg
+                .home_prefixes
+                .iter()
+                .any(|p| p.prefix.contains(ip.dst));
+        if at_home && let Some(h) = &mut self.home_mh {
+            // The BU's frame reached this socket before the IPv6 stack.
+            h.drain();
+            if let Some(mac) = h.mac_of(&ip.dst) {
+                let r = ip
+                    .build(mh)
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+                    .and_then(|p| h.send(&p.bytes, mac));
+                match r {
+                    Ok(()) => return,
+                    Err(e) => {
+                        self.shared.lock().shell.send_errors += 1;
+                        warn!(error = %e, dst = %ip.dst, "BA on the home link");
+                        return;
+                    }
+                }
+            }
+            debug!(dst = %ip.dst, "no link-layer address known for a BA to the home link; routing it");
+        }
+        self.send_packet(ip, mh);
     }
 
     fn send_packet(&self, ip: &Ipv6Repr, upper: &[u8]) {
@@ -821,6 +876,37 @@ impl Daemon {
         }
     }
 
+    /// Sends ICMPv6 Parameter Problem code 0 (erroneous header field) with
+    /// `pointer` about the packet of `meta` and `payload` to its source, at
+    /// most [`ICMP_ERRORS_PER_SECOND`] a second (RFC 4443 2.4).
+    fn param_problem(&mut self, now: Instant, meta: &RecvMeta, payload: &[u8], pointer: u32) {
+        match self.icmp_window {
+            Some((start, _)) if now.saturating_duration_since(start) < Duration::from_secs(1) => {}
+            _ => self.icmp_window = Some((now, 0)),
+        }
+        let Some((_, sent)) = &mut self.icmp_window else {
+            return;
+        };
+        if *sent >= ICMP_ERRORS_PER_SECOND {
+            return;
+        }
+        *sent += 1;
+        let Ok(hdr) = meta.header().to_bytes() else {
+            return;
+        };
+        let mut icmp = vec![4u8, 0, 0, 0];
+        icmp.extend_from_slice(&pointer.to_be_bytes());
+        icmp.extend_from_slice(&hdr);
+        icmp.extend_from_slice(payload);
+        // RFC 4443 2.4 (c): as much of the invoking packet as fits in the
+        // minimum MTU.
+        icmp.truncate(1280 - 40);
+        if let Err(e) = self.dhaad.send(&icmp, meta.dst, meta.src) {
+            self.shared.lock().shell.send_errors += 1;
+            debug!(error = %e, dst = %meta.src, "parameter problem");
+        }
+    }
+
     fn malformed(&self, what: &str, src: Ipv6Addr, why: &dyn std::fmt::Display) {
         self.shared.lock().shell.malformed += 1;
         debug!(%src, "{what}: {why}");
@@ -878,6 +964,16 @@ impl Daemon {
                 if !pkt.verify_checksum(&csum_src, &csum_dst) {
                     return self.malformed("mobility header", meta.src, &"bad checksum");
                 }
+                // RFC 6275 9.2: a Payload Proto other than 59, or a Header
+                // Len too short for the type, is answered with Parameter
+                // Problem code 0 pointing at the field.
+                if let Err(e) = pkt.check_fields() {
+                    if let Some(p) = mip6_common::wire::mh::param_problem_pointer(&e) {
+                        let at = u32::try_from(40 + parsed.upper_offset()).unwrap_or(0) + p;
+                        self.param_problem(now, meta, payload, at);
+                    }
+                    return self.malformed("mobility header", meta.src, &e);
+                }
                 let mh = pkt.mh_bytes();
                 match MhRepr::parse(&pkt) {
                     Ok(MhRepr::BindingUpdate(bu)) => {
@@ -911,6 +1007,16 @@ impl Daemon {
                 }
             }
             proto::ICMPV6 if hao.is_some() => {
+                // RFC 6275 9.3.1: a Home Address option without a binding
+                // to this source is answered with Binding Error status 1
+                // (rate-limited) and the packet dropped, ICMP included.
+                let hoa = hao.unwrap_or(meta.src);
+                if self.cache.binding(&hoa).is_none_or(|b| b.coa != meta.src) {
+                    debug!(src = %meta.src, %hoa, "ICMPv6 with a home address option without a binding");
+                    return self
+                        .cache
+                        .handle_hao_without_binding(now, meta.src, meta.dst, hoa);
+                }
                 self.handle_mps(
                     meta,
                     parsed.upper(),

@@ -14,6 +14,7 @@ pub mod control;
 pub mod dad;
 pub mod daemon;
 pub mod halist;
+pub mod home_link;
 pub mod icmp_io;
 pub mod metrics;
 pub mod observe;

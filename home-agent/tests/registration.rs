@@ -205,13 +205,13 @@ fn bad_bus_get_their_status_and_change_nothing() {
         })
         .unwrap();
     let statuses: Vec<u8> = results.iter().map(|r| r.ba.status.0).collect();
-    assert_eq!(statuses, vec![146, 145, 133, 135]);
+    assert_eq!(statuses, vec![146, 144, 133, 135]);
     assert!(results.iter().all(|r| r.ba.lifetime == 0));
     // 135 tells the binding's sequence number.
     assert_eq!(results[3].ba.sequence, 100);
     assert_eq!(w.bindings(), before, "nothing changed");
     let s = w.status();
-    for code in ["146", "145", "133", "135"] {
+    for code in ["146", "144", "133", "135"] {
         assert_eq!(s.binding_updates.by_status.get(code), Some(&1), "{s:?}");
     }
     assert!(!w.proxied(HOA2) && !w.route_to_tun(HOA2));
@@ -275,4 +275,157 @@ fn deregistration_restores_home_link() {
         ])
         .unwrap();
     w.ha.wait_ping6(&HOA.to_string(), T).unwrap();
+}
+
+/// RFC 6275 9.5.4 and 10.3.2 (issue 11 item 1): a mobile node back on its
+/// home link (here `nbr`'s interface, holding the home address) while its
+/// binding still stands. Its BUs come from the home address, which the
+/// home agent still routes into the tunnel: the BA must go to the node's
+/// link-layer address on the home link, the rejection (135 to a stale
+/// sequence number, as after a restart) as well as the accepted
+/// deregistration.
+#[test]
+fn bas_to_a_node_at_home_take_the_home_link() {
+    use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
+    use mip6_common::wire::checksum::proto;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::MhRepr;
+
+    let w = World::new("ha-athome", "");
+    let _ha = w.start_ha();
+    let c = mn1();
+    assert_eq!(register(&w, &c, 100, 100).ba.status, BaStatus::ACCEPTED);
+    assert!(w.route_to_tun(HOA));
+    w.nbr
+        .exec(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            &format!("{HOA}/64"),
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+    let got = w
+        .nbr
+        .run_in(move || {
+            let rx = RawRecvSocket::open(proto::MOBILITY).unwrap();
+            rx.set_nonblocking(true).unwrap();
+            let tx = RawSender::open().unwrap();
+            let mut out = Vec::new();
+            for (seq, lifetime) in [(50u16, 100u16), (101, 0)] {
+                let mh = bu(&c, HOA, seq, lifetime, now_ntp());
+                let ip = Ipv6Repr::new(HOA, HA, proto::MOBILITY);
+                tx.send(&ip.build(&mh).unwrap().bytes, 0).unwrap();
+                let deadline = Instant::now() + Duration::from_secs(3);
+                let mut buf = vec![0u8; 2048];
+                let mut ba = None;
+                while Instant::now() < deadline && ba.is_none() {
+                    match rx.recv(&mut buf) {
+                        Ok(m) => {
+                            if let Ok(MhRepr::BindingAck(b)) = MhRepr::parse_bytes(&buf[..m.len]) {
+                                ba = Some((m.src, b.status.0, b.sequence));
+                            }
+                        }
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+                out.push(ba);
+            }
+            out
+        })
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![Some((HA, 135, 100)), Some((HA, 0, 101))],
+        "BAs on the home link"
+    );
+    assert!(!w.route_to_tun(HOA), "deregistered");
+}
+
+/// RFC 6275 9.2 and 9.3.1 (issue 11 item 9): a Mobility Header whose
+/// Payload Proto is not 59, or whose Header Len is too short for a BU, gets
+/// ICMPv6 Parameter Problem code 0 pointing at the field; an ICMPv6 packet
+/// with a Home Address option and no binding gets Binding Error status 1.
+#[test]
+fn bad_mobility_headers_and_unbound_home_address_options_are_answered() {
+    use mip6_common::sys::icmp6::NdSocket;
+    use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
+    use mip6_common::wire::checksum::proto;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::{BeStatus, MhRepr, fill_checksum};
+
+    let w = World::new("ha-pprob", "");
+    let _ha = w.start_ha();
+    let c = mn1();
+    let got =
+        w.mn.run_in(move || {
+            let icmp = NdSocket::with_types("eth0", &[4]).unwrap();
+            icmp.set_nonblocking(true).unwrap();
+            let mh_rx = RawRecvSocket::open(proto::MOBILITY).unwrap();
+            mh_rx.set_nonblocking(true).unwrap();
+            let tx = RawSender::open().unwrap();
+            let send = |upper: u8, body: &[u8]| {
+                let mut ip = Ipv6Repr::new(COA, HA, upper);
+                ip.home_address_option = Some(c.hoa);
+                tx.send(&ip.build(body).unwrap().bytes, 0).unwrap();
+            };
+            let wait_pprob = || {
+                let deadline = Instant::now() + Duration::from_secs(3);
+                let mut buf = vec![0u8; 2048];
+                while Instant::now() < deadline {
+                    match icmp.recv(&mut buf) {
+                        Ok(r) if r.len >= 8 && buf[0] == 4 => {
+                            let ptr = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                            return Some((r.src, buf[1], ptr));
+                        }
+                        Ok(_) => {}
+                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+                None
+            };
+            let mut out = Vec::new();
+            // Payload Proto 6 (TCP) instead of 59.
+            let mut mh = bu(&c, COA, 200, 10, now_ntp());
+            mh[0] = 6;
+            fill_checksum(&mut mh, &c.hoa, &HA).unwrap();
+            send(proto::MOBILITY, &mh);
+            out.push(wait_pprob());
+            // A BU of 8 octets (Header Len 0): 12 is its least.
+            let mut short = vec![59u8, 0, 5, 0, 0, 0, 0, 0];
+            fill_checksum(&mut short, &c.hoa, &HA).unwrap();
+            send(proto::MOBILITY, &short);
+            out.push(wait_pprob());
+            // An Echo Request with a Home Address option, no binding.
+            send(proto::ICMPV6, &[128, 0, 0, 0, 0, 1, 0, 1]);
+            let deadline = Instant::now() + Duration::from_secs(3);
+            let mut buf = vec![0u8; 2048];
+            let mut be = None;
+            while Instant::now() < deadline && be.is_none() {
+                match mh_rx.recv(&mut buf) {
+                    Ok(m) => {
+                        if let Ok(MhRepr::BindingError(e)) = MhRepr::parse_bytes(&buf[..m.len]) {
+                            be = Some((m.src, e.status, e.home_address));
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+            (out, be)
+        })
+        .unwrap();
+    // The Mobility Header follows a 24-octet destination options header.
+    assert_eq!(
+        got.0,
+        vec![Some((HA, 0, 40 + 24)), Some((HA, 0, 40 + 24 + 1))],
+        "Parameter Problems"
+    );
+    assert_eq!(
+        got.1,
+        Some((HA, BeStatus::UNKNOWN_BINDING_FOR_HOME_ADDRESS_OPTION, HOA))
+    );
+    assert!(w.bindings().is_empty());
 }

@@ -32,7 +32,7 @@ use crate::tunnel::{TunnelPlane, TunnelSettings};
 use anyhow::Context;
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::binding::update_list::{
-    Action as RegAction, EventKind as RegEvent, HomeRegistration, RegistrationConfig,
+    Action as RegAction, EventKind as RegEvent, FailReason, HomeRegistration, RegistrationConfig,
     RegistrationState,
 };
 use mip6_common::sys::icmp6::NdSocket;
@@ -479,6 +479,16 @@ impl Daemon {
         for f in &mut self.ifaces {
             f.handle_timeout(now);
         }
+        // RFC 6275 11.7.1: no binding outlives its care-of address; RAs
+        // extend the address, so the limit is taken afresh every turn.
+        if let Location::Away { iface, coa } = self.location {
+            let valid = self
+                .ifaces
+                .get(iface)
+                .and_then(|f| f.valid_until(&coa))
+                .map(|t| t.saturating_duration_since(now));
+            self.reg.set_coa_lifetime(now, coa, valid);
+        }
         self.reg.handle_timeout(now);
         if let Some(d) = &mut self.dhaad {
             d.handle_timeout(now);
@@ -742,6 +752,14 @@ impl Daemon {
     }
 
     fn register_coa(&mut self, now: Instant, coa: Ipv6Addr) {
+        if let Location::Away { iface, .. } = self.location {
+            let valid = self
+                .ifaces
+                .get(iface)
+                .and_then(|f| f.valid_until(&coa))
+                .map(|t| t.saturating_duration_since(now));
+            self.reg.set_coa_lifetime(now, coa, valid);
+        }
         self.reg.handle_new_coa(now, coa);
         if self.reg.state() == RegistrationState::Registered
             && self.reg.binding().is_some_and(|b| b.coa == coa)
@@ -958,6 +976,15 @@ impl Daemon {
                         "binding acknowledgement"
                     );
                 }
+                RegEvent::UnverifiedAuthFailure => {
+                    tracing::error!(
+                        spi = self.cfg.spi,
+                        "the home agent could not verify our authenticator (unsigned status \
+                         146; it could also be forged, so we keep trying): check that both \
+                         sides have the same SPI and key (the home agent's `key` is text, its \
+                         `key_hex` and ours are hexadecimal)"
+                    );
+                }
                 RegEvent::BaIgnored { reason } => {
                     self.counters.ba_ignored += 1;
                     tracing::warn!(reason, "binding acknowledgement ignored");
@@ -1015,6 +1042,16 @@ impl Daemon {
                              both sides have the same SPI and key_hex"
                         );
                     }
+                    // RFC 6275 11.4.1: a discovered home agent that will
+                    // not register us is passed over for the next one.
+                    if self.ha_source == "dhaad"
+                        && matches!(reason, FailReason::Rejected | FailReason::NoResponse)
+                        && let Some(d) = &mut self.dhaad
+                    {
+                        tracing::warn!("trying the next home agent of the discovery");
+                        d.home_agent_failed(now);
+                        self.ha = None;
+                    }
                     self.history.close(&format!(
                         "failed ({reason:?}{})",
                         status.map_or(String::new(), |s| format!(", status {}", s.0))
@@ -1044,7 +1081,12 @@ impl Daemon {
                 tracing::debug!(src = %r.src, "mobility header with a bad checksum");
                 continue;
             }
-            self.handle_mh(now, r.src, mh);
+            // A BA without a type 2 routing header is for a node at home,
+            // to its home address (RFC 6275 9.5.4); one to the care-of
+            // address came through a routing header with Segments Left 0
+            // (which the kernel skips) or none at all, and is no BA of ours.
+            let ba_ok = r.dst == self.cfg.home_address;
+            self.handle_mh(now, r.src, mh, ba_ok);
         }
         self.buf = buf;
     }
@@ -1077,14 +1119,18 @@ impl Daemon {
                 continue;
             }
             let mh = found.mh.to_vec();
-            self.handle_mh(now, r.src, &mh);
+            self.handle_mh(now, r.src, &mh, true);
         }
         self.buf = buf;
     }
 
-    fn handle_mh(&mut self, now: Instant, src: Ipv6Addr, mh: &[u8]) {
+    fn handle_mh(&mut self, now: Instant, src: Ipv6Addr, mh: &[u8], ba_ok: bool) {
         match MhRepr::parse_bytes(mh) {
-            Ok(MhRepr::BindingAck(ba)) => self.reg.handle_ba(now, src, mh, &ba),
+            Ok(MhRepr::BindingAck(ba)) if ba_ok => self.reg.handle_ba(now, src, mh, &ba),
+            Ok(MhRepr::BindingAck(_)) => {
+                self.counters.mh_dropped += 1;
+                tracing::debug!(%src, "BA to the care-of address without a type 2 routing header");
+            }
             Ok(MhRepr::BindingRefreshRequest(_)) => self.reg.handle_brr(now, src),
             Ok(MhRepr::BindingError(be)) => {
                 tracing::info!(%src, status = be.status.0, "binding error");

@@ -11,7 +11,10 @@
 //! next care-of address. Every Request carries a fresh Identifier; a Reply
 //! is taken only if its Identifier is one this discovery sent, and then
 //! its first address (the most preferred home agent, RFC 6275 10.5) is
-//! the home agent.
+//! the home agent. When registering with it fails
+//! ([`Discovery::home_agent_failed`]), the next address of that Reply is
+//! tried, and after the last one the discovery starts again (RFC 6275
+//! 11.4.1).
 
 use mip6_common::wire::dhaad::{DhaadRepr, HaadReply, HaadRequest, home_agents_anycast};
 use std::collections::VecDeque;
@@ -96,6 +99,12 @@ pub struct Discovery {
     started: Option<Instant>,
     timeout: Duration,
     next_at: Option<Instant>,
+    /// The home agents of the Reply, most preferred first, and which one
+    /// is ours now.
+    candidates: Vec<Ipv6Addr>,
+    current: usize,
+    /// The Reply's source and Identifier, for the next candidate's report.
+    reply_from: Option<(Ipv6Addr, u16)>,
     out: VecDeque<Output>,
 }
 
@@ -116,6 +125,9 @@ impl Discovery {
             started: None,
             timeout: INITIAL_DHAAD_TIMEOUT,
             next_at: None,
+            candidates: Vec::new(),
+            current: 0,
+            reply_from: None,
             out: VecDeque::new(),
         })
     }
@@ -257,6 +269,9 @@ impl Discovery {
         self.phase = Phase::Found(home_agent);
         self.next_at = None;
         self.sent_ids.clear();
+        self.candidates = reply.home_agents.clone();
+        self.current = 0;
+        self.reply_from = Some((from, reply.identifier));
         self.out.push_back(Output::Discovered {
             home_agent,
             from,
@@ -267,6 +282,35 @@ impl Discovery {
                 .started
                 .map_or(Duration::ZERO, |s| now.saturating_duration_since(s)),
         });
+    }
+
+    /// Registering with the home agent found failed: take the next one of
+    /// the Reply (reported as [`Output::Discovered`]), or, after the last,
+    /// discover again from the same care-of address (RFC 6275 11.4.1).
+    pub fn home_agent_failed(&mut self, now: Instant) {
+        let Phase::Found(_) = self.phase else {
+            return;
+        };
+        self.current += 1;
+        if let (Some(&next), Some((from, identifier))) =
+            (self.candidates.get(self.current), self.reply_from)
+        {
+            self.phase = Phase::Found(next);
+            self.out.push_back(Output::Discovered {
+                home_agent: next,
+                from,
+                identifier,
+                home_agents: self.candidates.clone(),
+                attempts: self.attempts,
+                latency: Duration::ZERO,
+            });
+            return;
+        }
+        self.phase = Phase::Idle;
+        self.candidates.clear();
+        if let Some(coa) = self.coa {
+            self.start(now, coa);
+        }
     }
 
     pub fn poll_output(&mut self) -> Option<Output> {
@@ -512,5 +556,30 @@ mod tests {
                 .parse::<Ipv6Addr>()
                 .expect("a")
         );
+    }
+
+    /// RFC 6275 11.4.1 (issue 11 item 9): a home agent that will not
+    /// register us is passed over for the next one of the Reply; after the
+    /// last, the discovery starts again.
+    #[test]
+    fn failed_registration_moves_to_the_next_home_agent() {
+        let t0 = Instant::now();
+        let mut d = engine();
+        d.start(t0, COA);
+        let (id, ..) = request(&outputs(&mut d));
+        d.handle_reply(t0, HA1, &reply(id, vec![HA1, HA2]));
+        outputs(&mut d);
+        assert_eq!(d.home_agent(), Some(HA1));
+        d.home_agent_failed(t0 + Duration::from_secs(5));
+        assert!(matches!(
+            outputs(&mut d).as_slice(),
+            [Output::Discovered { home_agent, .. }] if *home_agent == HA2
+        ));
+        assert_eq!(d.home_agent(), Some(HA2));
+        d.home_agent_failed(t0 + Duration::from_secs(10));
+        let (again, attempt, _) = request(&outputs(&mut d));
+        assert_ne!(again, id);
+        assert_eq!(attempt, 1);
+        assert_eq!(d.phase(), Phase::Discovering);
     }
 }

@@ -400,6 +400,15 @@ impl ManagedIface {
             .map(|a| a.created)
     }
 
+    /// When the valid lifetime of `addr` ends (`None`: infinite or not
+    /// ours).
+    pub fn valid_until(&self, addr: &Ipv6Addr) -> Option<Instant> {
+        self.engine
+            .addresses()
+            .find(|a| a.addr == *addr)
+            .and_then(|a| a.valid_until)
+    }
+
     pub fn usable_at(&self, addr: &Ipv6Addr) -> Option<Instant> {
         self.usable_at.get(addr).copied()
     }

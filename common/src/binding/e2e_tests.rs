@@ -355,7 +355,7 @@ fn restarted_mobile_node_resynchronises_sequence_and_clock() {
     w.run_until(w.at(2000));
     let ha_seq = w.ha.binding(&HOA).unwrap().sequence;
     // The mobile node restarts with a stale sequence number and a clock
-    // 20 s behind: 145 first (the timestamp is checked before the
+    // 20 s behind: 144 first (the timestamp is checked before the
     // sequence number), then 135, then accepted.
     let mut cfg = mn_config();
     cfg.initial_sequence = ha_seq - 100;

@@ -140,7 +140,8 @@ pub struct Rh2Mh<'a> {
 
 /// Takes the Mobility Header out of a packet a protocol-43 socket received
 /// from `src` to `dst` (`payload` starts at the routing header). `None`
-/// unless the packet is a type 2 routing header (Segments Left 1) followed,
+/// unless the packet starts with a type 2 routing header with Segments Left
+/// 1 (anything else is not a BA to our home address), followed,
 /// possibly after other extension headers, by a Mobility Header.
 pub fn mh_behind_rh2(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Option<Rh2Mh<'_>> {
     let header = FixedHeader {
@@ -152,6 +153,12 @@ pub fn mh_behind_rh2(src: Ipv6Addr, dst: Ipv6Addr, payload: &[u8]) -> Option<Rh2
         src,
         dst,
     };
+    // RFC 6275 6.4, 11.3.3 (issue 11 item 9): the home agent's type 2
+    // routing header has Segments Left 1; with 0 it names no destination
+    // we stand for, and the packet was not sent to our home address.
+    if payload.get(2) != Some(&2) || payload.get(3) != Some(&1) {
+        return None;
+    }
     let parsed = parse_payload(header, payload).ok()?;
     let home_address = parsed.routing_home_address()?;
     if parsed.upper_protocol() != proto::MOBILITY {
@@ -247,6 +254,11 @@ mod tests {
             .build(&mh)
             .expect("build");
         assert!(mh_behind_rh2(ha, coa, &plain.bytes[40..]).is_none());
+        // RFC 6275 6.4: Segments Left is 1; a type 2 routing header with
+        // nothing left to do routed nothing to our home address.
+        let mut spent = pkt.bytes.clone();
+        spent[40 + 3] = 0;
+        assert!(mh_behind_rh2(ha, coa, &spent[40..]).is_none());
     }
 
     #[test]

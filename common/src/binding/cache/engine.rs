@@ -35,6 +35,9 @@ struct Reply {
     /// The BU's IPv6 destination: our address.
     from: Ipv6Addr,
     hoa: Ipv6Addr,
+    /// The care-of address of the authenticator's Mobility Data: the one
+    /// being registered (the Alternate Care-of Address when present).
+    auth_coa: Ipv6Addr,
     sequence: u16,
     ack: bool,
     /// Sign with this policy's key.
@@ -63,7 +66,17 @@ struct Pending {
 #[derive(Debug)]
 struct PrefixState {
     prefix: Prefix,
-    valid_until: Option<Instant>,
+    valid: PrefixValid,
+}
+
+/// How long a home prefix stays valid.
+#[derive(Debug, Clone, Copy)]
+enum PrefixValid {
+    /// Advertised with this lifetime again and again (`None`: infinite):
+    /// what remains is always all of it.
+    Advertised(Option<Duration>),
+    /// Runs down to this instant (`None`: never).
+    Until(Option<Instant>),
 }
 
 /// The home agent's binding cache. See the module docs for the checks.
@@ -116,7 +129,7 @@ impl BindingCache {
             .iter()
             .map(|p| PrefixState {
                 prefix: p.prefix,
-                valid_until: p.valid_lifetime.and_then(|d| now.checked_add(d)),
+                valid: PrefixValid::Advertised(p.valid_lifetime),
             })
             .collect();
         let mut by_spi = HashMap::new();
@@ -153,16 +166,14 @@ impl BindingCache {
         self.wall = WallClock::new(now, ntp);
     }
 
-    /// Adds a home prefix or changes its valid lifetime (`None`: infinite),
-    /// e.g. from the home link's Router Advertisements.
+    /// Adds a home prefix or gives it a valid lifetime that runs down from
+    /// `now` (`None`: infinite), e.g. a prefix being renumbered away.
     pub fn update_prefix(&mut self, now: Instant, prefix: Prefix, valid: Option<Duration>) {
-        let valid_until = valid.and_then(|d| now.checked_add(d));
+        // Beyond what an Instant holds is as good as infinite.
+        let valid = PrefixValid::Until(valid.and_then(|d| now.checked_add(d)));
         match self.prefixes.iter_mut().find(|p| p.prefix == prefix) {
-            Some(p) => p.valid_until = valid_until,
-            None => self.prefixes.push(PrefixState {
-                prefix,
-                valid_until,
-            }),
+            Some(p) => p.valid = valid,
+            None => self.prefixes.push(PrefixState { prefix, valid }),
         }
     }
 
@@ -233,10 +244,11 @@ impl BindingCache {
     fn prefix_remaining(&self, hoa: &Ipv6Addr, now: Instant) -> Option<Option<Duration>> {
         let mut best: Option<Option<Duration>> = None;
         for p in self.prefixes.iter().filter(|p| p.prefix.contains(*hoa)) {
-            let rem = match p.valid_until {
-                None => None,
-                Some(t) if t > now => Some(t - now),
-                Some(_) => continue,
+            let rem = match p.valid {
+                PrefixValid::Advertised(d) => d,
+                PrefixValid::Until(None) => None,
+                PrefixValid::Until(Some(t)) if t > now => Some(t - now),
+                PrefixValid::Until(Some(_)) => continue,
             };
             best = Some(match (best, rem) {
                 (Some(None), _) | (_, None) => None,
@@ -274,8 +286,11 @@ impl BindingCache {
             to: ctx.src,
             from: ctx.dst,
             hoa,
+            auth_coa: coa,
             sequence: bu.sequence,
-            ack: bu.flags.ack_requested(),
+            // RFC 6275 10.3.1 / 10.3.2: a home registration or
+            // deregistration is acknowledged whatever the A bit says.
+            ack: bu.flags.ack_requested() || bu.flags.home_registration(),
             policy: None,
             mn_id: opts.mn_id.cloned(),
             mesg_id: None,
@@ -291,7 +306,7 @@ impl BindingCache {
                             .map_or(bu.sequence, |e| e.info.sequence),
                         None,
                     ),
-                    BaStatus::MIPV6_MESG_ID_REQD => (bu.sequence, Some(self.wall.ntp_at(now))),
+                    BaStatus::MIPV6_ID_MISMATCH => (bu.sequence, Some(self.wall.ntp_at(now))),
                     _ => (bu.sequence, None),
                 };
                 self.reject(now, &reply, coa, status, seq, mesg);
@@ -340,17 +355,22 @@ impl BindingCache {
                 let Some(&idx) = self.by_spi.get(&spi) else {
                     return Err(Verdict::Reject(BaStatus::MIPV6_AUTH_FAIL));
                 };
-                reply.policy = Some(idx);
                 let policy = self.policy(idx);
-                let ok = crate::wire::mh::mn_ha_verify(&policy.key, &ctx.src, &hoa, ctx.mh_bytes)
+                // RFC 4285 5.1 with RFC 6275 6.2.7: the care-of address of
+                // the Mobility Data is the one to be registered, so an
+                // Alternate Care-of Address is covered by the authenticator.
+                let ok = crate::wire::mh::mn_ha_verify(&policy.key, &coa, &hoa, ctx.mh_bytes)
                     .unwrap_or(false);
                 if !ok || !opts.mn_ha_last {
+                    // Unsigned: a forger must not get a signed answer over
+                    // fields of its choosing.
                     return Err(Verdict::Reject(BaStatus::MIPV6_AUTH_FAIL));
                 }
+                reply.policy = Some(idx);
                 if let (Some(nai), Some(id)) = (&policy.nai, opts.nai)
                     && nai.as_bytes() != id
                 {
-                    return Err(Verdict::Reject(BaStatus::MIPV6_ID_MISMATCH));
+                    return Err(Verdict::Reject(BaStatus::MIPV6_AUTH_FAIL));
                 }
                 if policy.home_address != hoa {
                     return Err(Verdict::Reject(
@@ -367,7 +387,7 @@ impl BindingCache {
                     .get(&policy.home_address)
                     .is_some_and(|&last| ts <= last);
                 if ntp_abs_diff(ts, ours) > self.config.replay_window || stale {
-                    return Err(Verdict::Reject(BaStatus::MIPV6_MESG_ID_REQD));
+                    return Err(Verdict::Reject(BaStatus::MIPV6_ID_MISMATCH));
                 }
                 reply.mesg_id = Some(ts);
             }
@@ -456,7 +476,7 @@ impl BindingCache {
             options,
         };
         let repr = MhRepr::BindingAck(ba.clone());
-        let sign = policy.map(|p| (&p.key[..], reply.to, reply.hoa));
+        let sign = policy.map(|p| (&p.key[..], reply.auth_coa, reply.hoa));
         let Ok(mh_bytes) = msg::finish(&repr, sign, reply.from, reply.hoa) else {
             // Only an impossible option set fails to emit; count it as a drop.
             self.stats.bu_dropped += 1;
@@ -650,10 +670,11 @@ impl BindingCache {
             );
         };
         let wanted = req.requested.min(self.config.max_lifetime);
-        let (granted, prefix_cut) = match remaining {
-            Some(r) if r < wanted => (r, true),
-            _ => (wanted, false),
-        };
+        let granted = remaining.map_or(wanted, |r| r.min(wanted));
+        // Status 1 whenever the home prefix would not last the lifetime
+        // asked for, even when our own maximum cut it further: the mobile
+        // node should learn the prefix's fate (RFC 6275 10.3.1, 11.7.3).
+        let prefix_cut = remaining.is_some_and(|r| r < req.requested);
         let units = lifetime_from_secs(secs_u32(granted));
         if units == 0 {
             // The home prefix has less than one 4-second unit left.

@@ -7,11 +7,12 @@
 //! | # | check | status |
 //! |---|-------|--------|
 //! | 0 | home address (HAO, else source) or source not unicast routable; Nonce Indices in a home registration (9.5.1) | silently dropped |
-//! | 1 | MN-HA option missing (unless `allow_unauthenticated`), unknown SPI, wrong authenticator, not the last option (RFC 4285 5) | 146 |
-//! | 2 | MN-ID option names someone other than the SPI's owner (RFC 4285, RFC 4283) | 144 |
+//! | 1 | MN-HA option missing (unless `allow_unauthenticated`), unknown SPI, wrong authenticator, not the last option (RFC 4285 5); the BA is unsigned | 146 |
+//! | 2 | MN-ID option names someone other than the SPI's owner (RFC 4285, RFC 4283) | 146 |
 //! | 3 | the SPI's owner asks for another node's home address | 133 |
 //! | 3 | unauthenticated (lab mode) BU for a home address that has a key | 129 |
-//! | 4 | Mesg-ID missing, outside the replay window, or not newer than the last accepted one (RFC 4285 6); the BA carries the HA's time | 145 |
+//! | 4 | Mesg-ID missing (RFC 4285 6) | 145 |
+//! | 4 | Mesg-ID outside the replay window, or not newer than the last accepted one (RFC 4285 6); the BA carries the HA's time | 144 |
 //! | 5 | sequence number not newer than the binding's (9.5.1); the BA carries the binding's number | 135 |
 //! | 6 | H flag clear: a home registration exists (9.5.1) | 139 |
 //! | 6 | H flag clear, no home registration: we are no correspondent node | silently dropped |
@@ -25,15 +26,22 @@
 //! | - | accepted; lifetime cut by the home prefix's valid lifetime and `prefix_discovery_status` | 1 |
 //! | - | accepted | 0 |
 //!
-//! A rejected BU changes nothing in the cache. Every rejection is
-//! acknowledged whatever the A flag says (RFC 6275 9.5.4, 10.3.1; the TAHI
-//! tests HA_2_2_5, HA_2_6_10, HA_3_2_12 send A=0 and expect the BA); an
-//! accepted BU is acknowledged when A is set. The BA carries the BU's
-//! sequence number (the binding's for 135), the granted lifetime (0 for
-//! errors), the K flag clear (no key management mobility), and, when the BU
-//! carried them, the MN-ID option, the Mesg-ID option (echoing the BU's
-//! timestamp, or the HA's time for 145) and the MN-HA option, computed over
-//! the emitted BA. A BU whose SPI we do not know is answered unsigned.
+//! A rejected BU changes nothing in the cache. Every rejection, and every
+//! home registration or deregistration, is acknowledged whatever the A flag
+//! says (RFC 6275 9.5.4, 10.3.1, 10.3.2; the TAHI tests HA_2_2_5,
+//! HA_2_6_10, HA_3_2_12 send A=0 and expect the BA). The BA carries the
+//! BU's sequence number (the binding's for 135), the granted lifetime (0
+//! for errors), the K flag clear (no key management mobility), and, when
+//! the BU carried them, the MN-ID option, the Mesg-ID option (echoing the
+//! BU's timestamp, or the HA's time for 144) and the MN-HA option, computed
+//! over the emitted BA. A BU whose authenticator did not verify is answered
+//! unsigned: a forger gets no signed answer over fields of its choosing.
+//!
+//! The care-of address is the Alternate Care-of Address option's when the
+//! BU has one (RFC 6275 6.2.5, 11.7.1), else the IPv6 source; it is checked
+//! as a care-of address, and it is the care-of address of the
+//! authenticator's Mobility Data both ways (RFC 4285 5.1, RFC 6275 6.2.7),
+//! so the address registered is the address the mobile node signed.
 //!
 //! The granted lifetime is the least of the requested one, `max_lifetime`
 //! and what remains of the home prefix's valid lifetime (10.3.1), rounded

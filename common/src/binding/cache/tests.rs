@@ -88,6 +88,8 @@ struct Bu {
     extra: Vec<MhOption>,
     /// Options after it (breaking "last").
     trailing: Vec<MhOption>,
+    /// Sign over this care-of address instead of the registered one.
+    sign_coa: Option<Ipv6Addr>,
 }
 
 impl Bu {
@@ -105,11 +107,24 @@ impl Bu {
             nai: Some(NAI),
             extra: vec![],
             trailing: vec![],
+            sign_coa: None,
         }
     }
 
     fn home(&self) -> Ipv6Addr {
         self.hoa.unwrap_or(self.src)
+    }
+
+    /// The care-of address being registered: the Alternate Care-of Address
+    /// option's, else the source.
+    fn coa(&self) -> Ipv6Addr {
+        self.extra
+            .iter()
+            .find_map(|o| match o {
+                MhOption::AltCareOfAddress(a) => Some(*a),
+                _ => None,
+            })
+            .unwrap_or(self.src)
     }
 
     fn build(&self, clock: u64) -> (Vec<u8>, BindingUpdate) {
@@ -144,7 +159,7 @@ impl Bu {
         let key = self.sign_key.or(self.auth.map(|a| a.1));
         let sign = key
             .filter(|_| self.auth.is_some())
-            .map(|k| (k, self.src, self.home()));
+            .map(|k| (k, self.sign_coa.unwrap_or(self.coa()), self.home()));
         let bytes = msg::finish(
             &MhRepr::BindingUpdate(bu.clone()),
             sign,
@@ -253,10 +268,6 @@ fn only_ba(actions: &[Action]) -> (BindingAck, Vec<u8>) {
         .collect();
     assert_eq!(bas.len(), 1, "{actions:?}");
     bas.into_iter().next().unwrap()
-}
-
-fn no_ba(actions: &[Action]) -> bool {
-    !actions.iter().any(|a| matches!(a, Action::SendBa { .. }))
 }
 
 fn ba_mesg_id(ba: &BindingAck) -> Option<u64> {
@@ -389,7 +400,7 @@ fn every_rejection_has_its_status_and_changes_nothing() {
                 nai: Some("eve@example.org"),
                 ..base()
             },
-            BaStatus::MIPV6_ID_MISMATCH,
+            BaStatus::MIPV6_AUTH_FAIL,
         ),
         (
             "another node's home address",
@@ -414,7 +425,7 @@ fn every_rejection_has_its_status_and_changes_nothing() {
                 ts: Ts::At(0u64.wrapping_sub(8 << 32)),
                 ..base()
             },
-            BaStatus::MIPV6_MESG_ID_REQD,
+            BaStatus::MIPV6_ID_MISMATCH,
         ),
         (
             "Mesg-ID 30 s late",
@@ -422,7 +433,7 @@ fn every_rejection_has_its_status_and_changes_nothing() {
                 ts: Ts::At(30 << 32),
                 ..base()
             },
-            BaStatus::MIPV6_MESG_ID_REQD,
+            BaStatus::MIPV6_ID_MISMATCH,
         ),
         (
             "Mesg-ID not newer",
@@ -430,7 +441,7 @@ fn every_rejection_has_its_status_and_changes_nothing() {
                 ts: Ts::At(1 << 32),
                 ..base()
             },
-            BaStatus::MIPV6_MESG_ID_REQD,
+            BaStatus::MIPV6_ID_MISMATCH,
         ),
         (
             "sequence not newer",
@@ -534,19 +545,21 @@ fn every_rejection_has_its_status_and_changes_nothing() {
             bu.seq
         };
         assert_eq!(ba.sequence, expect_seq, "{name}");
-        // Signed whenever the SPI is known, with its owner's key.
+        // Signed whenever the authenticator verified, with its owner's key;
+        // a forger gets no signed answer (RFC 4285 5, issue 11 item 4).
+        let verified = !matches!(name, "wrong key" | "MN-HA option not last");
         match bu.auth {
-            Some((spi, _)) if spi != 0x999 => {
+            Some((spi, _)) if spi != 0x999 && verified => {
                 let key = if spi == SPI2 { KEY2 } else { KEY };
                 assert_eq!(ba_spi(&ba), Some(spi), "{name}");
                 assert!(
-                    mn_ha_verify(key, &bu.src, &bu.home(), &bytes).unwrap(),
+                    mn_ha_verify(key, &bu.coa(), &bu.home(), &bytes).unwrap(),
                     "{name}"
                 );
             }
             _ => assert_eq!(ba_spi(&ba), None, "{name}"),
         }
-        if status == BaStatus::MIPV6_MESG_ID_REQD {
+        if status == BaStatus::MIPV6_ID_MISMATCH {
             // RFC 4285 6: the HA's own time, for the mobile node to resync.
             assert_eq!(ba_mesg_id(&ba), Some(NTP0 + (2 << 32)), "{name}");
         }
@@ -559,8 +572,11 @@ fn every_rejection_has_its_status_and_changes_nothing() {
     }
 }
 
+/// RFC 6275 10.3.1 and 10.3.2: a home agent answers a home registration
+/// and a home deregistration with a BA whatever the A bit says; errors too
+/// (9.5.4).
 #[test]
-fn errors_are_acknowledged_even_without_the_a_flag() {
+fn home_registrations_are_acknowledged_whatever_the_a_flag() {
     let mut h = Harness::new(config());
     let bu = Bu {
         flags: BuFlags::H,
@@ -569,7 +585,6 @@ fn errors_are_acknowledged_even_without_the_a_flag() {
     };
     let (ba, _) = only_ba(&h.feed(h.at(1), &bu));
     assert_eq!(ba.status, BaStatus::HOME_REGISTRATION_NOT_SUPPORTED);
-    // Accepted without A: no BA, but the binding exists.
     let a = h.feed(
         h.at(2),
         &Bu {
@@ -577,8 +592,114 @@ fn errors_are_acknowledged_even_without_the_a_flag() {
             ..Bu::new(2)
         },
     );
-    assert!(no_ba(&a), "{a:?}");
+    let (ba, _) = only_ba(&a);
+    assert_eq!((ba.status, ba.sequence), (BaStatus::ACCEPTED, 2));
     assert!(h.c.binding(&HOA).is_some());
+    let a = h.feed(
+        h.at(3),
+        &Bu {
+            flags: BuFlags::H,
+            lifetime: 0,
+            ..Bu::new(3)
+        },
+    );
+    let (ba, _) = only_ba(&a);
+    assert_eq!((ba.status, ba.sequence), (BaStatus::ACCEPTED, 3));
+    assert!(h.c.is_empty());
+}
+
+/// RFC 4285 6 and 8: a missing Mesg-ID is 145, a timestamp outside the
+/// window is 144 with the home agent's time, and an authenticator that does
+/// not verify is an unsigned 146.
+#[test]
+fn rfc4285_statuses() {
+    let mut h = Harness::new(config());
+    let (ba, _) = only_ba(&h.feed(
+        h.at(5),
+        &Bu {
+            ts: Ts::None,
+            ..Bu::new(1)
+        },
+    ));
+    assert_eq!(ba.status, BaStatus::MIPV6_MESG_ID_REQD);
+    let (ba, bytes) = only_ba(&h.feed(
+        h.at(5),
+        &Bu {
+            ts: Ts::At(100 << 32),
+            ..Bu::new(2)
+        },
+    ));
+    assert_eq!(ba.status, BaStatus::MIPV6_ID_MISMATCH);
+    assert_eq!(ba_mesg_id(&ba), Some(NTP0 + (5 << 32)), "the HA's time");
+    assert!(mn_ha_verify(KEY, &COA, &HOA, &bytes).unwrap(), "signed");
+    let (ba, _) = only_ba(&h.feed(
+        h.at(5),
+        &Bu {
+            sign_key: Some(KEY2),
+            ..Bu::new(3)
+        },
+    ));
+    assert_eq!(ba.status, BaStatus::MIPV6_AUTH_FAIL);
+    assert_eq!(ba_spi(&ba), None, "no signed answer to a forged BU");
+    assert_eq!(ba_mesg_id(&ba), None);
+    assert!(h.c.is_empty());
+}
+
+/// RFC 6275 11.7.1 / 6.2.5 / 6.2.7: the Alternate Care-of Address is the
+/// address registered and the one the authenticator covers; a BU signed
+/// over its source instead does not verify.
+#[test]
+fn alternate_care_of_address_is_registered_and_authenticated() {
+    let mut h = Harness::new(config());
+    let bu = Bu {
+        extra: vec![MhOption::AltCareOfAddress(COA2)],
+        ..Bu::new(1)
+    };
+    let (ba, bytes) = only_ba(&h.feed(h.at(1), &bu));
+    assert_eq!(ba.status, BaStatus::ACCEPTED);
+    assert!(mn_ha_verify(KEY, &COA2, &HOA, &bytes).unwrap());
+    assert_eq!(h.c.binding(&HOA).unwrap().coa, COA2);
+    assert_eq!(h.c.snapshot().get(&HOA), Some(&COA2));
+    // Signed over the packet's source, not the address it registers.
+    let forged = Bu {
+        extra: vec![MhOption::AltCareOfAddress(COA)],
+        sign_coa: Some(COA2),
+        src: COA2,
+        ..Bu::new(2)
+    };
+    let before = h.state();
+    let (ba, _) = only_ba(&h.feed(h.at(2), &forged));
+    assert_eq!(ba.status, BaStatus::MIPV6_AUTH_FAIL);
+    assert_eq!(h.state(), before);
+}
+
+/// The home prefix's valid lifetime is advertised again and again: it
+/// never runs down, however long the home agent has run (issue 11 item 8).
+#[test]
+fn advertised_prefix_lifetime_does_not_run_down() {
+    let mut cfg = config();
+    cfg.home_prefixes[0].valid_lifetime = Some(secs(300));
+    let mut h = Harness::new(cfg);
+    for (i, t) in [10u64, 400, 100_000].into_iter().enumerate() {
+        let seq = u16::try_from(i).unwrap() + 1;
+        let (ba, _) = only_ba(&h.feed(h.at(t), &Bu::new(seq)));
+        assert_eq!(
+            (ba.status, ba.lifetime),
+            (BaStatus::ACCEPTED_PREFIX_DISCOVERY_NECESSARY, 75),
+            "at {t} s"
+        );
+    }
+    // Status 1 also when our own maximum cut the lifetime further: the
+    // prefix would not have lasted what was asked.
+    let mut cfg = config();
+    cfg.home_prefixes[0].valid_lifetime = Some(secs(300));
+    cfg.max_lifetime = secs(100);
+    let mut h = Harness::new(cfg);
+    let (ba, _) = only_ba(&h.feed(h.at(1), &Bu::new(1)));
+    assert_eq!(
+        (ba.status, ba.lifetime),
+        (BaStatus::ACCEPTED_PREFIX_DISCOVERY_NECESSARY, 25)
+    );
 }
 
 #[test]
@@ -592,7 +713,7 @@ fn replayed_bu_is_refused() {
     let before = h.state();
     // The very same bytes again (a replay): the timestamp is not newer.
     let (ba, _) = only_ba(&h.feed(h.at(2), &bu));
-    assert_eq!(ba.status, BaStatus::MIPV6_MESG_ID_REQD);
+    assert_eq!(ba.status, BaStatus::MIPV6_ID_MISMATCH);
     assert_eq!(h.state(), before);
     // The timestamp guard outlives the binding: replay after deregistering.
     let dereg = Bu {
@@ -604,7 +725,7 @@ fn replayed_bu_is_refused() {
         BaStatus::ACCEPTED
     );
     let (ba, _) = only_ba(&h.feed(h.at(4), &bu));
-    assert_eq!(ba.status, BaStatus::MIPV6_MESG_ID_REQD);
+    assert_eq!(ba.status, BaStatus::MIPV6_ID_MISMATCH);
     assert!(h.c.is_empty());
 }
 
@@ -823,18 +944,19 @@ fn lifetime_is_capped() {
     assert_eq!((ba.status, ba.lifetime), (BaStatus::ACCEPTED, 25));
     assert_eq!(h.c.binding(&HOA).unwrap().expires, h.at(101));
 
-    // By what remains of the home prefix: status 1.
-    let mut cfg = config();
-    cfg.home_prefixes[0].valid_lifetime = Some(secs(300));
-    let mut h = Harness::new(cfg.clone());
+    // By what remains of a home prefix that runs down: status 1.
+    let mut h = Harness::new(config());
+    h.c.update_prefix(h.at(0), home_prefix(), Some(secs(300)));
     let (ba, _) = only_ba(&h.feed(h.at(10), &Bu::new(1)));
     assert_eq!(ba.status, BaStatus::ACCEPTED_PREFIX_DISCOVERY_NECESSARY);
     // 290 s remain, rounded down to 4-second units: 288 s.
     assert_eq!(ba.lifetime, 72);
     assert_eq!(h.c.binding(&HOA).unwrap().lifetime, secs(288));
     // Without the prefix discovery status it is a plain 0.
+    let mut cfg = config();
     cfg.prefix_discovery_status = false;
     let mut h = Harness::new(cfg);
+    h.c.update_prefix(h.at(0), home_prefix(), Some(secs(300)));
     let (ba, _) = only_ba(&h.feed(h.at(10), &Bu::new(1)));
     assert_eq!((ba.status, ba.lifetime), (BaStatus::ACCEPTED, 72));
     // A prefix that has run out is no home subnet.
@@ -1148,7 +1270,7 @@ fn persistence_round_trip_keeps_remaining_lifetimes() {
         ))
         .0
         .status,
-        BaStatus::MIPV6_MESG_ID_REQD
+        BaStatus::MIPV6_ID_MISMATCH
     );
     assert_eq!(
         only_ba(&h2.feed(
@@ -1248,7 +1370,7 @@ fn wall_clock_resample_moves_the_replay_window() {
     // now stale.
     h.c.set_wall_clock(h.at(1), NTP0 + (61 << 32));
     let (ba, _) = only_ba(&h.feed(h.at(1), &Bu::new(1)));
-    assert_eq!(ba.status, BaStatus::MIPV6_MESG_ID_REQD);
+    assert_eq!(ba.status, BaStatus::MIPV6_ID_MISMATCH);
     assert_eq!(ba_mesg_id(&ba), Some(NTP0 + (61 << 32)));
     let ok = Bu {
         ts: Ts::At(62 << 32),

@@ -20,7 +20,7 @@ pub enum AuthAlgorithm {
 #[derive(Clone, PartialEq, Eq)]
 pub struct MnPolicy {
     /// The RFC 4283 identifier (an NAI, user@realm). When set, a BU whose
-    /// MN-ID option names someone else is refused with 144.
+    /// MN-ID option names someone else is refused with 146.
     pub nai: Option<String>,
     pub home_address: Ipv6Addr,
     /// The Mobility SPI of the MN-HA security association (RFC 4285 5).
@@ -41,10 +41,11 @@ impl fmt::Debug for MnPolicy {
     }
 }
 
-/// A prefix of the home link and its valid lifetime (`None`: infinite),
-/// counted from when the engine is created or
-/// [`BindingCache::update_prefix`](super::BindingCache::update_prefix) is
-/// called.
+/// A prefix of the home link and the valid lifetime we advertise for it
+/// (`None`: infinite). Every Router Advertisement restarts it, so it never
+/// runs down: a binding may last at most this long (RFC 6275 10.3.1). A
+/// lifetime that does run down (a prefix being renumbered away) is set
+/// with [`BindingCache::update_prefix`](super::BindingCache::update_prefix).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HomePrefix {
     pub prefix: Prefix,

@@ -30,7 +30,13 @@ struct Outstanding {
     retransmission: u32,
     mesg_id: Option<u64>,
     resyncs: u8,
+    /// Held back by MAX_UPDATE_RATE: goes out at `sent_at`.
+    held: bool,
 }
+
+/// RFC 6275 12: MAX_UPDATE_RATE, Binding Updates per second at most
+/// (11.8).
+const MAX_UPDATE_RATE: usize = 3;
 
 /// The mobile node's home registration. See the module docs.
 pub struct HomeRegistration {
@@ -46,6 +52,11 @@ pub struct HomeRegistration {
     /// Added to our clock for timestamps, in NTP units (RFC 4285 6 resync).
     ntp_offset: i128,
     last_ts: u64,
+    /// When the last MAX_UPDATE_RATE BUs went out, oldest first.
+    recent_bus: VecDeque<Instant>,
+    /// The care-of address's valid lifetime ends here (RFC 6275 11.7.1:
+    /// a binding must not outlive its care-of address).
+    coa_valid_until: Option<(Ipv6Addr, Instant)>,
     actions: VecDeque<Action>,
     events: VecDeque<Event>,
 }
@@ -82,6 +93,8 @@ impl HomeRegistration {
             wall: WallClock::new(now, ntp_now),
             ntp_offset: 0,
             last_ts: 0,
+            recent_bus: VecDeque::new(),
+            coa_valid_until: None,
             actions: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -134,7 +147,13 @@ impl HomeRegistration {
                 t = Some(t.map_or(x, |t| t.min(x)));
             }
         };
-        consider(self.outstanding.map(|o| o.sent_at + o.timeout));
+        consider(self.outstanding.map(|o| {
+            if o.held {
+                o.sent_at
+            } else {
+                o.sent_at + o.timeout
+            }
+        }));
         consider(self.binding.map(|b| b.expires));
         if self.outstanding.is_none() && matches!(self.location, Location::Away(_)) {
             consider(self.binding.map(|b| b.refresh_at));
@@ -161,12 +180,22 @@ impl HomeRegistration {
         ts
     }
 
-    fn requested_units(&self) -> u16 {
-        let secs = u32::try_from(self.config.lifetime.as_secs()).unwrap_or(u32::MAX);
+    /// The lifetime to ask for: the configured one, cut to what remains of
+    /// the care-of address's valid lifetime (RFC 6275 11.7.1).
+    fn requested_units(&self, now: Instant, coa: Ipv6Addr) -> u16 {
+        let mut want = self.config.lifetime;
+        if let Some((c, until)) = self.coa_valid_until
+            && c == coa
+        {
+            want = want.min(until.saturating_duration_since(now));
+        }
+        let secs = u32::try_from(want.as_secs()).unwrap_or(u32::MAX);
         lifetime_from_secs(secs).max(1)
     }
 
     /// Builds, signs and queues one BU and makes it the one in flight.
+    /// Makes one BU the one in flight and sends it, or holds it back until
+    /// MAX_UPDATE_RATE allows it (RFC 6275 11.8).
     #[allow(clippy::too_many_arguments)]
     fn send_bu(
         &mut self,
@@ -178,16 +207,55 @@ impl HomeRegistration {
         started_at: Instant,
         resyncs: u8,
     ) {
+        let earliest = match self.recent_bus.front() {
+            Some(&oldest) if self.recent_bus.len() >= MAX_UPDATE_RATE => {
+                oldest + Duration::from_secs(1)
+            }
+            _ => now,
+        };
+        self.outstanding = Some(Outstanding {
+            seq: self.seq,
+            coa,
+            dereg,
+            sent_at: earliest.max(now),
+            started_at,
+            timeout,
+            retransmission,
+            mesg_id: None,
+            resyncs,
+            held: true,
+        });
+        if earliest <= now {
+            self.emit_bu(now);
+        }
+    }
+
+    /// Builds and sends the held BU in flight.
+    fn emit_bu(&mut self, now: Instant) {
+        let Some(out) = self.outstanding.filter(|o| o.held) else {
+            return;
+        };
+        let (coa, dereg) = (out.coa, out.dereg);
         self.seq = self.seq.wrapping_add(1);
         let hoa = self.config.home_address;
         let ha = self.config.home_agent;
-        let lifetime = if dereg { 0 } else { self.requested_units() };
+        let lifetime = if dereg {
+            0
+        } else {
+            self.requested_units(now, coa)
+        };
         let mut options = Vec::new();
         if let Some(nai) = &self.config.nai {
             options.push(MhOption::MobileNodeId {
                 subtype: mn_id_subtype::NAI,
                 identifier: nai.as_bytes().to_vec(),
             });
+        }
+        // RFC 6275 11.7.1: every home registration away from home names
+        // its care-of address in the option, so the authenticator covers
+        // it (6.2.7).
+        if coa != hoa {
+            options.push(MhOption::AltCareOfAddress(coa));
         }
         let mesg_id = if self.config.key.is_some() {
             let ts = self.next_timestamp(now);
@@ -222,16 +290,16 @@ impl HomeRegistration {
             bu,
             mh_bytes,
         });
+        if self.recent_bus.len() >= MAX_UPDATE_RATE {
+            self.recent_bus.pop_front();
+        }
+        self.recent_bus.push_back(now);
         self.outstanding = Some(Outstanding {
             seq: self.seq,
-            coa,
-            dereg,
             sent_at: now,
-            started_at,
-            timeout,
-            retransmission,
             mesg_id,
-            resyncs,
+            held: false,
+            ..out
         });
         self.event(
             now,
@@ -240,8 +308,8 @@ impl HomeRegistration {
                 coa,
                 lifetime: Duration::from_secs(u64::from(lifetime_to_secs(lifetime))),
                 deregistration: dereg,
-                retransmission,
-                timeout,
+                retransmission: out.retransmission,
+                timeout: out.timeout,
             },
         );
     }
@@ -264,6 +332,12 @@ impl HomeRegistration {
         self.retry_at = None;
         self.parked = false;
         self.send_bu(now, coa, dereg, timeout, 0, now, 0);
+    }
+
+    /// The valid lifetime of care-of address `coa` ends `valid` from `now`
+    /// (`None`: infinite); BUs for it ask for no longer (RFC 6275 11.7.1).
+    pub fn set_coa_lifetime(&mut self, now: Instant, coa: Ipv6Addr, valid: Option<Duration>) {
+        self.coa_valid_until = valid.and_then(|d| now.checked_add(d)).map(|t| (coa, t));
     }
 
     /// The node has a (new) care-of address away from home: register it.
@@ -314,11 +388,22 @@ impl HomeRegistration {
         if src != self.config.home_agent {
             return self.ignore(now, "not from our home agent");
         }
-        let Some(out) = self.outstanding else {
+        let Some(out) = self.outstanding.filter(|o| !o.held) else {
             return self.ignore(now, "no binding update in flight");
         };
         let opts = KnownOptions::of(&ba.options);
         if let Some(key) = &self.config.key {
+            if opts.mn_ha_spi.is_none()
+                && ba.status == BaStatus::MIPV6_AUTH_FAIL
+                && ba.sequence == out.seq
+            {
+                // The home agent signs no answer to a BU it could not
+                // verify, so this may be genuine (a key or SPI that differs
+                // between the two configurations) or forged: say so, keep
+                // trying.
+                self.event(now, EventKind::UnverifiedAuthFailure);
+                return self.ignore(now, "unsigned MIPV6-AUTH-FAIL");
+            }
             if opts.mn_ha_spi != Some(self.config.spi) || !opts.mn_ha_last {
                 return self.ignore(now, "no MN-HA authentication option of ours");
             }
@@ -327,15 +412,19 @@ impl HomeRegistration {
                 return self.ignore(now, "wrong MN-HA authenticator");
             }
         }
+        // Act only on an answer to the BU in flight: it echoes our
+        // sequence number, or (135, which carries the home agent's number)
+        // our Mesg-ID. A signed BA replayed from an earlier exchange
+        // matches neither.
         let status = ba.status;
-        if status != BaStatus::SEQUENCE_NUMBER_OUT_OF_WINDOW && ba.sequence != out.seq {
+        if status == BaStatus::SEQUENCE_NUMBER_OUT_OF_WINDOW {
+            if out.mesg_id.is_some() && opts.mesg_id != out.mesg_id {
+                return self.ignore(now, "135 without our Mesg-ID");
+            }
+        } else if ba.sequence != out.seq {
             return self.ignore(now, "sequence number of another binding update");
         }
-        if status.is_accepted()
-            && out.mesg_id.is_some()
-            && opts.mesg_id.is_some()
-            && opts.mesg_id != out.mesg_id
-        {
+        if status.is_accepted() && out.mesg_id.is_some() && opts.mesg_id != out.mesg_id {
             return self.ignore(now, "Mesg-ID is not the one we sent");
         }
         self.event(
@@ -406,7 +495,9 @@ impl HomeRegistration {
                     out.resyncs + 1,
                 );
             }
-            BaStatus::MIPV6_MESG_ID_REQD => {
+            // RFC 4285 6: our timestamp was outside the home agent's
+            // window; its BA carries its time.
+            BaStatus::MIPV6_ID_MISMATCH if out.mesg_id.is_some() => {
                 if out.resyncs >= self.config.max_resyncs {
                     self.outstanding = None;
                     return self.fail(now, Some(status), FailReason::TooManyResyncs);
@@ -510,7 +601,11 @@ impl HomeRegistration {
 
     /// Retransmits, refreshes, expires and retries whatever is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.outstanding.is_some_and(|o| o.held && now >= o.sent_at) {
+            self.emit_bu(now);
+        }
         if let Some(out) = self.outstanding
+            && !out.held
             && now >= out.sent_at + out.timeout
         {
             let n = out.retransmission + 1;

@@ -13,9 +13,19 @@
 //! home agent address, so the shell sends [`Action::SendBu`]'s bytes as they
 //! are.
 //!
+//! A BU away from home carries the care-of address in an Alternate Care-of
+//! Address option (RFC 6275 11.7.1), so the authenticator covers it, and
+//! asks for no longer than the care-of address stays valid
+//! ([`HomeRegistration::set_coa_lifetime`]). No more than MAX_UPDATE_RATE
+//! (3) BUs leave in any second (RFC 6275 11.8, 12): a fourth waits.
+//!
 //! A BA counts only when it comes from the home agent, verifies under the
-//! key (when one is configured), and carries the sequence number of the BU
-//! in flight (any for 135). Then:
+//! key (when one is configured), and answers the BU in flight: it carries
+//! that BU's sequence number, or, for 135 (which carries the home agent's
+//! number), echoes that BU's Mesg-ID. An accepting BA must echo the Mesg-ID
+//! too. A signed BA replayed from an earlier exchange, and an unsigned
+//! rejection (the home agent signs no answer to a BU that did not verify),
+//! change nothing. Then:
 //!
 //! - 0 or 1: registered for the granted lifetime, counted from when that BU
 //!   was sent; a refresh goes out when `refresh_fraction` of it has passed,
@@ -23,8 +33,9 @@
 //!   [`EventKind::PrefixDiscoveryNeeded`].
 //! - 135: the BA carries the home agent's last accepted number; the next BU
 //!   (sent at once) continues from it (RFC 6275 11.7.3).
-//! - 145: the BA's Mesg-ID is the home agent's clock; later timestamps are
-//!   shifted by the difference and the BU is sent again at once (RFC 4285 6).
+//! - 144 (MIPV6-ID-MISMATCH): the BA's Mesg-ID is the home agent's clock;
+//!   later timestamps are shifted by the difference and the BU is sent
+//!   again at once (RFC 4285 6).
 //! - 133 to a deregistration: the home agent had no binding, which is what
 //!   deregistering wanted (RFC 6275 11.5.4 and 10.3.2).
 //! - anything else: [`EventKind::RegistrationFailed`], then a new attempt

@@ -183,6 +183,9 @@ fn first_registration() {
         if identifier == NAI.as_bytes())
     );
     assert_eq!(mesg_id(&bu.options), Some(NTP0));
+    // RFC 6275 11.7.1: the care-of address in an Alternate Care-of
+    // Address option, covered by the authenticator.
+    assert!(bu.options.contains(&MhOption::AltCareOfAddress(COA)));
     assert!(
         matches!(bu.options.last(), Some(MhOption::MobilityAuth { subtype, spi, .. })
         if *subtype == auth_subtype::MN_HA && *spi == SPI)
@@ -412,7 +415,7 @@ fn status_135_loops_are_bounded() {
 }
 
 #[test]
-fn status_145_resynchronises_the_timestamp() {
+fn status_144_resynchronises_the_timestamp() {
     let mut h = Harness::new(config());
     h.r.handle_new_coa(h.at(0), COA);
     let (_, bu, _) = h.one_bu();
@@ -420,7 +423,7 @@ fn status_145_resynchronises_the_timestamp() {
     let theirs = NTP0 - ntp_units(Duration::from_secs(100)) + ntp_units(ms(50));
     h.answer(
         h.at(50),
-        ba(COA, bu.sequence, 145, 0, Some(theirs), vec![], Some(KEY)),
+        ba(COA, bu.sequence, 144, 0, Some(theirs), vec![], Some(KEY)),
     );
     let (_, again, bytes) = h.one_bu();
     assert_eq!(again.sequence, bu.sequence + 1);
@@ -722,8 +725,109 @@ fn unauthenticated_lab_mode() {
     });
     h.r.handle_new_coa(h.at(0), COA);
     let (_, bu, bytes) = h.one_bu();
-    assert!(bu.options.is_empty());
+    assert_eq!(bu.options, vec![MhOption::AltCareOfAddress(COA)]);
     assert!(verify_checksum(&bytes, &HOA, &HA));
     h.answer(h.at(10), ba(COA, bu.sequence, 0, 150, None, vec![], None));
     assert_eq!(h.r.state(), RegistrationState::Registered);
+}
+
+/// Issue 11 item 4: a signed BA replayed from an earlier exchange (a 135
+/// carries the home agent's number, so only our Mesg-ID can tie it to the
+/// BU in flight) and rejections for another BU change nothing.
+#[test]
+fn only_answers_to_the_bu_in_flight_count() {
+    let mut h = Harness::new(config());
+    h.r.handle_new_coa(h.at(0), COA);
+    let (_, bu, _) = h.one_bu();
+    h.events();
+    let old_mesg = mesg_id(&bu.options).map(|m| m - 1);
+    let cases: Vec<(SignedBa, &str)> = vec![
+        (
+            ba(COA, 5000, 135, 0, old_mesg, vec![], Some(KEY)),
+            "135 without our Mesg-ID",
+        ),
+        (
+            ba(COA, 5000, 135, 0, None, vec![], Some(KEY)),
+            "135 without our Mesg-ID",
+        ),
+        (
+            ba(COA, bu.sequence - 1, 144, 0, Some(1), vec![], Some(KEY)),
+            "sequence number of another binding update",
+        ),
+        (
+            ba(COA, bu.sequence, 0, 150, None, vec![], Some(KEY)),
+            "Mesg-ID is not the one we sent",
+        ),
+        (
+            ba(COA, bu.sequence, 129, 0, mesg_id(&bu.options), vec![], None),
+            "no MN-HA authentication option of ours",
+        ),
+    ];
+    for ((bytes, parsed), reason) in cases {
+        h.r.handle_ba(h.at(10), HA, &bytes, &parsed);
+        assert_eq!(h.r.state(), RegistrationState::Registering, "{reason}");
+        assert_eq!(h.r.sequence(), bu.sequence, "{reason}");
+        assert_eq!(h.events(), vec![EventKind::BaIgnored { reason }]);
+        assert!(h.sent().is_empty(), "{reason}");
+    }
+    // An unsigned 146 for our BU: reported (it may be a key mismatch),
+    // acted on never.
+    let (bytes, parsed) = ba(COA, bu.sequence, 146, 0, None, vec![], None);
+    h.r.handle_ba(h.at(20), HA, &bytes, &parsed);
+    assert_eq!(h.r.state(), RegistrationState::Registering);
+    assert_eq!(
+        h.events(),
+        vec![
+            EventKind::UnverifiedAuthFailure,
+            EventKind::BaIgnored {
+                reason: "unsigned MIPV6-AUTH-FAIL"
+            }
+        ]
+    );
+}
+
+/// RFC 6275 11.8 and 12: no more than MAX_UPDATE_RATE (3) BUs a second,
+/// however fast the care-of address changes.
+#[test]
+fn max_update_rate() {
+    let mut h = Harness::new(config());
+    let coas: Vec<Ipv6Addr> = (1..=6u16)
+        .map(|i| Ipv6Addr::new(0x2001, 0xdb8, 2, 0, 0, 0, 0, i))
+        .collect();
+    let mut sent = Vec::new();
+    for (i, c) in coas.iter().enumerate() {
+        let t = h.at(10 * i as u64);
+        h.r.handle_new_coa(t, *c);
+        for (coa, _, _) in h.sent() {
+            sent.push((10 * i as u64, coa));
+        }
+    }
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    // The last address goes out once the first second is over.
+    for (t, _) in h.run_until(h.at(1_200)) {
+        sent.push((t, Ipv6Addr::UNSPECIFIED));
+    }
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    assert_eq!(sent[3].0, 1_000);
+    assert_eq!(h.r.state(), RegistrationState::Registering);
+    let last = h.events().into_iter().rev().find_map(|e| match e {
+        EventKind::BuSent { coa, .. } => Some(coa),
+        _ => None,
+    });
+    assert_eq!(last, Some(coas[5]));
+}
+
+/// RFC 6275 11.7.1: the lifetime asked for is no longer than the care-of
+/// address's remaining valid lifetime.
+#[test]
+fn lifetime_capped_by_the_care_of_address() {
+    let mut h = Harness::new(config());
+    h.r.set_coa_lifetime(h.at(0), COA, Some(Duration::from_secs(100)));
+    h.r.handle_new_coa(h.at(0), COA);
+    let (_, bu, _) = h.one_bu();
+    assert_eq!(bu.lifetime, 25);
+    // Another address with no such limit asks for the configured 600 s.
+    h.r.handle_new_coa(h.at(50), COA2);
+    let (_, bu, _) = h.one_bu();
+    assert_eq!(bu.lifetime, 150);
 }

@@ -35,7 +35,7 @@ pub struct RegistrationConfig {
     /// After a failure, try again this much later; `None` waits for the
     /// next care-of address.
     pub retry_after_error: Option<Duration>,
-    /// Consecutive 135/145 answers tolerated before giving up.
+    /// Consecutive 135/144 answers tolerated before giving up.
     pub max_resyncs: u8,
     /// Set the L flag (the home agent defends our link-local address too).
     pub link_local_compat: bool,
@@ -134,7 +134,7 @@ pub enum FailReason {
     Rejected,
     /// No valid BA after `max_retransmissions`.
     NoResponse,
-    /// 135 or 145 kept coming back.
+    /// 135 or 144 kept coming back.
     TooManyResyncs,
     /// The home agent answered a BU with Binding Error status 2.
     MobilityUnsupported,
@@ -181,6 +181,10 @@ pub enum EventKind {
     Deregistered {
         latency: Duration,
     },
+    /// An unsigned 146 (MIPV6-AUTH-FAIL) answered the BU in flight: the
+    /// home agent could not verify our authenticator (or someone forged
+    /// the answer). Nothing changes; the BU is retransmitted.
+    UnverifiedAuthFailure,
     /// Status 1: send a Mobile Prefix Solicitation (RFC 6275 11.7.3).
     PrefixDiscoveryNeeded,
     /// 135: the sequence number continues from the home agent's.
@@ -188,7 +192,7 @@ pub enum EventKind {
         from: u16,
         to: u16,
     },
-    /// 145: our timestamps are shifted by `offset_ns` nanoseconds.
+    /// 144: our timestamps are shifted by `offset_ns` nanoseconds.
     TimestampResynchronised {
         offset_ns: i64,
     },

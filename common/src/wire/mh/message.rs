@@ -148,9 +148,11 @@ impl BaStatus {
     pub const EXPIRED_CARE_OF_NONCE_INDEX: Self = Self(137);
     pub const EXPIRED_NONCES: Self = Self(138);
     pub const REGISTRATION_TYPE_CHANGE_DISALLOWED: Self = Self(139);
-    /// RFC 4285 (MIPV6-ID-MISMATCH): the MN-ID option names someone else.
+    /// RFC 4285 6 (MIPV6-ID-MISMATCH): the Mesg-ID timestamp is outside
+    /// the home agent's window (or not newer than the last one); the BA
+    /// carries the home agent's time for the mobile node to resynchronise.
     pub const MIPV6_ID_MISMATCH: Self = Self(144);
-    /// RFC 4285 (MIPV6-MESG-ID-REQD): replay protection option required.
+    /// RFC 4285 (MIPV6-MESG-ID-REQD): the replay protection option is missing.
     pub const MIPV6_MESG_ID_REQD: Self = Self(145);
     /// RFC 4285 (MIPV6-AUTH-FAIL): the authentication option did not verify.
     pub const MIPV6_AUTH_FAIL: Self = Self(146);
