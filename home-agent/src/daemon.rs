@@ -958,7 +958,13 @@ impl Daemon {
                 continue;
             }
             match &msg {
-                NdRepr::RouterAdvert(ra) => self.halist.handle_ra(now, info.src, ra),
+                NdRepr::RouterAdvert(ra) => {
+                    let before = self.halist.refused();
+                    self.halist.handle_ra(now, info.src, ra);
+                    if self.halist.refused() != before {
+                        self.shared.lock().shell.home_agents_refused = self.halist.refused();
+                    }
+                }
                 NdRepr::NeighborSolicit(ns) if info.src.is_unspecified() => {
                     self.dad.handle_probe(ns.target, ns.options.nonce());
                 }
@@ -1007,7 +1013,7 @@ impl Daemon {
                 Ok(b) => match self.dhaad.send(&b, self.cfg.ha_address, src) {
                     Ok(_) => {
                         self.shared.lock().shell.dhaad_replies += 1;
-                        info!(%src, identifier = req.identifier, "DHAAD reply sent");
+                        debug!(%src, identifier = req.identifier, "DHAAD reply sent");
                     }
                     Err(e) => warn!(error = %e, %src, "DHAAD reply"),
                 },
