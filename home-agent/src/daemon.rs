@@ -207,17 +207,24 @@ impl Daemon {
             now,
             ntp_from_system_time(SystemTime::now()),
         );
-        let records = match persist::load(&cfg.state_file) {
+        let stored = match persist::load(&cfg.state_file) {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "binding cache file unusable; starting empty");
-                Vec::new()
+                persist::Stored::default()
             }
         };
-        let restored = cache.restore(&records, SystemTime::now(), now);
+        for r in &stored.bindings {
+            if let Some(why) = cache.unrestorable(r, now) {
+                warn!(hoa = %r.hoa, coa = %r.coa, why, "stored binding not restored");
+            }
+        }
+        let replay = cache.restore_replay(&stored.replay);
+        let restored = cache.restore(&stored.bindings, SystemTime::now(), now);
         info!(
             restored,
-            stored = records.len(),
+            stored = stored.bindings.len(),
+            replay_states = replay,
             file = %cfg.state_file.display(),
             "binding cache restored"
         );
@@ -497,7 +504,8 @@ impl Daemon {
         self.dirty = false;
         self.last_save = Some(now);
         let records = self.cache.export(SystemTime::now(), Instant::now());
-        match persist::save(&self.cfg.state_file, &records) {
+        let replay = self.cache.replay_records();
+        match persist::save(&self.cfg.state_file, &records, &replay) {
             Ok(()) => self.shared.lock().shell.state_writes += 1,
             Err(e) => warn!(error = %e, "could not save the binding cache"),
         }
