@@ -27,6 +27,7 @@ use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
 use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
 use mip6_common::sys::nft::NftTable;
@@ -116,6 +117,15 @@ struct Daemon {
     control: Option<ControlServer>,
 }
 
+/// Takes this configuration's instance lock: call it before anything is
+/// set up (the TUN device included), and hold it until [`run`] returns. A
+/// second `mip6-ha run` of the same configuration fails here, having
+/// touched nothing of the first one's.
+pub fn lock_instance(cfg: &Config) -> anyhow::Result<InstanceLock> {
+    InstanceLock::acquire(&instance::lock_path(&cfg.control_socket))
+        .context("cannot start a second home agent")
+}
+
 /// Runs the home agent until SIGTERM or SIGINT, then takes down everything
 /// it set up.
 pub fn run(cfg: Config, tunnel: Arc<dyn TunnelPlane>) -> anyhow::Result<()> {
@@ -165,7 +175,17 @@ impl Daemon {
             .link_index(&tun_name)
             .with_context(|| format!("tunnel device {tun_name}"))?;
 
-        let mut sysctls = SysctlGuard::new();
+        // Originals a killed run left in its journal come back first, so
+        // what is read below (and restored at exit) is the host's own.
+        let (mut sysctls, recovered) =
+            SysctlGuard::with_journal(instance::sysctl_journal_path(&cfg.control_socket, "ha"))
+                .context("sysctl journal")?;
+        if recovered > 0 {
+            warn!(
+                recovered,
+                "restored sysctls a killed run had changed and not put back"
+            );
+        }
         // Forwarding makes the kernel ignore RAs unless accept_ra is 2: a
         // home agent that learns its default route from the home link's
         // router (radvd) must keep doing so.

@@ -75,6 +75,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => {
             let cfg = Config::load(&config)?;
             init_logs(cfg.log_format);
+            let _lock = daemon::lock_instance(&cfg)?;
             let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
                 .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
             daemon::run(cfg, Arc::new(tunnel))
