@@ -19,6 +19,9 @@ use mip6_common::radv::{HomeAgentConfig, PrefixConfig, RaContent, RaTiming};
 use mip6_common::wire::dhaad::home_agents_anycast;
 use serde::{Deserialize, Serialize};
 
+/// The shortest MN-HA key `check` accepts, in octets (128 bits).
+pub const MIN_KEY_OCTETS: usize = 16;
+
 /// A configuration that cannot be used, with where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -514,6 +517,35 @@ impl Config {
         }
     }
 
+    /// Why `a` is an anycast address of its home prefix, which cannot be
+    /// a home address: the home agent would proxy, and the mobile node
+    /// claim, an address routers or home agents already answer for.
+    fn reserved_anycast(&self, a: &Ipv6Addr) -> Option<&'static str> {
+        for p in self.home_prefixes.iter().filter(|p| p.prefix.contains(*a)) {
+            let len = u32::from(p.prefix.prefix_len());
+            let host_mask = u128::MAX.checked_shr(len).unwrap_or(0);
+            let host = u128::from(*a) & host_mask;
+            if host == 0 {
+                return Some("the Subnet-Router anycast address of its prefix (RFC 4291 2.6.1)");
+            }
+            // RFC 2526: the highest 128 interface identifiers of a subnet,
+            // in modified EUI-64 form for a /64 (u bit clear), else the
+            // host bits all ones but the 7-bit anycast ID.
+            let reserved = if len == 64 {
+                host | 0x7f == 0xfdff_ffff_ffff_ffff
+            } else {
+                len <= 121 && host | 0x7f == host_mask
+            };
+            if reserved {
+                return Some(
+                    "a reserved subnet anycast address (RFC 2526), such as the Home-Agents \
+                     anycast address",
+                );
+            }
+        }
+        None
+    }
+
     fn on_home_prefix(&self, a: &Ipv6Addr) -> bool {
         self.home_prefixes.iter().any(|p| p.prefix.contains(*a))
     }
@@ -649,6 +681,9 @@ impl Config {
             if hoa == ha {
                 c.fail(&at("home_address"), "is the home agent's own address");
             }
+            if let Some(why) = self.reserved_anycast(&hoa) {
+                c.fail(&at("home_address"), why);
+            }
             if !hoas.insert(hoa) {
                 c.fail(&at("home_address"), "given to two mobile nodes");
             }
@@ -684,6 +719,16 @@ impl Config {
                 (None, Some(h)) if decode_hex(h).is_none() => {
                     c.fail(&at("key_hex"), "not an even number of hex digits")
                 }
+                (k, _) if mn.key_bytes().len() < MIN_KEY_OCTETS => c.fail(
+                    &at(if k.is_some() { "key" } else { "key_hex" }),
+                    format!(
+                        "{} octets is too short: at least {MIN_KEY_OCTETS}. The key signs every \
+                         BU with HMAC-SHA1 (RFC 4285 5.1); anyone who captures one BU can try \
+                         short keys offline until the authenticator matches, then take the \
+                         home address (RFC 2104 3 asks for the hash's 20 octets)",
+                        mn.key_bytes().len()
+                    ),
+                ),
                 _ => {}
             }
         }

@@ -27,6 +27,7 @@ use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
 use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
 use mip6_common::sys::nft::{MISSING_NFT, NftTable, param_problem_ruleset};
@@ -128,6 +129,15 @@ struct Daemon {
     control: Option<ControlServer>,
 }
 
+/// Takes this configuration's instance lock: call it before anything is
+/// set up (the TUN device included), and hold it until [`run`] returns. A
+/// second `mip6-ha run` of the same configuration fails here, having
+/// touched nothing of the first one's.
+pub fn lock_instance(cfg: &Config) -> anyhow::Result<InstanceLock> {
+    InstanceLock::acquire(&instance::lock_path(&cfg.control_socket))
+        .context("cannot start a second home agent")
+}
+
 /// Runs the home agent until SIGTERM or SIGINT, then takes down everything
 /// it set up.
 pub fn run(cfg: Config, tunnel: Arc<dyn TunnelPlane>) -> anyhow::Result<()> {
@@ -177,7 +187,17 @@ impl Daemon {
             .link_index(&tun_name)
             .with_context(|| format!("tunnel device {tun_name}"))?;
 
-        let mut sysctls = SysctlGuard::new();
+        // Originals a killed run left in its journal come back first, so
+        // what is read below (and restored at exit) is the host's own.
+        let (mut sysctls, recovered) =
+            SysctlGuard::with_journal(instance::sysctl_journal_path(&cfg.control_socket, "ha"))
+                .context("sysctl journal")?;
+        if recovered > 0 {
+            warn!(
+                recovered,
+                "restored sysctls a killed run had changed and not put back"
+            );
+        }
         // Forwarding makes the kernel ignore RAs unless accept_ra is 2: a
         // home agent that learns its default route from the home link's
         // router (radvd) must keep doing so.
@@ -228,17 +248,24 @@ impl Daemon {
             now,
             ntp_from_system_time(SystemTime::now()),
         );
-        let records = match persist::load(&cfg.state_file) {
+        let stored = match persist::load(&cfg.state_file) {
             Ok(r) => r,
             Err(e) => {
                 warn!(error = %e, "binding cache file unusable; starting empty");
-                Vec::new()
+                persist::Stored::default()
             }
         };
-        let restored = cache.restore(&records, SystemTime::now(), now);
+        for r in &stored.bindings {
+            if let Some(why) = cache.unrestorable(r, now) {
+                warn!(hoa = %r.hoa, coa = %r.coa, why, "stored binding not restored");
+            }
+        }
+        let replay = cache.restore_replay(&stored.replay);
+        let restored = cache.restore(&stored.bindings, SystemTime::now(), now);
         info!(
             restored,
-            stored = records.len(),
+            stored = stored.bindings.len(),
+            replay_states = replay,
             file = %cfg.state_file.display(),
             "binding cache restored"
         );
@@ -533,7 +560,8 @@ impl Daemon {
         self.dirty = false;
         self.last_save = Some(now);
         let records = self.cache.export(SystemTime::now(), Instant::now());
-        match persist::save(&self.cfg.state_file, &records) {
+        let replay = self.cache.replay_records();
+        match persist::save(&self.cfg.state_file, &records, &replay) {
             Ok(()) => self.shared.lock().shell.state_writes += 1,
             Err(e) => warn!(error = %e, "could not save the binding cache"),
         }
@@ -1106,7 +1134,13 @@ impl Daemon {
                 continue;
             }
             match &msg {
-                NdRepr::RouterAdvert(ra) => self.halist.handle_ra(now, info.src, ra),
+                NdRepr::RouterAdvert(ra) => {
+                    let before = self.halist.refused();
+                    self.halist.handle_ra(now, info.src, ra);
+                    if self.halist.refused() != before {
+                        self.shared.lock().shell.home_agents_refused = self.halist.refused();
+                    }
+                }
                 NdRepr::NeighborSolicit(ns) if info.src.is_unspecified() => {
                     self.dad.handle_probe(ns.target, ns.options.nonce());
                 }
@@ -1155,7 +1189,7 @@ impl Daemon {
                 Ok(b) => match self.dhaad.send(&b, self.cfg.ha_address, src) {
                     Ok(_) => {
                         self.shared.lock().shell.dhaad_replies += 1;
-                        info!(%src, identifier = req.identifier, "DHAAD reply sent");
+                        debug!(%src, identifier = req.identifier, "DHAAD reply sent");
                     }
                     Err(e) => warn!(error = %e, %src, "DHAAD reply"),
                 },

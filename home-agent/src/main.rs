@@ -80,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for w in warnings {
                 tracing::warn!("configuration: {w}");
             }
+            let _lock = daemon::lock_instance(&cfg)?;
             mip6_home_agent::preflight::check_home_link(&cfg)?;
             let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
                 .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;

@@ -181,6 +181,11 @@ pub fn render(shared: &Shared) -> String {
             "Times the binding cache was written to disk.",
             s.state_writes,
         ),
+        (
+            "mip6_ha_home_agents_refused_total",
+            "Home agent addresses from Router Advertisements the bounded home agents list refused.",
+            s.home_agents_refused,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");

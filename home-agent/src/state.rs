@@ -83,6 +83,10 @@ pub struct ShellCounters {
     pub kernel_errors: u64,
     pub send_errors: u64,
     pub state_writes: u64,
+    /// Home agent addresses from RAs that the bounded home agents list
+    /// refused.
+    #[serde(default)]
+    pub home_agents_refused: u64,
 }
 
 #[derive(Debug, Default)]

@@ -36,6 +36,7 @@ use mip6_common::binding::update_list::{
     RegistrationState,
 };
 use mip6_common::sys::icmp6::NdSocket;
+use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
 use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
 use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
@@ -223,6 +224,11 @@ fn state_name(s: RegistrationState) -> &'static str {
 /// Runs the daemon until `signals` counts a signal (a second one skips the
 /// deregistration wait), cleaning up whatever happens.
 pub fn run(cfg: Config, signals: &AtomicU32, factory: &TunnelFactory) -> anyhow::Result<()> {
+    // Before anything: a second daemon of this configuration (or one
+    // started while the first still deregisters) must not sweep the first
+    // one's tables, rules and nftables table on its way to failing.
+    let _lock = InstanceLock::acquire(&instance::lock_path(&cfg.control_socket))
+        .context("cannot start a second mobile node")?;
     let mut d = Daemon::new(cfg)?;
     let r = d.setup(factory).and_then(|()| d.run_loop(signals));
     d.teardown();

@@ -90,7 +90,9 @@ impl ManagedIface {
             .filter(|a| is_link_local(&a.addr))
             .map(|a| (a.addr, a.prefix_len))
             .collect();
-        let io = SlaacIo::open(&ic.name)
+        let journal =
+            mip6_common::sys::instance::sysctl_journal_path(&cfg.control_socket, &ic.name);
+        let io = SlaacIo::open_with_journal(&ic.name, Some(journal))
             .with_context(|| format!("cannot take over interface {}", ic.name))?;
         let mode: IidMode = ic.iid_mode.into();
         let secret = if mode == IidMode::Stable {

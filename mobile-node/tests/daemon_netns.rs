@@ -1382,3 +1382,70 @@ fn daemon_deregisters_at_home_with_one_binding_update_every_time() {
     );
     stop_cleanly(daemon);
 }
+
+/// The sysctls section of [`kernel_state`].
+fn sysctl_state(node: &Node, ifaces: &[&str]) -> String {
+    let s = kernel_state(node, ifaces);
+    s.split("sysctls:\n").nth(1).unwrap_or_default().to_owned()
+}
+
+/// Issue 11 item 16: a second `mip6-mn run` with the same configuration
+/// fails before it touches anything: the first keeps its rule, its
+/// nftables table, its registration and its traffic.
+#[test]
+fn second_daemon_with_the_same_configuration_touches_nothing() {
+    let n = net("mntwice", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let first = n.spawn_daemon(&cfg);
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    let coa = s.care_of_address.expect("coa");
+    n.ping_hoa().expect("traffic before");
+    let out =
+        n.mn.output(&[MN, "run", "-c", cfg.to_str().expect("utf-8")])
+            .expect("second run");
+    assert!(!out.success(), "a second daemon started");
+    assert!(
+        out.stderr.contains("another instance") && out.stderr.contains(&first.pid().to_string()),
+        "{}",
+        out.stderr
+    );
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(rules.contains(&format!("from {coa} lookup 200")), "{rules}");
+    let tables = n.mn.cmd("nft list tables").expect("nft");
+    assert!(tables.contains("mip6_mn"), "{tables}");
+    let s = n.status(&sock).expect("status");
+    assert_eq!(s.binding_update_list[0].state, "registered");
+    n.ping_hoa()
+        .unwrap_or_else(|e| panic!("traffic after the second start: {e}"));
+    stop_cleanly(first);
+}
+
+/// Issue 11 item 17: the sysctls a SIGKILLed daemon changed (accept_ra,
+/// autoconf, accept_dad, addr_gen_mode) are found in its journal by the
+/// next start, and that one's clean stop leaves the host's own values.
+#[test]
+fn sysctls_changed_by_a_killed_daemon_are_restored_by_the_next() {
+    let n = net("mnsysctl", false);
+    let before = sysctl_state(&n.mn, &["eth0"]);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let first = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    assert_ne!(sysctl_state(&n.mn, &["eth0"]), before);
+    let pid = i32::try_from(first.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(!first.stop().expect("reap").success());
+    assert_ne!(sysctl_state(&n.mn, &["eth0"]), before);
+
+    let second = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    stop_cleanly(second);
+    assert_eq!(sysctl_state(&n.mn, &["eth0"]), before);
+    let journals: Vec<String> = std::fs::read_dir(n.lab.workdir())
+        .expect("workdir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|f| f.ends_with(".sysctl") || f.ends_with(".lock"))
+        .collect();
+    assert!(journals.is_empty(), "{journals:?}");
+}

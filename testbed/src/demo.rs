@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 const PROBE_PORT: u16 = 9000;
 const PROBE_PORT_UP: u16 = 9002;
 const TCP_PORT: u16 = 9001;
-const KEY_HEX: &str = "6d6970362064656d6f206b6579";
+const KEY_HEX: &str = "6d6970362064656d6f204d4e2d4841206b6579";
 const SPI: u32 = 4660;
 const NAI: &str = "mn@demo.mip6";
 

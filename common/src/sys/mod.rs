@@ -43,6 +43,7 @@
 //! - An MTU below 1280 removes every IPv6 address of the link.
 
 pub mod icmp6;
+pub mod instance;
 pub mod metrics_http;
 pub mod mh_io;
 pub mod mn_signal;

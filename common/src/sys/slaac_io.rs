@@ -10,6 +10,7 @@ use crate::slaac::{Action, Slaac};
 use crate::wire::nd::{ALL_ROUTERS, NdOptions, NdRepr, solicited_node_multicast};
 use std::io;
 use std::net::Ipv6Addr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Why a received packet was not given to the engine; counted, never fatal.
@@ -38,11 +39,21 @@ impl SlaacIo {
     /// addresses on it, and its kernel-made link-local addresses go (the
     /// engine makes its own).
     pub fn open(ifname: &str) -> io::Result<Self> {
+        Self::open_with_journal(ifname, None)
+    }
+
+    /// [`SlaacIo::open`], keeping the original sysctls in `journal` too
+    /// (see [`SysctlGuard::with_journal`]): what a killed run left there is
+    /// restored before the interface is taken over again.
+    pub fn open_with_journal(ifname: &str, journal: Option<PathBuf>) -> io::Result<Self> {
         let mut nl = Netlink::new()?;
         let ifindex = nl.link_index(ifname)?;
         let info = nl.link_info(ifindex)?;
         let mac = <[u8; 6]>::try_from(info.mac.as_slice()).ok();
-        let mut guard = SysctlGuard::new();
+        let mut guard = match journal {
+            Some(j) => SysctlGuard::with_journal(j)?.0,
+            None => SysctlGuard::new(),
+        };
         guard.disable_kernel_autoconf(ifname)?;
         for a in nl.list_addresses(ifindex)? {
             if a.addr.segments()[0] & 0xffc0 == 0xfe80 {

@@ -93,14 +93,68 @@ pub fn write(ifname: &str, key: &str, value: &str) -> io::Result<()> {
 /// back, newest first, on [`SysctlGuard::restore`] or drop. A key changed
 /// twice is restored to the value it had before the first change. Keys of
 /// an interface that has since disappeared are skipped silently.
+///
+/// Memory dies with the process: a daemon killed with SIGKILL would leave
+/// the host with forwarding on or the kernel's autoconfiguration off for
+/// good. [`SysctlGuard::with_journal`] also keeps the originals in a file,
+/// written before each change, that the next start restores first and a
+/// clean restore removes.
 #[derive(Debug, Default)]
 pub struct SysctlGuard {
     saved: Vec<(PathBuf, String)>,
+    journal: Option<PathBuf>,
 }
+
+/// Only sysctls of the network stack are restored from a journal, whatever
+/// the file says.
+const JOURNAL_ROOT: &str = "/proc/sys/net/";
 
 impl SysctlGuard {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A guard that keeps the original values in `journal` too. A journal
+    /// an earlier run left (it was killed) is restored and removed first;
+    /// returns the guard and how many values that put back.
+    pub fn with_journal(journal: PathBuf) -> io::Result<(Self, usize)> {
+        Self::with_journal_in(journal, Path::new(JOURNAL_ROOT))
+    }
+
+    fn with_journal_in(journal: PathBuf, root: &Path) -> io::Result<(Self, usize)> {
+        let recovered = restore_journal_in(&journal, root)?;
+        Ok((
+            Self {
+                saved: Vec::new(),
+                journal: Some(journal),
+            },
+            recovered,
+        ))
+    }
+
+    fn write_journal(&self) -> io::Result<()> {
+        let Some(path) = &self.journal else {
+            return Ok(());
+        };
+        let mut text = String::new();
+        for (p, v) in &self.saved {
+            text.push_str(&format!("{}\t{v}\n", p.display()));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        fs::write(&tmp, text)
+            .and_then(|()| fs::rename(&tmp, path))
+            .map_err(|e| io::Error::new(e.kind(), format!("write {}: {e}", path.display())))
+    }
+
+    fn remove_journal(&self) {
+        if let Some(p) = &self.journal {
+            let _ = fs::remove_file(p);
+        }
     }
 
     /// Sets `net.ipv6.conf.<ifname>.<key>` to `value`.
@@ -113,6 +167,9 @@ impl SysctlGuard {
         let old = read_path(&path)?;
         if !self.saved.iter().any(|(p, _)| *p == path) {
             self.saved.push((path.clone(), old.clone()));
+            // On disk before the change: a kill right after it must still
+            // find the original.
+            self.write_journal()?;
         }
         if old != value {
             write_path(&path, value)?;
@@ -146,6 +203,7 @@ impl SysctlGuard {
     /// its lease in place).
     pub fn keep(&mut self) {
         self.saved.clear();
+        self.remove_journal();
     }
 
     /// Writes the original values back (newest first) and forgets them.
@@ -161,8 +219,49 @@ impl SysctlGuard {
                 first.get_or_insert(e);
             }
         }
+        // A failed write stays in the journal for the next start to retry.
+        if first.is_none() {
+            self.remove_journal();
+        }
         first.map_or(Ok(()), Err)
     }
+}
+
+/// Restores the values a journal holds (newest first) and removes it; a
+/// missing journal restores nothing.
+pub fn restore_journal(journal: &Path) -> io::Result<usize> {
+    restore_journal_in(journal, Path::new(JOURNAL_ROOT))
+}
+
+fn restore_journal_in(journal: &Path, root: &Path) -> io::Result<usize> {
+    let text = match fs::read_to_string(journal) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("read {}: {e}", journal.display()),
+            ));
+        }
+    };
+    let mut n = 0;
+    for line in text.lines().rev() {
+        let Some((p, v)) = line.split_once('\t') else {
+            continue;
+        };
+        let p = Path::new(p);
+        if !p.starts_with(root)
+            || p.components().any(|c| c == std::path::Component::ParentDir)
+            || !p.exists()
+        {
+            continue;
+        }
+        write_path(p, v)?;
+        n += 1;
+    }
+    fs::remove_file(journal)
+        .map_err(|e| io::Error::new(e.kind(), format!("remove {}: {e}", journal.display())))?;
+    Ok(n)
 }
 
 impl Drop for SysctlGuard {
@@ -188,5 +287,57 @@ mod tests {
         assert!(conf_path("../x", "accept_ra").is_err());
         assert!(conf_path("eth0", "").is_err());
         assert!(conf_path("..", "accept_ra").is_err());
+    }
+
+    /// Issue 11 item 17: the originals survive a SIGKILL (no drop, no
+    /// restore) in the journal; the next start puts them back before it
+    /// changes anything, and a clean restore removes the journal. Plain
+    /// files stand in for /proc/sys here.
+    #[test]
+    fn journal_restores_what_a_killed_run_changed() {
+        let dir = std::env::temp_dir().join(format!("mip6-sysctl-{}", std::process::id()));
+        let root = dir.join("proc");
+        fs::create_dir_all(&root).expect("dir");
+        let (a, b) = (root.join("accept_ra"), root.join("forwarding"));
+        fs::write(&a, "1\n").expect("a");
+        fs::write(&b, "0\n").expect("b");
+        let journal = dir.join("run/ha.sock.main.sysctl");
+
+        let (mut g, recovered) =
+            SysctlGuard::with_journal_in(journal.clone(), &root).expect("guard");
+        assert_eq!(recovered, 0);
+        g.set_path(a.clone(), "0").expect("set a");
+        g.set_path(b.clone(), "1").expect("set b");
+        g.set_path(a.clone(), "2").expect("set a again");
+        assert!(journal.exists());
+        // SIGKILL: nothing runs.
+        std::mem::forget(g);
+        assert_eq!(read_path(&a).expect("a"), "2");
+        assert_eq!(read_path(&b).expect("b"), "1");
+
+        // The next start: originals first, journal gone until it changes
+        // something itself.
+        let (mut g, recovered) =
+            SysctlGuard::with_journal_in(journal.clone(), &root).expect("guard");
+        assert_eq!(recovered, 2);
+        assert_eq!(read_path(&a).expect("a"), "1");
+        assert_eq!(read_path(&b).expect("b"), "0");
+        assert!(!journal.exists());
+        g.set_path(b.clone(), "1").expect("set b");
+        assert_eq!(
+            fs::read_to_string(&journal).expect("journal"),
+            format!("{}\t0\n", b.display())
+        );
+        g.restore().expect("restore");
+        assert_eq!(read_path(&b).expect("b"), "0");
+        assert!(!journal.exists(), "a clean restore removes the journal");
+
+        // A journal naming files outside the root is not obeyed.
+        let outside = dir.join("elsewhere");
+        fs::write(&outside, "x").expect("outside");
+        fs::write(&journal, format!("{}\ty\n", outside.display())).expect("journal");
+        assert_eq!(restore_journal_in(&journal, &root).expect("restore"), 0);
+        assert_eq!(fs::read_to_string(&outside).expect("outside"), "x");
+        fs::remove_dir_all(&dir).expect("clean up");
     }
 }

@@ -11,10 +11,10 @@ mobile_nodes:
   - id: mn1@example.org
     home_address: 2001:db8:1::100
     spi: 256
-    key: secret
+    key: a secret of 16 or more
   - home_address: 2001:db8:1::101
     spi: 257
-    key_hex: \"00112233\"
+    key_hex: \"00112233445566778899aabbccddeeff\"
 ";
 
 #[test]
@@ -43,9 +43,9 @@ fn defaults_fill_in() {
     assert_eq!(c.control_socket, default_control_socket());
     assert!(!c.allow_unauthenticated);
     assert!(c.dad.enabled);
-    assert_eq!(c.mobile_nodes[1].key_bytes(), vec![0, 0x11, 0x22, 0x33]);
+    assert_eq!(c.mobile_nodes[1].key_bytes()[..4], [0, 0x11, 0x22, 0x33]);
     let cc = c.cache_config();
-    assert_eq!(cc.mobile_nodes[0].key, b"secret");
+    assert_eq!(cc.mobile_nodes[0].key, b"a secret of 16 or more");
     assert_eq!(cc.mobile_nodes[0].nai.as_deref(), Some("mn1@example.org"));
     assert_eq!(
         c.anycast_addresses(),
@@ -83,7 +83,7 @@ fn semantic_errors_name_field_and_line() {
     let e = err(&MIN.replace("ha_address: 2001:db8:1::1", "ha_address: 2001:db8:2::1"));
     assert_eq!((e.field.as_str(), e.line), ("ha_address", Some(2)));
 
-    let e = err(&MIN.replace("    key: secret\n", ""));
+    let e = err(&MIN.replace("    key: a secret of 16 or more\n", ""));
     assert_eq!(e.field, "mobile_nodes[0].key_hex");
     // No line of its own: the line of the item.
     assert_eq!(e.line, Some(6), "{e}");
@@ -134,25 +134,34 @@ fn hex_keys() {
 #[test]
 fn a_text_key_is_deprecated_and_a_hex_looking_one_refused() {
     let (c, warnings) = Config::parse_with_warnings(MIN).unwrap();
-    assert_eq!(c.mobile_nodes[0].key_bytes(), b"secret");
+    assert_eq!(c.mobile_nodes[0].key_bytes(), b"a secret of 16 or more");
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let w = warnings[0].to_string();
     assert!(
         w.contains("mobile_nodes[0].key") && w.contains("deprecated"),
         "{w}"
     );
-    assert!(w.contains("key_hex: \"736563726574\""), "{w}");
+    assert!(w.contains("key_hex: \""), "{w}");
     assert_eq!(warnings[0].line, Some(9));
     // The mistake issue 12 saw: the mobile node's hex key pasted into the
     // text field passed `check`, then every BU failed authentication.
-    let e = err(&MIN.replace("key: secret", "key: 00112233445566778899aabbccddeeff"));
+    let e = err(&MIN.replace(
+        "key: a secret of 16 or more",
+        "key: 00112233445566778899aabbccddeeff",
+    ));
     assert_eq!(e.field, "mobile_nodes[0].key");
     assert!(e.message.contains("looks like hexadecimal"), "{e}");
-    let e = err(&MIN.replace("key: secret", "key: \"0x0011223344556677\""));
+    let e = err(&MIN.replace(
+        "key: a secret of 16 or more",
+        "key: \"0x00112233445566778899aabbccddeeff\"",
+    ));
     assert_eq!(e.field, "mobile_nodes[0].key");
     // key_hex takes no warning.
-    let (_, w) =
-        Config::parse_with_warnings(&MIN.replace("key: secret", "key_hex: \"0011\"")).unwrap();
+    let (_, w) = Config::parse_with_warnings(&MIN.replace(
+        "key: a secret of 16 or more",
+        "key_hex: \"00112233445566778899aabbccddeeff\"",
+    ))
+    .unwrap();
     assert!(w.is_empty(), "{w:?}");
 }
 
@@ -178,4 +187,39 @@ fn example_files_agree_with_the_mobile_nodes() {
     assert_eq!(text(&mn["security"]["spi"]), m.spi.to_string());
     assert_eq!(Some(text(&mn["security"]["key_hex"])), m.key_hex);
     assert!(mn["security"].get("key").is_none());
+}
+
+/// Issue 11 item 15: `check` refuses a home address that is an anycast
+/// address of its prefix, and keys an attacker could search offline.
+#[test]
+fn anycast_home_addresses_and_short_keys_are_refused() {
+    for (hoa, why) in [
+        ("2001:db8:1::0", "Subnet-Router"),
+        ("2001:db8:1::fdff:ffff:ffff:fffe", "RFC 2526"),
+        ("2001:db8:1::fdff:ffff:ffff:ff80", "RFC 2526"),
+    ] {
+        let e = err(&MIN.replace("2001:db8:1::101", hoa));
+        assert_eq!(e.field, "mobile_nodes[1].home_address", "{hoa}: {e}");
+        assert!(e.message.contains(why), "{hoa}: {e}");
+    }
+    // The address just below the reserved range is an ordinary one.
+    Config::parse(&MIN.replace("2001:db8:1::101", "2001:db8:1::fdff:ffff:ffff:ff7f")).unwrap();
+    // On a /120 the last 128 addresses are reserved.
+    let p120 = MIN
+        .replace("2001:db8:1::/64", "2001:db8:1::/120")
+        .replace("2001:db8:1::101", "2001:db8:1::ff")
+        .replace("2001:db8:1::100", "2001:db8:1::10");
+    assert!(err(&p120).message.contains("RFC 2526"));
+    Config::parse(&p120.replace("2001:db8:1::ff", "2001:db8:1::7f")).unwrap();
+
+    let e = err(&MIN.replace("a secret of 16 or more", "x"));
+    assert_eq!(e.field, "mobile_nodes[0].key");
+    assert!(e.message.contains("1 octets is too short"), "{e}");
+    assert!(e.message.contains("offline"), "{e}");
+    let e = err(&MIN.replace(
+        "00112233445566778899aabbccddeeff",
+        "00112233445566778899aabbccddee",
+    ));
+    assert_eq!(e.field, "mobile_nodes[1].key_hex");
+    assert!(e.message.contains("15 octets"), "{e}");
 }

@@ -90,6 +90,8 @@ pub struct BindingCache {
     /// Last accepted RFC 4285 timestamp per mobile node (policy home
     /// address); outlives bindings.
     last_mesg_id: HashMap<Ipv6Addr, u64>,
+    /// The sequence number of the BU that set `last_mesg_id`.
+    last_sequence: HashMap<Ipv6Addr, u16>,
     timers: BTreeSet<(Instant, Timer, Ipv6Addr)>,
     snapshot: Arc<HashMap<Ipv6Addr, Ipv6Addr>>,
     wall: WallClock,
@@ -146,6 +148,7 @@ impl BindingCache {
             entries: HashMap::new(),
             pending: HashMap::new(),
             last_mesg_id: HashMap::new(),
+            last_sequence: HashMap::new(),
             timers: BTreeSet::new(),
             snapshot: Arc::new(HashMap::new()),
             wall: WallClock::new(now, ntp_now),
@@ -630,6 +633,7 @@ impl BindingCache {
         if let (Some(ts), Some(idx)) = (reply.mesg_id, reply.policy) {
             let owner = self.policy(idx).home_address;
             self.last_mesg_id.insert(owner, ts);
+            self.last_sequence.insert(owner, reply.sequence);
         }
     }
 
@@ -958,15 +962,83 @@ impl BindingCache {
                     .get(&e.info.hoa)
                     .and_then(|i| self.last_mesg_id.get(&self.policy(*i).home_address))
                     .copied(),
+                spi: self.by_hoa.get(&e.info.hoa).map(|i| self.policy(*i).spi),
             })
             .collect();
         v.sort_by_key(|r| r.hoa);
         v
     }
 
+    /// The replay state of every mobile node that has registered, bound
+    /// or not, sorted by home address.
+    pub fn replay_records(&self) -> Vec<ReplayRecord> {
+        let mut v: Vec<ReplayRecord> = self
+            .last_mesg_id
+            .iter()
+            .map(|(hoa, ts)| ReplayRecord {
+                home_address: *hoa,
+                last_mesg_id: *ts,
+                last_sequence: self.last_sequence.get(hoa).copied().unwrap_or(0),
+            })
+            .collect();
+        v.sort_by_key(|r| r.home_address);
+        v
+    }
+
+    /// Takes back [`replay_records`](Self::replay_records) of an earlier
+    /// run, for configured mobile nodes only; a newer timestamp already
+    /// known wins. Returns how many were taken.
+    pub fn restore_replay(&mut self, records: &[ReplayRecord]) -> usize {
+        let mut n = 0;
+        for r in records {
+            if !self.by_hoa.contains_key(&r.home_address) {
+                continue;
+            }
+            let slot = self
+                .last_mesg_id
+                .entry(r.home_address)
+                .or_insert(r.last_mesg_id);
+            if *slot <= r.last_mesg_id {
+                *slot = r.last_mesg_id;
+                self.last_sequence.insert(r.home_address, r.last_sequence);
+            }
+            n += 1;
+        }
+        n
+    }
+
+    /// Why a stored binding must not come back under this configuration
+    /// (`None`: it may). A state file can outlive the configuration that
+    /// wrote it, or come from elsewhere: a binding is only served again
+    /// for a home address this configuration would accept a BU for, with
+    /// the same SPI, to one of our addresses, from a valid care-of address.
+    pub fn unrestorable(&self, r: &BindingRecord, now: Instant) -> Option<&'static str> {
+        match self.by_hoa.get(&r.hoa) {
+            Some(&i) => {
+                if r.spi.is_some_and(|spi| spi != self.policy(i).spi) {
+                    return Some("its SPI is no longer the home address's");
+                }
+            }
+            None if self.config.allow_unauthenticated && r.spi.is_none() => {}
+            None => return Some("home address not configured"),
+        }
+        if !msg::is_unicast_routable(&r.hoa) || self.prefix_remaining(&r.hoa, now).is_none() {
+            return Some("home address not on a home prefix");
+        }
+        if !self.config.ha_addresses.contains(&r.ha_addr) {
+            return Some("not one of our home agent addresses");
+        }
+        if r.coa == r.hoa || self.coa_is_invalid(&r.coa) || self.by_hoa.contains_key(&r.coa) {
+            return Some("care-of address not valid");
+        }
+        None
+    }
+
     /// Reinstalls exported bindings with what remains of their lifetimes;
-    /// expired ones, and home addresses already bound, are skipped. Returns
-    /// how many were restored. Each one gives an [`Action::InstallBinding`].
+    /// expired ones, home addresses already bound, and records
+    /// [`unrestorable`](Self::unrestorable) under this configuration are
+    /// skipped. Returns how many were restored. Each one gives an
+    /// [`Action::InstallBinding`].
     pub fn restore(
         &mut self,
         records: &[BindingRecord],
@@ -977,7 +1049,10 @@ impl BindingCache {
         let mut restored = 0;
         for r in records {
             let remaining = Duration::from_secs(r.expires_unix.saturating_sub(base));
-            if remaining.is_zero() || self.entries.contains_key(&r.hoa) {
+            if remaining.is_zero()
+                || self.entries.contains_key(&r.hoa)
+                || self.unrestorable(r, now).is_some()
+            {
                 continue;
             }
             self.cancel_pending(&r.hoa);
@@ -1001,7 +1076,10 @@ impl BindingCache {
             Arc::make_mut(&mut self.snapshot).insert(r.hoa, r.coa);
             if let Some(ts) = r.last_mesg_id {
                 let slot = self.last_mesg_id.entry(r.hoa).or_insert(ts);
-                *slot = (*slot).max(ts);
+                if *slot <= ts {
+                    *slot = ts;
+                    self.last_sequence.insert(r.hoa, r.sequence);
+                }
             }
             self.actions.push_back(Action::InstallBinding {
                 hoa: r.hoa,

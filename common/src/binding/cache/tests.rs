@@ -1378,3 +1378,157 @@ fn wall_clock_resample_moves_the_replay_window() {
     };
     assert_eq!(only_ba(&h.feed(h.at(2), &ok)).0.status, BaStatus::ACCEPTED);
 }
+
+/// Issue 11 item 11: a registration captured before a clean restart and
+/// replayed 3.6 s after it, within the replay window, must not recreate
+/// the binding the mobile node removed: the last accepted timestamp of
+/// every mobile node survives the restart, bound or not.
+#[test]
+fn replay_after_a_restart_is_refused_for_an_unbound_node() {
+    let mut h = Harness::new(config());
+    let captured = Bu {
+        ts: Ts::At(1 << 32),
+        ..Bu::new(1)
+    };
+    let (ba, _) = only_ba(&h.feed(h.at(1), &captured));
+    assert_eq!(ba.status, BaStatus::ACCEPTED);
+    let dereg = Bu {
+        lifetime: 0,
+        ts: Ts::At(2 << 32),
+        ..Bu::new(2)
+    };
+    let (ba, _) = only_ba(&h.feed(h.at(2), &dereg));
+    assert_eq!(ba.status, BaStatus::ACCEPTED);
+    assert!(h.c.binding(&HOA).is_none());
+    // What a clean stop writes: no binding, but the node's replay state.
+    let wall0 = SystemTime::UNIX_EPOCH + secs(1_700_000_000);
+    let records = h.c.export(wall0 + secs(2), h.at(2));
+    assert!(records.is_empty());
+    let replay = h.c.replay_records();
+    assert_eq!(
+        replay,
+        vec![ReplayRecord {
+            home_address: HOA,
+            last_mesg_id: NTP0 + (2 << 32),
+            last_sequence: 2,
+        }]
+    );
+    let json = serde_json::to_string(&replay).unwrap();
+    let back: Vec<ReplayRecord> = serde_json::from_str(&json).unwrap();
+
+    // The new process, 3.6 s after the captured BU's timestamp.
+    let mut h2 = Harness::new(config());
+    let t = h2.at(0);
+    h2.c.set_wall_clock(
+        t,
+        NTP0 + (1 << 32) + crate::binding::ntp::ntp_units(Duration::from_millis(3600)),
+    );
+    assert_eq!(h2.c.restore_replay(&back), 1);
+    assert_eq!(h2.c.restore(&records, wall0 + secs(5), t), 0);
+    let a = h2.feed(t, &captured);
+    let (ba, _) = only_ba(&a);
+    assert!(!ba.status.is_accepted(), "replay accepted: {a:?}");
+    assert!(h2.c.binding(&HOA).is_none());
+    assert!(h2.c.pending_dad().next().is_none());
+    // The node itself, with a fresh timestamp, registers as usual.
+    let fresh = Bu {
+        ts: Ts::At((5 << 32) + 1),
+        ..Bu::new(3)
+    };
+    assert_eq!(only_ba(&h2.feed(t, &fresh)).0.status, BaStatus::ACCEPTED);
+    // Replay state of nodes the configuration no longer has is dropped.
+    let stranger = ReplayRecord {
+        home_address: "2001:db8:1::999".parse().unwrap(),
+        last_mesg_id: NTP0,
+        last_sequence: 1,
+    };
+    assert_eq!(h2.c.restore_replay(&[stranger]), 0);
+    assert!(
+        h2.c.replay_records()
+            .iter()
+            .all(|r| r.home_address != stranger.home_address)
+    );
+}
+
+/// Issue 11 item 15: a stored binding comes back only when this
+/// configuration would serve it: a configured home address (or, in lab
+/// mode, an unauthenticated one), the same SPI, one of our addresses, a
+/// valid care-of address.
+#[test]
+fn stored_bindings_must_match_the_configuration() {
+    let good = BindingRecord {
+        hoa: HOA,
+        coa: COA,
+        ha_addr: HA,
+        sequence: 4,
+        flags: (BuFlags::A | BuFlags::H).0,
+        lifetime_secs: 600,
+        expires_unix: 1_700_000_600,
+        link_local: None,
+        last_mesg_id: Some(NTP0),
+        spi: Some(SPI),
+    };
+    let stranger: Ipv6Addr = "2001:db8:1::999".parse().unwrap();
+    let bad = [
+        BindingRecord {
+            hoa: stranger,
+            spi: None,
+            ..good.clone()
+        },
+        BindingRecord {
+            hoa: stranger,
+            spi: Some(SPI),
+            ..good.clone()
+        },
+        BindingRecord {
+            spi: Some(SPI2),
+            ..good.clone()
+        },
+        BindingRecord {
+            ha_addr: "2001:db8:1::2".parse().unwrap(),
+            ..good.clone()
+        },
+        BindingRecord {
+            coa: "2001:db8:1::77".parse().unwrap(),
+            ..good.clone()
+        },
+        BindingRecord {
+            coa: HOA2,
+            ..good.clone()
+        },
+        BindingRecord {
+            hoa: HOA_OFF,
+            spi: Some(SPI_OFF),
+            ..good.clone()
+        },
+    ];
+    let wall = SystemTime::UNIX_EPOCH + secs(1_700_000_000);
+    for r in &bad {
+        let mut h = Harness::new(config());
+        assert!(h.c.unrestorable(r, h.at(0)).is_some(), "{r:?}");
+        assert_eq!(
+            h.c.restore(std::slice::from_ref(r), wall, h.at(0)),
+            0,
+            "{r:?}"
+        );
+        assert!(h.c.is_empty());
+        assert!(h.actions().is_empty());
+    }
+    let mut h = Harness::new(config());
+    assert_eq!(h.c.restore(std::slice::from_ref(&good), wall, h.at(0)), 1);
+    // A file of an older version has no SPI: still restored.
+    let mut h = Harness::new(config());
+    let old = BindingRecord { spi: None, ..good };
+    assert_eq!(h.c.restore(std::slice::from_ref(&old), wall, h.at(0)), 1);
+    // An unauthenticated binding (lab mode) for an unconfigured address.
+    let mut h = Harness::new(CacheConfig {
+        allow_unauthenticated: true,
+        ..config()
+    });
+    let lab = BindingRecord {
+        hoa: stranger,
+        spi: None,
+        ..old
+    };
+    assert_eq!(h.c.restore(&[lab], wall, h.at(0)), 1);
+}

@@ -333,6 +333,26 @@ pub struct BindingRecord {
     /// The last accepted RFC 4285 timestamp of this mobile node.
     #[serde(default)]
     pub last_mesg_id: Option<u64>,
+    /// The Mobility SPI the binding was authenticated with: a binding is
+    /// not restored when the configuration gives its home address another
+    /// one (absent in files of older versions, and for unauthenticated
+    /// bindings).
+    #[serde(default)]
+    pub spi: Option<u32>,
+}
+
+/// What a mobile node's last accepted BU said, kept across restarts
+/// whether the node is bound or not: without it a BU captured before a
+/// clean restart, replayed within the replay window after it, would be
+/// accepted again (and a removed binding recreated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplayRecord {
+    /// The mobile node's configured home address.
+    pub home_address: Ipv6Addr,
+    /// Its last accepted RFC 4285 timestamp.
+    pub last_mesg_id: u64,
+    /// The sequence number of that BU.
+    pub last_sequence: u16,
 }
 
 /// Seconds since the UNIX epoch of `t` (0 before it).
