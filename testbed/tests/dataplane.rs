@@ -1,6 +1,9 @@
-//! The user-space tunnel data plane (`mip6_common::dataplane`) end to end,
-//! in network namespaces over real veth pairs. Needs root. Run with
-//! `--test-threads=2` at most (two shared cores).
+//! The tunnel data plane (`mip6_common::dataplane`) end to end, in
+//! network namespaces over real veth pairs, on both paths: the eBPF
+//! kernel fast path (with the user-space path behind it) and the
+//! user-space TUN path alone. Every test runs once per path (`_ebpf`,
+//! `_tun`). Needs root. Run with `--test-threads=2` at most (two shared
+//! cores).
 //!
 //! ```text
 //!   cn ──eth0/cn0── r ──home0/eth0── ha            (home 2001:db8:1::/64)
@@ -28,7 +31,8 @@ use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Stats};
+use mip6_common::dataplane::{ActivePath, DataPlane, DataPlaneConfig, PathChoice, Stats};
+use mip6_common::sys::netlink::Netlink;
 use mip6_common::wire::checksum;
 use mip6_testbed::harness::{Node, require_root};
 use support::{CN, COA, HA, HOA, TUN, Topo, ethtool};
@@ -48,19 +52,64 @@ fn topo(tag: &str) -> Topo {
     t
 }
 
-/// Both data planes, [`UNBOUND`] routed into the home agent's TUN device
-/// too, and the CN reaching the home address through them.
+/// Both data planes on `path`, [`UNBOUND`] routed into the home agent's
+/// TUN device too (without the encapsulation: it has no binding), and the
+/// CN reaching the home address through them.
 fn tunnel_up(
     t: &Topo,
+    path: ActivePath,
     ha_tweak: impl FnOnce(&mut DataPlaneConfig),
     mn_tweak: impl FnOnce(&mut DataPlaneConfig),
 ) -> (DataPlane, DataPlane) {
-    let ha = t.start_ha(ha_tweak);
+    let choice = match path {
+        ActivePath::Ebpf => PathChoice::Ebpf,
+        ActivePath::Tun => PathChoice::Tun,
+    };
+    let ha = t.start_ha(|c| {
+        c.path = choice;
+        ha_tweak(c);
+    });
+    assert_eq!(ha.path(), path, "{}", ha.path_reason());
     t.ha.sh(&format!("ip -6 route add {UNBOUND}/128 dev {TUN}"))
         .expect("UNBOUND into the TUN");
-    let mn = t.start_mn(mn_tweak);
+    let mn = t.start_mn(|c| {
+        c.path = choice;
+        mn_tweak(c);
+    });
+    assert_eq!(mn.path(), path, "{}", mn.path_reason());
     t.cn.wait_ping6(&HOA.to_string(), T).expect("tunnel up");
     (ha, mn)
+}
+
+/// One test per path.
+macro_rules! both_paths {
+    ($body:ident: $ebpf:ident, $tun:ident) => {
+        #[test]
+        fn $ebpf() {
+            mip6_common::require_root!();
+            $body(ActivePath::Ebpf);
+        }
+        #[test]
+        fn $tun() {
+            mip6_common::require_root!();
+            $body(ActivePath::Tun);
+        }
+    };
+}
+
+/// A lab tag unique to the test and the path.
+fn tag(base: &str, path: ActivePath) -> String {
+    format!("{base}-{}", path.name())
+}
+
+/// How many eBPF programs watch `node`'s eth0 (tcx ingress).
+fn classifiers(node: &Node) -> u32 {
+    node.run_in(|| {
+        let i = Netlink::new()?.link_index("eth0")?;
+        mip6_common::dataplane::tcx_ingress_programs(i)
+    })
+    .expect("enter")
+    .expect("query tcx")
 }
 
 /// Both data planes shut down, then the lab removed.
@@ -208,12 +257,12 @@ fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
     }
 }
 
-#[test]
-fn ping_tcp_unreachable_and_shutdown() {
-    mip6_common::require_root!();
-    let t = topo("dp-basic");
+both_paths!(ping_tcp_unreachable_and_shutdown: ping_tcp_unreachable_and_shutdown_ebpf, ping_tcp_unreachable_and_shutdown_tun);
+
+fn ping_tcp_unreachable_and_shutdown(path: ActivePath) {
+    let t = topo(&tag("dp-basic", path));
     // The CN reaches the home address through the tunnel.
-    let (ha, mn) = tunnel_up(&t, |c| c.hop_limit = 33, |_| {});
+    let (ha, mn) = tunnel_up(&t, path, |c| c.hop_limit = 33, |_| {});
     assert!(ha.offload(), "offload is the default");
     let before_ha = ha.binding_stats(HOA).expect("binding");
     let before_mn = mn.binding_stats(HOA).expect("binding");
@@ -284,10 +333,19 @@ fn ping_tcp_unreachable_and_shutdown() {
     tcp_exchange(&t.cn, &t.mn, 5001, 4 << 20);
     let s = ha.stats();
     assert!(s.encap.bytes > 4 << 20, "{s:#?}");
-    // The HA's TUN handed over TCP super-packets; the MN's got joined ones.
-    assert!(s.gso_packets > 0, "{s:#?}");
     let m = mn.stats();
-    assert!(m.gro_packets > 0, "{m:#?}");
+    if path == ActivePath::Tun {
+        // The HA's TUN handed over TCP super-packets; the MN's got joined
+        // ones.
+        assert!(s.gso_packets > 0, "{s:#?}");
+        assert!(m.gro_packets > 0, "{m:#?}");
+    } else {
+        // The kernel carried the bulk both ways, at both ends.
+        for st in [&s, &m] {
+            assert!(st.kernel_encap.bytes > 4 << 20, "{st:#?}");
+            assert!(st.kernel_decap.bytes > 4 << 20, "{st:#?}");
+        }
+    }
     let spoof_like = s.drops.spoofed + s.drops.malformed + s.drops.send_error;
     assert_eq!(spoof_like, 0, "{s:#?}");
 
@@ -303,6 +361,10 @@ fn ping_tcp_unreachable_and_shutdown() {
 
     // Shutdown stops the threads at once and removes both TUN devices.
     assert!(link_exists(&t.ha, TUN) && link_exists(&t.mn, TUN));
+    if path == ActivePath::Ebpf {
+        assert_eq!(classifiers(&t.ha), 1);
+        assert_eq!(classifiers(&t.mn), 1);
+    }
     let start = Instant::now();
     ha.shutdown().expect("ha shutdown");
     mn.shutdown().expect("mn shutdown");
@@ -313,16 +375,20 @@ fn ping_tcp_unreachable_and_shutdown() {
     // Its routes went with it.
     let routes = t.ha.cmd("ip -6 route show").expect("routes");
     assert!(!routes.contains(TUN), "{routes}");
+    // And no classifier stays behind.
+    for n in [&t.ha, &t.mn] {
+        assert_eq!(classifiers(n), 0);
+    }
     let _ = &t.r;
     t.lab.cleanup().expect("cleanup");
 }
 
-#[test]
-fn spoofed_sources_and_a_move() {
-    mip6_common::require_root!();
-    let t = topo("dp-move");
+both_paths!(spoofed_sources_and_a_move: spoofed_sources_and_a_move_ebpf, spoofed_sources_and_a_move_tun);
+
+fn spoofed_sources_and_a_move(path: ActivePath) {
+    let t = topo(&tag("dp-move", path));
     // Two TUN queues, two encapsulating threads.
-    let (ha, mn) = tunnel_up(&t, |c| c.queues = 2, |_| {});
+    let (ha, mn) = tunnel_up(&t, path, |c| c.queues = 2, |_| {});
 
     // A tunnel packet from the CN claiming to come from the HoA: the outer
     // source is not the registered care-of address.
@@ -364,19 +430,29 @@ fn spoofed_sources_and_a_move() {
     });
     assert_eq!(s.binding(HOA).expect("binding").remote, COA2);
 
-    // The old address disappears before the MN switches: sending with it
-    // fails (EINVAL), counted, and the thread lives on.
+    // The old address disappears before the MN switches. User space:
+    // sending with it fails (EINVAL), counted, and the thread lives on.
+    // eBPF: the kernel routes what the program encapsulated by its outer
+    // source, which need not be an address of the node; the home agent
+    // refuses it.
     t.mn.sh(&format!("ip -6 addr del {COA}/64 dev eth0"))
         .expect("remove the old CoA");
     let before_mn = mn.stats();
+    let before_ha = ha.stats();
     assert!(
         !t.cn
             .ping6(&HOA.to_string(), Duration::from_secs(1))
             .expect("ping")
     );
-    wait_stats(&mn, "a send error", |s| {
-        s.drops.send_error > before_mn.drops.send_error
-    });
+    if path == ActivePath::Tun {
+        wait_stats(&mn, "a send error", |s| {
+            s.drops.send_error > before_mn.drops.send_error
+        });
+    } else {
+        wait_stats(&ha, "answers from the removed CoA refused", |s| {
+            s.drops.spoofed > before_ha.drops.spoofed
+        });
+    }
 
     // The MN moves to the new address: no restart, next packet.
     mn.set_local(COA2).expect("set_local");
@@ -387,12 +463,12 @@ fn spoofed_sources_and_a_move() {
     tear_down(t, ha, mn);
 }
 
-#[test]
-fn packet_too_big() {
-    mip6_common::require_root!();
-    let t = topo("dp-ptb");
+both_paths!(packet_too_big: packet_too_big_ebpf, packet_too_big_tun);
+
+fn packet_too_big(path: ActivePath) {
+    let t = topo(&tag("dp-ptb", path));
     // No offload here, and the kernel-built header: the plain path.
-    let (ha, mn) = tunnel_up(&t, |c| c.offload = false, |c| c.offload = false);
+    let (ha, mn) = tunnel_up(&t, path, |c| c.offload = false, |c| c.offload = false);
 
     // 1500 octets into a 1460 TUN: the HA's kernel answers itself.
     let out = ping_hoa_df(&t.cn, &["-c", "1", "-W", "3"], 1452);
@@ -466,17 +542,15 @@ fn nstat(node: &Node, name: &str) -> u64 {
 /// takes every segment with a good checksum. The HA's outer interface
 /// does no TSO and no checksum offload, so its kernel cuts and checksums
 /// in software and the CN really verifies what we wrote.
-#[test]
-fn large_tunnel_packets() {
-    mip6_common::require_root!();
+fn large_tunnel_packets(path: ActivePath) {
     for offload in [true, false] {
-        let t = topo(if offload { "dp-large" } else { "dp-large-cut" });
+        let t = topo(&tag(if offload { "dp-large" } else { "dp-cut" }, path));
         t.ha.run_in(|| {
             ethtool::set("eth0", ethtool::STSO, false);
             ethtool::set("eth0", ethtool::STXCSUM, false);
         })
         .expect("enter ha");
-        let (ha, mn) = tunnel_up(&t, |c| c.offload = offload, |c| c.offload = offload);
+        let (ha, mn) = tunnel_up(&t, path, |c| c.offload = offload, |c| c.offload = offload);
         let segs = nstat(&t.cn, "TcpInSegs");
         let bad = nstat(&t.cn, "TcpInCsumErrors");
         let before = ha.stats();
@@ -506,7 +580,7 @@ fn large_tunnel_packets() {
         // the CN verifies every one.
         tcp_exchange(&t.cn, &t.mn, 5005, 2 << 20);
         let s = ha.stats();
-        if offload {
+        if offload && path == ActivePath::Tun {
             assert!(s.gro_packets > 0, "{s:#?}");
         }
         assert_eq!(nstat(&t.cn, "TcpInCsumErrors"), bad, "bad checksums");
@@ -514,15 +588,18 @@ fn large_tunnel_packets() {
     }
 }
 
+both_paths!(large_tunnel_packets: large_tunnel_packets_ebpf, large_tunnel_packets_tun);
+
 #[test]
 fn outer_header_we_build() {
     mip6_common::require_root!();
     // The IPPROTO_RAW variant (kept for measurement) carries traffic too.
+    // (User space only: with eBPF the kernel builds it.)
     let t = topo("dp-hdr");
     let ours = |c: &mut DataPlaneConfig| {
         c.outer_header = mip6_common::dataplane::OuterHeader::Ours;
     };
-    let (ha, mn) = tunnel_up(&t, ours, ours);
+    let (ha, mn) = tunnel_up(&t, ActivePath::Tun, ours, ours);
     tcp_exchange(&t.cn, &t.mn, 5003, 1 << 20);
     let s = ha.stats();
     assert!(s.encap.packets > 0 && s.decap.packets > 0, "{s:#?}");

@@ -22,6 +22,45 @@ pub enum Mode {
     },
 }
 
+/// Which data plane carries the tunnel (`data_plane:` in both daemons'
+/// configuration files).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum PathChoice {
+    /// The eBPF kernel fast path if this kernel takes it, else the
+    /// user-space TUN path. The default.
+    #[default]
+    Auto,
+    /// The eBPF kernel fast path, or fail to start.
+    Ebpf,
+    /// The user-space TUN path only.
+    Tun,
+}
+
+impl PathChoice {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Ebpf => "ebpf",
+            Self::Tun => "tun",
+        }
+    }
+}
+
+impl std::str::FromStr for PathChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "ebpf" => Ok(Self::Ebpf),
+            "tun" => Ok(Self::Tun),
+            _ => Err(format!("{s:?} is not one of auto, ebpf, tun")),
+        }
+    }
+}
+
 /// Who builds the outer IPv6 header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OuterHeader {
@@ -66,12 +105,15 @@ pub struct DataPlaneConfig {
     /// cut them up here: far fewer reads per byte.
     pub offload: bool,
     pub outer_header: OuterHeader,
+    /// The eBPF kernel fast path in front of the TUN path, or not.
+    pub path: PathChoice,
 }
 
 impl DataPlaneConfig {
     /// Defaults: MTU 1460, hop limit 64, inner traffic class copied, one
     /// queue, batches of 64, 4 MiB socket buffers, Destination Unreachable
-    /// on, offload on, kernel-built outer header.
+    /// on, offload on, kernel-built outer header, the eBPF fast path
+    /// where the kernel takes it.
     pub fn new(tun_name: &str, local: Ipv6Addr, mode: Mode) -> Self {
         Self {
             tun_name: tun_name.to_owned(),
@@ -86,6 +128,7 @@ impl DataPlaneConfig {
             unreachable: true,
             offload: true,
             outer_header: OuterHeader::Kernel,
+            path: PathChoice::Auto,
         }
     }
 

@@ -88,7 +88,12 @@ pub(crate) fn run(e: &Engine) {
         if r.error {
             // Both the error queue and a pending socket error make poll
             // report POLLERR: read both, or poll would spin.
-            let n = e.sock.drain_errors() + u64::from(e.sock.take_error());
+            let mut too_big = |dst: Ipv6Addr, mtu: u32| {
+                if let Some(f) = &e.fast {
+                    f.path_mtu(dst, mtu);
+                }
+            };
+            let n = e.sock.drain_errors(&mut too_big) + u64::from(e.sock.take_error());
             e.counters.icmp_errors.fetch_add(n, Relaxed);
         }
         if !r.readable {

@@ -73,6 +73,7 @@
 
 mod config;
 mod decap;
+mod ebpf;
 mod encap;
 mod gro;
 mod gso;
@@ -91,9 +92,11 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-pub use config::{DataPlaneConfig, Mode, OuterHeader};
+pub use config::{DataPlaneConfig, Mode, OuterHeader, PathChoice};
+pub use ebpf::tcx_ingress_programs;
 pub use stats::{BindingStats, DropReason, Drops, Stats, Traffic};
 
+use crate::sys::netlink::RouteEncap;
 use crate::sys::tun::{Tun, TunOptions};
 use crate::wire::tunnel::TrafficClass;
 use snapshot::Shared;
@@ -176,6 +179,8 @@ pub(crate) struct Engine {
     stopping: AtomicBool,
     /// Held while the socket is switched to fragmenting (rare).
     pub(crate) frag_lock: Mutex<()>,
+    /// The eBPF kernel fast path in front of this one, if any.
+    pub(crate) fast: Option<ebpf::FastPath>,
 }
 
 impl Engine {
@@ -241,6 +246,24 @@ fn eventfd() -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// Which path carries the tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ActivePath {
+    /// eBPF in the kernel, the user-space path for what it hands over.
+    Ebpf,
+    /// The user-space TUN path alone.
+    Tun,
+}
+
+impl ActivePath {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ebpf => "ebpf",
+            Self::Tun => "tun",
+        }
+    }
+}
+
 /// A running tunnel data plane. Dropping it shuts it down like
 /// [`DataPlane::shutdown`] (errors then go unreported).
 pub struct DataPlane {
@@ -249,6 +272,7 @@ pub struct DataPlane {
     tun_name: String,
     tun_index: u32,
     offload: bool,
+    why: String,
 }
 
 impl fmt::Debug for DataPlane {
@@ -304,6 +328,36 @@ impl DataPlane {
             );
         }
         let tun_index = tun.index();
+        let (fast, why) = match config.path {
+            PathChoice::Tun => (None, "data_plane: tun".to_owned()),
+            choice => match ebpf::FastPath::start(&config, tun_index) {
+                Ok(f) => {
+                    let why = format!(
+                        "data_plane: {}; the kernel takes lwt_xmit routes and tcx \
+                         (decapsulating on {} interface(s))",
+                        choice.name(),
+                        f.interfaces()
+                    );
+                    (Some(f), why)
+                }
+                Err(e) if choice == PathChoice::Ebpf => {
+                    return Err(DataPlaneError::Io {
+                        what: "eBPF data plane (data_plane: ebpf)".into(),
+                        source: e,
+                    });
+                }
+                Err(e) => (
+                    None,
+                    format!(
+                        "data_plane: auto, and this kernel refused the eBPF fast path: {}",
+                        e.to_string().lines().next().unwrap_or_default()
+                    ),
+                ),
+            },
+        };
+        if let Some(f) = &fast {
+            f.set_bindings(&table.iter().map(|(h, b)| (*h, b.remote)).collect());
+        }
         let engine = Arc::new(Engine {
             mode: config.mode,
             batch: config.batch,
@@ -319,6 +373,7 @@ impl DataPlane {
             stop: eventfd().map_err(io_err("eventfd"))?,
             stopping: AtomicBool::new(false),
             frag_lock: Mutex::new(()),
+            fast,
         });
         let mut dp = Self {
             engine,
@@ -326,6 +381,7 @@ impl DataPlane {
             tun_name: config.tun_name.clone(),
             tun_index,
             offload: config.offload,
+            why,
         };
         for q in 0..config.queues {
             let e = Arc::clone(&dp.engine);
@@ -364,6 +420,9 @@ impl DataPlane {
             );
         }
         self.engine.table.store(Arc::new(table));
+        if let Some(f) = &self.engine.fast {
+            f.set_bindings(&bindings);
+        }
     }
 
     /// The bindings in force.
@@ -385,6 +444,15 @@ impl DataPlane {
             self.engine.sock.rebind(addr)?;
         }
         self.engine.local.store(Arc::new(addr));
+        if let Some(f) = &self.engine.fast {
+            f.set_local((!addr.is_unspecified()).then_some(addr));
+            if !self.engine.is_ha() {
+                // A care-of address may be on an interface that came
+                // after the start.
+                f.attach_links()
+                    .map_err(|e| io::Error::new(e.kind(), format!("eBPF decapsulation: {e}")))?;
+            }
+        }
         Ok(())
     }
 
@@ -397,6 +465,9 @@ impl DataPlane {
     pub fn set_mtu(&self, mtu: u32) -> io::Result<()> {
         self.engine.tun.set_mtu(mtu)?;
         self.engine.mtu.store(mtu, Ordering::Relaxed);
+        if let Some(f) = &self.engine.fast {
+            f.set_tunnel_mtu(mtu);
+        }
         Ok(())
     }
 
@@ -410,10 +481,39 @@ impl DataPlane {
         let table = self.engine.table.load();
         let mut bindings: Vec<BindingStats> = table
             .iter()
-            .map(|(h, b)| BindingStats::new(*h, b.remote, &b.flows))
+            .map(|(h, b)| self.with_kernel(BindingStats::new(*h, b.remote, &b.flows)))
             .collect();
         bindings.sort_by_key(|b| b.home_address);
-        self.engine.counters.read(bindings)
+        let mut s = self.engine.counters.read(bindings);
+        if let Some(f) = &self.engine.fast {
+            let (e, d) = f.total();
+            s.kernel_encap = e;
+            s.kernel_decap = d;
+            s.encap.add(e);
+            s.decap.add(d);
+            let c = f.counters();
+            s.drops.add_kernel(&c);
+            s.to_user_space = c[ebpf::SLOW_NO_BINDING]
+                + c[ebpf::SLOW_TOO_BIG]
+                + c[ebpf::SLOW_ENCAP_FAILED]
+                + c[ebpf::SLOW_NOT_FROM_HOA];
+            s.kernel_errors = f.errors.load(Ordering::Relaxed);
+        }
+        s
+    }
+
+    /// `b` with what the kernel fast path carried for it added.
+    fn with_kernel(&self, mut b: BindingStats) -> BindingStats {
+        if let Some((e, d)) = self
+            .engine
+            .fast
+            .as_ref()
+            .and_then(|f| f.flows(&b.home_address))
+        {
+            b.encap.add(e);
+            b.decap.add(d);
+        }
+        b
     }
 
     /// The counters of one binding.
@@ -421,12 +521,38 @@ impl DataPlane {
         let table = self.engine.table.load();
         table
             .get(&home_address)
-            .map(|b| BindingStats::new(home_address, b.remote, &b.flows))
+            .map(|b| self.with_kernel(BindingStats::new(home_address, b.remote, &b.flows)))
     }
 
     /// Drops by reason.
     pub fn drops(&self) -> Drops {
-        self.engine.counters.drops()
+        let mut d = self.engine.counters.drops();
+        if let Some(f) = &self.engine.fast {
+            d.add_kernel(&f.counters());
+        }
+        d
+    }
+
+    /// Which path carries the tunnel.
+    pub fn path(&self) -> ActivePath {
+        if self.engine.fast.is_some() {
+            ActivePath::Ebpf
+        } else {
+            ActivePath::Tun
+        }
+    }
+
+    /// Why that path: one line for the log.
+    pub fn path_reason(&self) -> &str {
+        &self.why
+    }
+
+    /// What routes into the TUN device must carry for the kernel fast
+    /// path to encapsulate (`None` on the TUN path): the home agent's
+    /// `HoA/128` routes, the mobile node's default route from the home
+    /// address. A route without it still works, through user space.
+    pub fn route_encap(&self) -> Option<RouteEncap> {
+        self.engine.fast.as_ref().map(ebpf::FastPath::route_encap)
     }
 
     /// The TUN device's name.

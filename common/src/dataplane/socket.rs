@@ -211,7 +211,10 @@ impl TunnelSocket {
     }
 
     /// Reads and discards the error queue; returns how many errors it held.
-    pub(crate) fn drain_errors(&self) -> u64 {
+    /// Each one saying a tunnel packet was too big (a Packet Too Big from
+    /// the path, or the kernel's own EMSGSIZE) is reported to `too_big`
+    /// with the destination and the MTU it gave.
+    pub(crate) fn drain_errors(&self, too_big: &mut dyn FnMut(Ipv6Addr, u32)) -> u64 {
         let mut n = 0;
         let mut data = [0u8; 256];
         let mut control = [0u64; 32];
@@ -220,8 +223,12 @@ impl TunnelSocket {
                 iov_base: data.as_mut_ptr().cast(),
                 iov_len: data.len(),
             };
+            // SAFETY: sockaddr_in6 is plain old data.
+            let mut name: libc::sockaddr_in6 = unsafe { mem::zeroed() };
             // SAFETY: msghdr is plain old data.
             let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+            msg.msg_name = (&raw mut name).cast();
+            msg.msg_namelen = mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
             msg.msg_iov = &raw mut iov;
             msg.msg_iovlen = 1;
             msg.msg_control = control.as_mut_ptr().cast();
@@ -238,8 +245,36 @@ impl TunnelSocket {
                 return n;
             }
             n += 1;
+            if let Some(mtu) = too_big_mtu(&msg) {
+                too_big(Ipv6Addr::from(name.sin6_addr.s6_addr), mtu);
+            }
         }
     }
+}
+
+/// The MTU of an IPV6_RECVERR message saying EMSGSIZE.
+fn too_big_mtu(msg: &libc::msghdr) -> Option<u32> {
+    // SAFETY: the CMSG macros walk the control buffer `msg` describes,
+    // which recvmsg filled; reads stay within each header's length.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            let h = &*c;
+            let len = h.cmsg_len as usize;
+            if h.cmsg_level == libc::IPPROTO_IPV6
+                && h.cmsg_type == libc::IPV6_RECVERR
+                && len >= libc::CMSG_LEN(mem::size_of::<libc::sock_extended_err>() as u32) as usize
+            {
+                let e: libc::sock_extended_err =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if e.ee_errno == libc::EMSGSIZE as u32 && e.ee_info >= 1280 {
+                    return Some(e.ee_info);
+                }
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    None
 }
 
 /// Room for IPV6_PKTINFO (20 octets) and IPV6_TCLASS (an int), each

@@ -163,6 +163,7 @@ impl Counters {
             gro_segments: self.gro_segments.load(Relaxed),
             large_packets: self.large_packets.load(Relaxed),
             bindings,
+            ..Stats::default()
         }
     }
 }
@@ -172,6 +173,13 @@ impl Counters {
 pub struct Traffic {
     pub packets: u64,
     pub bytes: u64,
+}
+
+impl Traffic {
+    pub(crate) fn add(&mut self, o: Traffic) {
+        self.packets += o.packets;
+        self.bytes += o.bytes;
+    }
 }
 
 /// Drops by reason (see [`DropReason`]).
@@ -188,6 +196,24 @@ pub struct Drops {
 }
 
 impl Drops {
+    /// Adds the kernel fast path's drops (its `counters` map: slots in
+    /// the order of [`DropReason::ALL`]).
+    pub(crate) fn add_kernel(&mut self, c: &[u64]) {
+        for r in DropReason::ALL {
+            let v = c.get(r.index()).copied().unwrap_or(0);
+            match r {
+                DropReason::NoBinding => self.no_binding += v,
+                DropReason::Spoofed => self.spoofed += v,
+                DropReason::TooBig => self.too_big += v,
+                DropReason::SendError => self.send_error += v,
+                DropReason::Malformed => self.malformed += v,
+                DropReason::NotUnicast => self.not_unicast += v,
+                DropReason::TunWrite => self.tun_write += v,
+                DropReason::EcnDrop => self.ecn_drop += v,
+            }
+        }
+    }
+
     /// All drops.
     pub fn total(&self) -> u64 {
         self.no_binding
@@ -273,6 +299,15 @@ pub struct Stats {
     pub large_packets: u64,
     /// Per binding, sorted by home address.
     pub bindings: Vec<BindingStats>,
+    /// Of `encap`: what the eBPF fast path encapsulated in the kernel.
+    pub kernel_encap: Traffic,
+    /// Of `decap`: what the eBPF fast path decapsulated in the kernel.
+    pub kernel_decap: Traffic,
+    /// Packets the eBPF fast path left to the user-space path (no binding,
+    /// larger than a narrowed path, encapsulation refused).
+    pub to_user_space: u64,
+    /// eBPF map updates the kernel refused.
+    pub kernel_errors: u64,
 }
 
 impl Stats {

@@ -19,6 +19,7 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 
 use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
+use mip6_common::sys::netlink::{Netlink, RouteSpec};
 use mip6_testbed::harness::{Lab, Node, NodeOptions};
 
 pub const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 3, 0, 0, 0, 0, 5);
@@ -90,10 +91,20 @@ impl Topo {
             .run_in(move || DataPlane::start(cfg))
             .expect("enter ha")
             .expect("start the home agent data plane");
-        self.ha
-            .sh(&format!("ip -6 route add {HOA}/128 dev {TUN}"))
-            .expect("route into the TUN");
         dp.set_bindings(Arc::new(HashMap::from([(HOA, COA)])));
+        let encap = dp.route_encap();
+        self.ha
+            .run_in(move || {
+                let mut nl = Netlink::new()?;
+                let tun = nl.link_index(TUN)?;
+                nl.add_route(&RouteSpec {
+                    oif: Some(tun),
+                    encap,
+                    ..RouteSpec::new(HOA, 128)
+                })
+            })
+            .expect("enter ha")
+            .expect("route into the TUN");
         dp
     }
 
@@ -116,11 +127,22 @@ impl Topo {
             .expect("enter mn")
             .expect("start the mobile node data plane");
         self.mn
-            .sh(&format!(
-                "ip -6 addr add {HOA}/128 dev {TUN} nodad && \
-                 ip -6 route add default dev {TUN} src {HOA}"
-            ))
+            .sh(&format!("ip -6 addr add {HOA}/128 dev {TUN} nodad"))
             .expect("home address on the TUN");
+        let encap = dp.route_encap();
+        self.mn
+            .run_in(move || {
+                let mut nl = Netlink::new()?;
+                let tun = nl.link_index(TUN)?;
+                nl.add_route(&RouteSpec {
+                    oif: Some(tun),
+                    src: Some(HOA),
+                    encap,
+                    ..RouteSpec::new(Ipv6Addr::UNSPECIFIED, 0)
+                })
+            })
+            .expect("enter mn")
+            .expect("default route into the TUN");
         dp
     }
 }

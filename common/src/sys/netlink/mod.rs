@@ -26,7 +26,7 @@ use nix::sys::socket::{
 pub use addr::{AddrFlags, AddrOptions, AddressInfo};
 pub use link::{LinkInfo, OperState};
 pub use monitor::{AddressEvent, LinkEvent, LinkMonitor, MonitorEvent};
-pub use route::{RouteSpec, RuleSpec, TABLE_MAIN};
+pub use route::{RouteEncap, RouteSpec, RuleSpec, TABLE_MAIN};
 
 use msg::{MsgBuilder, c};
 

@@ -37,6 +37,62 @@ pub struct RouteSpec {
     pub protocol: u8,
     /// Replace an existing route (NLM_F_REPLACE) instead of failing EEXIST.
     pub replace: bool,
+    /// A lightweight tunnel on the route (additions only).
+    pub encap: Option<RouteEncap>,
+}
+
+/// A lightweight tunnel (RTA_ENCAP): `encap bpf xmit fd FD headroom N`,
+/// an eBPF `lwt_xmit` program run for every packet the route sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteEncap {
+    /// The loaded program; the route takes its own reference.
+    pub prog_fd: i32,
+    /// Its name, as `ip route` shows it (the kernel requires one).
+    pub name: String,
+    /// Octets the program may push (LWT_BPF_XMIT_HEADROOM); the kernel
+    /// takes them off the route's MTU.
+    pub headroom: u32,
+}
+
+impl RouteEncap {
+    /// RTA_ENCAP_TYPE and the nested RTA_ENCAP payload (linux/lwtunnel.h).
+    fn attrs(&self, m: MsgBuilder) -> MsgBuilder {
+        const RTA_ENCAP_TYPE: u16 = 21;
+        const RTA_ENCAP: u16 = 22;
+        const LWTUNNEL_ENCAP_BPF: u16 = 6;
+        const LWT_BPF_XMIT: u16 = 3;
+        const LWT_BPF_XMIT_HEADROOM: u16 = 4;
+        const LWT_BPF_PROG_FD: u16 = 1;
+        const LWT_BPF_PROG_NAME: u16 = 2;
+        const NLA_F_NESTED: u16 = 0x8000;
+        let mut name = self.name.as_bytes().to_vec();
+        name.push(0);
+        let prog = [
+            nested_attr(LWT_BPF_PROG_FD, &self.prog_fd.to_ne_bytes()),
+            nested_attr(LWT_BPF_PROG_NAME, &name),
+        ]
+        .concat();
+        let mut encap = nested_attr(LWT_BPF_XMIT | NLA_F_NESTED, &prog);
+        if self.headroom > 0 {
+            encap.extend(nested_attr(
+                LWT_BPF_XMIT_HEADROOM,
+                &self.headroom.to_ne_bytes(),
+            ));
+        }
+        m.attr(RTA_ENCAP_TYPE, &LWTUNNEL_ENCAP_BPF.to_ne_bytes())
+            .attr(RTA_ENCAP | NLA_F_NESTED, &encap)
+    }
+}
+
+/// One attribute (struct rtattr) with its padding, for nesting.
+fn nested_attr(ty: u16, payload: &[u8]) -> Vec<u8> {
+    let len = u16::try_from(4 + payload.len()).unwrap_or(u16::MAX);
+    let mut v = Vec::with_capacity(super::msg::align(4 + payload.len()));
+    v.extend_from_slice(&len.to_ne_bytes());
+    v.extend_from_slice(&ty.to_ne_bytes());
+    v.extend_from_slice(payload);
+    v.resize(super::msg::align(v.len()), 0);
+    v
 }
 
 impl RouteSpec {
@@ -53,6 +109,7 @@ impl RouteSpec {
             src: None,
             protocol: c::RTPROT_STATIC,
             replace: false,
+            encap: None,
         }
     }
 
@@ -121,6 +178,9 @@ impl RouteSpec {
             }
             if let Some(e) = self.expires {
                 m = m.attr_u32(c::RTA_EXPIRES, super::addr::lifetime_secs(Some(e)));
+            }
+            if let Some(e) = &self.encap {
+                m = e.attrs(m);
             }
         }
         m
