@@ -20,6 +20,7 @@ PACKAGES=(
   iperf3 tcpdump tshark              # traffic, captures, Wireshark's dissector in tests
   python3 python3-venv               # .venv with scapy (interop tests)
   ca-certificates gcc libc6-dev      # pip over https; linker and C for ring
+  dnsmasq-base kea-dhcp6-server      # DHCPv6 servers for the care-of address tests and testbed links
   clang llvm libbpf-dev              # the eBPF data plane's programs (common/bpf), built by build.rs
 )
 SCAPY_VERSION=2.8.0

@@ -7,6 +7,7 @@
 pub mod addr;
 pub mod binding;
 pub mod dataplane;
+pub mod dhcp6;
 pub mod radv;
 pub mod slaac;
 pub mod sys;

@@ -30,6 +30,9 @@ struct Entry {
     /// RFC 8981 caps: never valid or preferred beyond these, whatever RAs say.
     temp_caps: Option<(Instant, Instant)>,
     regen_at: Option<Instant>,
+    /// Handed out by someone else (a DHCPv6 lease): no identifier of ours
+    /// to regenerate on a conflict, lifetimes not taken from RAs.
+    managed: bool,
 }
 
 #[derive(Debug)]
@@ -323,6 +326,33 @@ impl Slaac {
             temp_caps = Some((vcap, pcap));
             regen_at = preferred_until.map(|p| p.checked_sub(self.regen_advance()).unwrap_or(now));
         }
+        self.push_entry(
+            now,
+            Entry {
+                info: AddrInfo {
+                    addr,
+                    prefix_len: 64,
+                    link_local,
+                    state: AddrState::Tentative,
+                    attempt,
+                    valid_until,
+                    preferred_until,
+                    created: now,
+                },
+                prefix,
+                dad: None,
+                installed: false,
+                temp_caps,
+                regen_at,
+                managed: false,
+            },
+            dad_delay,
+        );
+        Some(addr)
+    }
+
+    /// Starts DAD on `entry` (or skips it) and installs it when usable.
+    fn push_entry(&mut self, now: Instant, mut entry: Entry, dad_delay: Duration) {
         let state = if self.config.dad_transmits == 0 {
             AddrState::Preferred
         } else if self.config.optimistic {
@@ -330,6 +360,9 @@ impl Slaac {
         } else {
             AddrState::Tentative
         };
+        entry.info.state = state;
+        let addr = entry.info.addr;
+        let link_local = entry.info.link_local;
         let group = solicited_node(&addr);
         if !self
             .entries
@@ -338,28 +371,11 @@ impl Slaac {
         {
             self.actions.push_back(Action::JoinGroup(group));
         }
-        let dad = (self.config.dad_transmits > 0).then(|| Dad {
+        entry.dad = (self.config.dad_transmits > 0).then(|| Dad {
             sent: 0,
             next: now + dad_delay,
             nonces: Vec::new(),
         });
-        let entry = Entry {
-            info: AddrInfo {
-                addr,
-                prefix_len: 64,
-                link_local,
-                state,
-                attempt,
-                valid_until,
-                preferred_until,
-                created: now,
-            },
-            prefix,
-            dad,
-            installed: false,
-            temp_caps,
-            regen_at,
-        };
         self.entries.push(entry);
         self.event(
             now,
@@ -374,7 +390,86 @@ impl Slaac {
             let idx = self.entries.len() - 1;
             self.install(now, idx);
         }
-        Some(addr)
+    }
+
+    /// Takes on an address someone else chose, a DHCPv6 lease (RFC 8415
+    /// 18.2.10.1): it goes through DAD, standard or optimistic, like our
+    /// own. A conflict ends in `DadConflict { retry: None }` and the address
+    /// is gone; the lease holder must Decline it. `false` if the address is
+    /// already managed here (its lifetimes are then updated).
+    pub fn add_managed_address(
+        &mut self,
+        now: Instant,
+        addr: Ipv6Addr,
+        prefix_len: u8,
+        valid: Duration,
+        preferred: Duration,
+    ) -> bool {
+        if let Some(idx) = self.entries.iter().position(|e| e.info.addr == addr) {
+            self.update_managed_address(now, idx, valid, preferred);
+            return false;
+        }
+        if !self.link_up || self.disabled {
+            return false;
+        }
+        self.push_entry(
+            now,
+            Entry {
+                info: AddrInfo {
+                    addr,
+                    prefix_len,
+                    link_local: false,
+                    state: AddrState::Tentative,
+                    attempt: 0,
+                    valid_until: Some(now + valid),
+                    preferred_until: Some(now + preferred),
+                    created: now,
+                },
+                prefix: addr,
+                dad: None,
+                installed: false,
+                temp_caps: None,
+                regen_at: None,
+                managed: true,
+            },
+            Duration::ZERO,
+        );
+        true
+    }
+
+    /// A renewed lease: its lifetimes are the server's word, no two-hour rule.
+    fn update_managed_address(
+        &mut self,
+        now: Instant,
+        idx: usize,
+        valid: Duration,
+        preferred: Duration,
+    ) {
+        let Some(e) = self.entries.get_mut(idx) else {
+            return;
+        };
+        e.info.valid_until = Some(now + valid);
+        e.info.preferred_until = Some(now + preferred);
+        let (state, installed) = (e.info.state, e.installed);
+        if state == AddrState::Deprecated && !preferred.is_zero() {
+            self.set_state(now, idx, AddrState::Preferred);
+        } else if state == AddrState::Preferred && preferred.is_zero() {
+            self.set_state(now, idx, AddrState::Deprecated);
+        }
+        if installed {
+            self.install(now, idx);
+        }
+    }
+
+    /// Gives back a managed address (lease released or declined).
+    pub fn remove_managed_address(&mut self, now: Instant, addr: Ipv6Addr) {
+        if let Some(idx) = self
+            .entries
+            .iter()
+            .position(|e| e.managed && e.info.addr == addr)
+        {
+            self.remove_entry(now, idx, AddrState::Invalid);
+        }
     }
 
     /// RFC 8981 3.8: REGEN_ADVANCE = 2 + TEMP_IDGEN_RETRIES *
@@ -745,7 +840,7 @@ impl Slaac {
             .entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| !e.info.link_local && e.prefix == prefix)
+            .filter(|(_, e)| !e.info.link_local && !e.managed && e.prefix == prefix)
             .map(|(i, _)| i)
             .collect();
         if existing.is_empty() {
@@ -856,6 +951,17 @@ impl Slaac {
         let Some(e) = self.remove_entry(now, idx, AddrState::Duplicate) else {
             return;
         };
+        if e.managed {
+            self.event(
+                now,
+                EventKind::DadConflict {
+                    addr: e.info.addr,
+                    attempt: e.info.attempt,
+                    retry: None,
+                },
+            );
+            return;
+        }
         let kind = self.iids.kind();
         if e.info.link_local && kind == IidKind::Eui64 {
             self.event(

@@ -731,3 +731,84 @@ fn dad_can_be_turned_off() {
             .any(|a| matches!(a, Action::SendDadProbe { .. }))
     );
 }
+
+#[test]
+fn managed_address_goes_through_dad_and_a_conflict_is_not_retried() {
+    let leased = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0x100);
+    let (mut s, t) = up_with_ll(IidKind::Stable, fast());
+    actions(&mut s);
+    assert!(s.add_managed_address(t, leased, 128, secs(200), secs(100)));
+    assert_eq!(state_of(&s, leased), Some(AddrState::Tentative));
+    s.handle_timeout(t);
+    let acts = actions(&mut s);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::SendDadProbe { target, .. } if *target == leased))
+    );
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::ConfigureAddress { .. })),
+        "not before DAD"
+    );
+    // An RA for the covering prefix does not touch the lease's lifetimes.
+    let mut p = pio(PREFIX_A, Some(30), Some(20));
+    p.autonomous = false;
+    s.handle_ra(t, &ra(vec![p]));
+    s.handle_ns(t + ms(10), Ipv6Addr::UNSPECIFIED, leased, None);
+    assert_eq!(state_of(&s, leased), None);
+    let ev = events(&mut s);
+    assert!(ev.iter().any(|e| e.kind
+        == EventKind::DadConflict {
+            addr: leased,
+            attempt: 0,
+            retry: None
+        }));
+    assert!(
+        !ev.iter()
+            .any(|e| matches!(e.kind, EventKind::GaveUp { .. }))
+    );
+    assert_eq!(
+        s.global_addresses().len(),
+        0,
+        "no identifier of ours replaces it"
+    );
+}
+
+#[test]
+fn managed_address_passes_dad_and_takes_renewed_lifetimes() {
+    let leased = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0x100);
+    let config = SlaacConfig {
+        optimistic: true,
+        ..fast()
+    };
+    let (mut s, t) = up_with_ll(IidKind::Stable, config);
+    actions(&mut s);
+    s.add_managed_address(t, leased, 128, secs(200), secs(100));
+    assert!(
+        actions(&mut s).contains(&Action::ConfigureAddress {
+            addr: leased,
+            prefix_len: 128,
+            valid: Some(secs(200)),
+            preferred: Some(secs(100)),
+            optimistic: true,
+        }),
+        "optimistic: usable at once"
+    );
+    run_until(&mut s, t + secs(2));
+    assert_eq!(state_of(&s, leased), Some(AddrState::Preferred));
+    // A Renew's Reply: the server's lifetimes, even shorter ones.
+    assert!(!s.add_managed_address(t + secs(50), leased, 128, secs(60), secs(30)));
+    assert!(actions(&mut s).contains(&Action::ConfigureAddress {
+        addr: leased,
+        prefix_len: 128,
+        valid: Some(secs(60)),
+        preferred: Some(secs(30)),
+        optimistic: false,
+    }));
+    s.remove_managed_address(t + secs(51), leased);
+    assert!(actions(&mut s).contains(&Action::RemoveAddress {
+        addr: leased,
+        prefix_len: 128
+    }));
+}
