@@ -8,6 +8,7 @@ pub mod addr;
 pub mod binding;
 pub mod dataplane;
 pub mod dhcp6;
+pub mod movement;
 pub mod radv;
 pub mod slaac;
 pub mod sys;
