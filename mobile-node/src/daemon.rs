@@ -2,7 +2,9 @@
 //!
 //! One thread runs the control plane as a poll(2) loop, in the style of
 //! `mip6-mn autoconf`: the sans-IO engines (one SLAAC/DAD engine per
-//! interface, the home registration) are driven by the clock and by what
+//! interface, the movement engine deciding where we are and what a move
+//! asks for ([`mip6_common::movement`]), the home registration) are driven
+//! by the clock and by what
 //! the sockets deliver (ND per interface, link changes from netlink, BAs on
 //! the protocol-43 socket, other Mobility Headers on the protocol-135 one),
 //! and their actions are carried out at once, in the same turn of the loop:
@@ -35,13 +37,13 @@ use mip6_common::binding::update_list::{
     Action as RegAction, EventKind as RegEvent, FailReason, HomeRegistration, RegistrationConfig,
     RegistrationState,
 };
+use mip6_common::movement::{Action as MoveAction, LinkView, Location, Movement, Readiness};
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
 use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
 use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
-use std::collections::HashSet;
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::AsRawFd;
@@ -63,43 +65,12 @@ const IDLE_WAKE: Duration = Duration::from_secs(5);
 /// Makes the data plane.
 pub type TunnelFactory = dyn Fn(&TunnelSettings) -> io::Result<Box<dyn TunnelPlane>>;
 
-/// Where the daemon is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Location {
-    /// No interface can carry the registration.
-    Detached,
-    Away {
-        iface: usize,
-        coa: Ipv6Addr,
-    },
-    Home {
-        iface: usize,
-    },
-}
-
 /// Where the home address is configured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum HoaPlace {
     Nowhere,
     Tun,
     Phys(usize),
-}
-
-/// A deregistration from home waiting for the home address.
-#[derive(Debug, Clone, Copy)]
-struct HomeWait {
-    iface: usize,
-    deadline: Instant,
-    ready: bool,
-}
-
-/// A new care-of address whose BU waits for the kernel to take packets to
-/// it (see [`Daemon::care_of_address_ready`]).
-#[derive(Debug, Clone, Copy)]
-struct CoaWait {
-    index: u32,
-    coa: Ipv6Addr,
-    deadline: Instant,
 }
 
 /// What the status shows of the discovery beyond the engine's state.
@@ -145,15 +116,8 @@ pub struct Daemon {
     /// interface of the care-of address they come from.
     dhaad_sock: Option<(usize, NdSocket)>,
     dhaad_log: DhaadLog,
-    /// At home, the deregistration waits until the kernel has finished
-    /// adding the home address to this interface (or this deadline): see
-    /// [`Daemon::home_address_ready`].
-    home_wait: Option<HomeWait>,
-    coa_wait: Option<CoaWait>,
-    /// Addresses the kernel reported usable (RTM_NEWADDR, not tentative)
-    /// and has not removed since: (interface index, address).
-    kernel_ready: HashSet<(u32, Ipv6Addr)>,
-    location: Location,
+    /// Where we are and what a move asks for (the sans-IO engine).
+    movement: Movement,
     hoa_on: HoaPlace,
     main_routes: Vec<RouteSpec>,
     history: History,
@@ -162,8 +126,6 @@ pub struct Daemon {
     published: Published,
     counters: Counters,
     last_bu: Option<(Instant, Ipv6Addr)>,
-    /// The care-of address of the last handover away from home.
-    last_coa: Option<Ipv6Addr>,
     stopping: bool,
     torn_down: bool,
     buf: Vec<u8>,
@@ -175,7 +137,7 @@ impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
             .field("cfg", &self.cfg)
-            .field("location", &self.location)
+            .field("location", &self.movement.location())
             .field("hoa_on", &self.hoa_on)
             .finish_non_exhaustive()
     }
@@ -259,9 +221,7 @@ impl Daemon {
             dhaad,
             dhaad_sock: None,
             dhaad_log: DhaadLog::default(),
-            home_wait: None,
-            coa_wait: None,
-            kernel_ready: HashSet::new(),
+            movement: Movement::new(cfg.home_address, HOA_READY_WAIT, ha.is_some()),
             clock: WallClock::now(),
             started: now,
             nl,
@@ -273,7 +233,6 @@ impl Daemon {
             tun_index: 0,
             ifaces: Vec::new(),
             reg,
-            location: Location::Detached,
             hoa_on: HoaPlace::Nowhere,
             main_routes: Vec::new(),
             history: History::new(),
@@ -282,7 +241,6 @@ impl Daemon {
             published: Arc::new(Mutex::new(None)),
             counters: Counters::default(),
             last_bu: None,
-            last_coa: None,
             last_failure: None,
             stopping: false,
             torn_down: false,
@@ -418,8 +376,7 @@ impl Daemon {
                 .filter_map(ManagedIface::poll_timeout)
                 .chain(self.reg.poll_timeout())
                 .chain(self.dhaad.as_ref().and_then(Discovery::poll_timeout))
-                .chain(self.home_wait.map(|w| w.deadline))
-                .chain(self.coa_wait.map(|w| w.deadline))
+                .chain(self.movement.poll_timeout())
                 .chain(deadline)
             {
                 wake = wake.min(t);
@@ -487,10 +444,10 @@ impl Daemon {
         }
         // RFC 6275 11.7.1: no binding outlives its care-of address; RAs
         // extend the address, so the limit is taken afresh every turn.
-        if let Location::Away { iface, coa } = self.location {
+        if let Location::Away { link, coa } = self.movement.location() {
             let valid = self
                 .ifaces
-                .get(iface)
+                .get(link)
                 .and_then(|f| f.valid_until(&coa))
                 .map(|t| t.saturating_duration_since(now));
             self.reg.set_coa_lifetime(now, coa, valid);
@@ -500,9 +457,8 @@ impl Daemon {
             d.handle_timeout(now);
         }
         if !self.stopping {
+            self.movement.handle_timeout(now);
             self.evaluate(now);
-            self.home_address_ready(now);
-            self.care_of_address_ready(now);
         }
         self.drain_dhaad(now);
         self.drain_registration(now);
@@ -524,18 +480,9 @@ impl Daemon {
                     }
                 }
                 Ok(MonitorEvent::Address(a)) => {
-                    if a.removed || a.flags.tentative() {
-                        self.kernel_ready.remove(&(a.index, a.addr));
-                    } else {
-                        self.kernel_ready.insert((a.index, a.addr));
-                    }
-                    if let Some(w) = &mut self.home_wait
-                        && !a.removed
-                        && !a.flags.tentative()
-                        && a.addr == self.cfg.home_address
-                        && self.ifaces.get(w.iface).is_some_and(|f| f.index == a.index)
-                    {
-                        w.ready = true;
+                    if let Some(link) = self.ifaces.iter().position(|f| f.index == a.index) {
+                        let usable = !a.removed && !a.flags.tentative();
+                        self.movement.address_changed(now, link, a.addr, usable);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -552,54 +499,92 @@ impl Daemon {
         }
     }
 
-    /// The best interface decides where we are.
-    fn choose(&self) -> Location {
-        let mut best: Option<(i32, usize)> = None;
-        for (i, f) in self.ifaces.iter().enumerate() {
-            let eligible = f.at_home(&self.cfg) || f.coa_candidate(&self.cfg).is_some();
-            if eligible && best.is_none_or(|(p, _)| f.priority > p) {
-                best = Some((f.priority, i));
-            }
-        }
-        match best {
-            None => Location::Detached,
-            Some((_, i)) if self.ifaces[i].at_home(&self.cfg) => Location::Home { iface: i },
-            Some((_, i)) => match self.ifaces[i].coa_candidate(&self.cfg) {
-                Some(coa) => Location::Away { iface: i, coa },
-                None => Location::Detached,
-            },
-        }
-    }
-
     fn set_tunnel_local(&self, local: Option<Ipv6Addr>) {
         if let Some(t) = &self.tunnel {
             t.set_local(local);
         }
     }
 
+    /// Tells the movement engine what the interfaces look like now and
+    /// carries out what it decides. Why the BU and the deregistration wait
+    /// for the kernel's address report: [`mip6_common::movement`].
     fn evaluate(&mut self, now: Instant) {
-        let target = self.choose();
-        if target == self.location {
-            if let Location::Home { iface } = target {
-                self.refresh_home_route(iface);
-            }
-            return;
-        }
-        self.location = target;
-        self.home_wait = None;
-        self.coa_wait = None;
-        let previous_coa = self.last_coa;
-        let link_event = Some(self.clock.unix_ms(self.last_link_event));
-        match target {
-            Location::Away { iface, coa } => {
-                if matches!(self.hoa_on, HoaPlace::Phys(_))
-                    && let Err(e) = self.hoa_to_tun()
-                {
-                    tracing::error!(error = %e, "cannot move the home address back to the tunnel");
+        let links: Vec<LinkView> = self
+            .ifaces
+            .iter()
+            .map(|f| LinkView {
+                priority: f.priority,
+                at_home: f.at_home(&self.cfg),
+                care_of_address: f.coa_candidate(&self.cfg),
+            })
+            .collect();
+        self.movement.update(now, &links);
+        self.drain_movement(now);
+    }
+
+    fn drain_movement(&mut self, now: Instant) {
+        while let Some(action) = self.movement.poll_action() {
+            match action {
+                MoveAction::HomeAddressToTunnel => {
+                    if matches!(self.hoa_on, HoaPlace::Phys(_))
+                        && let Err(e) = self.hoa_to_tun()
+                    {
+                        tracing::error!(error = %e, "cannot move the home address back to the tunnel");
+                    }
                 }
-                self.set_tunnel_local(Some(coa));
-                self.last_coa = Some(coa);
-                let f = &self.ifaces[iface];
+                MoveAction::HomeAddressToLink { link } => {
+                    let placed = self.hoa_to_phys(link);
+                    if let Err(e) = &placed {
+                        tracing::error!(error = %e, "cannot put the home address on the home link");
+                    }
+                    self.movement.home_address_placed(placed.is_ok());
+                }
+                MoveAction::RefreshHomeRoute { link } => self.refresh_home_route(link),
+                MoveAction::TunnelLocal(local) => self.set_tunnel_local(local),
+                MoveAction::Moved { to, previous_coa } => self.moved(to, previous_coa),
+                MoveAction::StartDiscovery { coa } => {
+                    if let Some(d) = &mut self.dhaad {
+                        d.start(now, coa);
+                    }
+                }
+                MoveAction::StopDiscovery => {
+                    if let Some(d) = &mut self.dhaad {
+                        d.stop();
+                    }
+                }
+                MoveAction::Register { coa, ready } => {
+                    if ready == Readiness::TimedOut {
+                        tracing::warn!(
+                            %coa,
+                            wait_ms = HOA_READY_WAIT.as_millis() as u64,
+                            "the kernel did not report the care-of address usable; sending the BU anyway"
+                        );
+                    }
+                    self.register_coa(now, coa);
+                }
+                MoveAction::Deregister { ready } => {
+                    match ready {
+                        Readiness::Reported => {
+                            tracing::debug!("home address usable: deregistering");
+                        }
+                        Readiness::TimedOut => tracing::warn!(
+                            wait_ms = HOA_READY_WAIT.as_millis() as u64,
+                            "the kernel did not report the home address usable; deregistering anyway"
+                        ),
+                        Readiness::NotAwaited => {}
+                    }
+                    self.reg.handle_returned_home(now);
+                }
+            }
+        }
+    }
+
+    /// Logs and history of a change of location.
+    fn moved(&mut self, to: Location, previous_coa: Option<Ipv6Addr>) {
+        let link_event = Some(self.clock.unix_ms(self.last_link_event));
+        match to {
+            Location::Away { link, coa } => {
+                let f = &self.ifaces[link];
                 tracing::info!(link = f.name, %coa, previous = ?previous_coa, "care-of address");
                 // A prefix that a later RA brought, without a carrier
                 // change (a new router, renumbering): that RA is the event.
@@ -621,32 +606,9 @@ impl Daemon {
                     ra_unix_ms: ra_at.map(|t| self.clock.unix_ms(t)),
                     coa_usable_unix_ms: f.usable_at(&coa).map(|t| self.clock.unix_ms(t)),
                 });
-                if self.ha.is_none() {
-                    // RFC 6275 11.4.1: find the home agent first; the BU
-                    // follows the Reply.
-                    if let Some(d) = &mut self.dhaad {
-                        d.start(now, coa);
-                    }
-                    return;
-                }
-                let index = f.index;
-                if self.kernel_ready.contains(&(index, coa)) {
-                    self.register_coa(now, coa);
-                } else {
-                    self.coa_wait = Some(CoaWait {
-                        index,
-                        coa,
-                        deadline: now + HOA_READY_WAIT,
-                    });
-                }
             }
-            Location::Home { iface } => {
-                self.set_tunnel_local(None);
-                let placed = self.hoa_to_phys(iface);
-                if let Err(e) = &placed {
-                    tracing::error!(error = %e, "cannot put the home address on the home link");
-                }
-                let f = &self.ifaces[iface];
+            Location::Home { link } => {
+                let f = &self.ifaces[link];
                 tracing::info!(link = f.name, "at home");
                 self.history.begin(Start {
                     kind: "home",
@@ -657,111 +619,24 @@ impl Daemon {
                     ra_unix_ms: f.ra_at.map(|t| self.clock.unix_ms(t)),
                     coa_usable_unix_ms: None,
                 });
-                if let Some(d) = &mut self.dhaad {
-                    d.stop();
-                }
                 if self.ha.is_none() {
                     // Nothing can be registered with an unknown home agent.
                     tracing::info!("home agent unknown: no deregistration to send");
                     self.history.close("home agent unknown");
-                    return;
-                }
-                if placed.is_ok() {
-                    self.home_wait = Some(HomeWait {
-                        iface,
-                        deadline: now + HOA_READY_WAIT,
-                        ready: false,
-                    });
-                } else {
-                    self.reg.handle_returned_home(now);
                 }
             }
             Location::Detached => {
-                self.set_tunnel_local(None);
-                if matches!(self.hoa_on, HoaPlace::Phys(_))
-                    && let Err(e) = self.hoa_to_tun()
-                {
-                    tracing::error!(error = %e, "cannot move the home address back to the tunnel");
-                }
-                if let Some(d) = &mut self.dhaad {
-                    d.stop();
-                }
                 tracing::info!("no link can carry the registration");
                 self.history.close("link lost");
             }
         }
     }
 
-    /// Sends the deregistration from home once the home address is usable.
-    ///
-    /// The kernel adds a `nodad` address in two steps: the netlink request
-    /// puts it on the interface (usable as a source at once), and only its
-    /// address-configuration work, a moment later, installs the local
-    /// route that makes packets *to* it local, and then reports the
-    /// address (RTM_NEWADDR). A BU sent in between makes the kernel
-    /// solicit the home agent from the home address; the home agent's
-    /// Neighbour Advertisement, back within microseconds, is then no
-    /// packet for us (Ip6InAddrErrors) and is dropped, and the BU waits
-    /// for the next solicitation, one RetransTimer (1 s) later. So the BU
-    /// waits for the RTM_NEWADDR (or [`HOA_READY_WAIT`]).
-    fn home_address_ready(&mut self, now: Instant) {
-        let Some(w) = self.home_wait else {
-            return;
-        };
-        if !w.ready && now < w.deadline {
-            return;
-        }
-        self.home_wait = None;
-        if w.ready {
-            tracing::debug!("home address usable: deregistering");
-        } else {
-            tracing::warn!(
-                wait_ms = HOA_READY_WAIT.as_millis() as u64,
-                "the kernel did not report the home address usable; deregistering anyway"
-            );
-        }
-        if self.location == (Location::Home { iface: w.iface }) {
-            self.reg.handle_returned_home(now);
-        }
-    }
-
-    /// Sends the BU for a new care-of address once packets to it are ours.
-    ///
-    /// The care-of address is added `nodad` (our DAD ran, or runs
-    /// optimistically), and like the home address
-    /// ([`Daemon::home_address_ready`]) it only becomes a local destination
-    /// when the kernel's address work has run and reported it. A BU sent
-    /// before that gets its BA back within a millisecond to an address the
-    /// kernel does not yet take (Ip6InAddrErrors): the BU is retransmitted
-    /// a second later. The home agent updated the binding on the first BU,
-    /// so the traffic flowed, but the registration lagged (seen in about
-    /// one optimistic demo in four).
-    fn care_of_address_ready(&mut self, now: Instant) {
-        let Some(w) = self.coa_wait else {
-            return;
-        };
-        let ready = self.kernel_ready.contains(&(w.index, w.coa));
-        if !ready && now < w.deadline {
-            return;
-        }
-        self.coa_wait = None;
-        if !ready {
-            tracing::warn!(
-                coa = %w.coa,
-                wait_ms = HOA_READY_WAIT.as_millis() as u64,
-                "the kernel did not report the care-of address usable; sending the BU anyway"
-            );
-        }
-        if matches!(self.location, Location::Away { coa, .. } if coa == w.coa) {
-            self.register_coa(now, w.coa);
-        }
-    }
-
     fn register_coa(&mut self, now: Instant, coa: Ipv6Addr) {
-        if let Location::Away { iface, .. } = self.location {
+        if let Location::Away { link, .. } = self.movement.location() {
             let valid = self
                 .ifaces
-                .get(iface)
+                .get(link)
                 .and_then(|f| f.valid_until(&coa))
                 .map(|t| t.saturating_duration_since(now));
             self.reg.set_coa_lifetime(now, coa, valid);
@@ -778,7 +653,7 @@ impl Daemon {
     }
 
     fn start_deregistration(&mut self, now: Instant) -> bool {
-        let away = matches!(self.location, Location::Away { .. });
+        let away = matches!(self.movement.location(), Location::Away { .. });
         let bound = matches!(
             self.reg.state(),
             RegistrationState::Registered | RegistrationState::Registering
@@ -807,10 +682,10 @@ impl Daemon {
                     bytes,
                 } => {
                     self.dhaad_log.last_request = Some(now);
-                    let Location::Away { iface, .. } = self.location else {
+                    let Location::Away { link, .. } = self.movement.location() else {
                         continue;
                     };
-                    if let Err(e) = self.send_dhaad(iface, &bytes, src, dst) {
+                    if let Err(e) = self.send_dhaad(link, &bytes, src, dst) {
                         tracing::warn!(error = %e, %src, %dst, "cannot send the DHAAD request");
                         continue;
                     }
@@ -850,9 +725,8 @@ impl Daemon {
                     if let Some(t) = &self.tunnel {
                         t.set_peer(Some(home_agent));
                     }
-                    if let Location::Away { coa, .. } = self.location {
-                        self.reg.handle_new_coa(now, coa);
-                    }
+                    self.movement.home_agent_found();
+                    self.drain_movement(now);
                 }
                 DhaadOutput::ReplyIgnored {
                     from,
@@ -1014,9 +888,9 @@ impl Daemon {
                 RegEvent::Deregistered { latency } => {
                     tracing::info!(latency_ms = latency.as_secs_f64() * 1000.0, "deregistered");
                     self.history.completed("deregistered", at);
-                    if let Location::Home { iface } = self.location {
+                    if let Location::Home { link } = self.movement.location() {
                         let hoa = self.cfg.home_address;
-                        let f = &mut self.ifaces[iface];
+                        let f = &mut self.ifaces[link];
                         match f.advertise(hoa) {
                             Ok(()) => {
                                 tracing::info!(iface = f.name, %hoa, "unsolicited neighbour advertisement sent")
@@ -1244,12 +1118,12 @@ impl Daemon {
 
     fn publish(&mut self, now: Instant) {
         let c = &self.clock;
-        let (current_link, coa, location) = match self.location {
+        let (current_link, coa, location) = match self.movement.location() {
             Location::Detached => (None, None, "detached"),
-            Location::Away { iface, coa } => {
-                (Some(self.ifaces[iface].name.clone()), Some(coa), "away")
+            Location::Away { link, coa } => {
+                (Some(self.ifaces[link].name.clone()), Some(coa), "away")
             }
-            Location::Home { iface } => (Some(self.ifaces[iface].name.clone()), None, "home"),
+            Location::Home { link } => (Some(self.ifaces[link].name.clone()), None, "home"),
         };
         let binding = self.reg.binding();
         let bul = BulEntry {

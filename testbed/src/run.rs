@@ -273,16 +273,13 @@ struct IfState {
 }
 
 /// The interface the daemon should carry its registration on: the one
-/// with carrier and the highest priority, the first listed on a tie (what
-/// `mip6-mn` does).
+/// with carrier and the highest priority, the first listed on a tie, by
+/// the rule `mip6-mn` itself follows.
 fn active(ifs: &[IfState]) -> Option<usize> {
-    let mut best: Option<usize> = None;
-    for (i, f) in ifs.iter().enumerate() {
-        if f.carrier && best.is_none_or(|b| f.priority > ifs[b].priority) {
-            best = Some(i);
-        }
-    }
-    best
+    mip6_common::movement::carrying_link(ifs.iter().map(|f| {
+        f.carrier
+            .then(|| i32::try_from(f.priority).unwrap_or(i32::MAX))
+    }))
 }
 
 /// An iperf3 stream of the run: the server on one side, the client on the

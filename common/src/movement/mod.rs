@@ -69,22 +69,32 @@ pub enum Location {
 
 /// The interface that carries the registration: the eligible one (home,
 /// or with a care-of address) of highest priority, the first listed on a
-/// tie. The testbed predicts handovers with the same function.
+/// tie.
 pub fn choose(links: &[LinkView]) -> Location {
-    let mut best: Option<(i32, usize)> = None;
-    for (i, l) in links.iter().enumerate() {
-        if l.eligible() && best.is_none_or(|(p, _)| l.priority > p) {
-            best = Some((l.priority, i));
-        }
-    }
+    let best = carrying_link(links.iter().map(|l| l.eligible().then_some(l.priority)));
     match best {
         None => Location::Detached,
-        Some((_, i)) if links[i].at_home => Location::Home { link: i },
-        Some((_, i)) => match links[i].care_of_address {
+        Some(i) if links[i].at_home => Location::Home { link: i },
+        Some(i) => match links[i].care_of_address {
             Some(coa) => Location::Away { link: i, coa },
             None => Location::Detached,
         },
     }
+}
+
+/// The rule under [`choose`], for callers that know only which interfaces
+/// are eligible (`Some(priority)`) and which are not (`None`): the
+/// testbed predicts handovers with it.
+pub fn carrying_link(links: impl IntoIterator<Item = Option<i32>>) -> Option<usize> {
+    let mut best: Option<(i32, usize)> = None;
+    for (i, p) in links.into_iter().enumerate() {
+        if let Some(p) = p
+            && best.is_none_or(|(b, _)| p > b)
+        {
+            best = Some((p, i));
+        }
+    }
+    best.map(|(_, i)| i)
 }
 
 /// How a waiting BU or deregistration was let go.
