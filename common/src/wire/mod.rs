@@ -13,3 +13,16 @@ pub mod nd;
 pub mod tunnel;
 
 pub use error::{Error, Result};
+
+/// `From<Message>` for each variant of a message enum whose variants each
+/// wrap one message type.
+macro_rules! from_variants {
+    ($enum:ident { $($variant:ident($ty:ty)),+ $(,)? }) => {
+        $(impl From<$ty> for $enum {
+            fn from(m: $ty) -> Self {
+                Self::$variant(m)
+            }
+        })+
+    };
+}
+pub(crate) use from_variants;

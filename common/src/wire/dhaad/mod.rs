@@ -121,26 +121,12 @@ pub enum DhaadRepr {
     PrefixAdvert(MobilePrefixAdvert),
 }
 
-impl From<HaadRequest> for DhaadRepr {
-    fn from(m: HaadRequest) -> Self {
-        Self::HaadRequest(m)
-    }
-}
-impl From<HaadReply> for DhaadRepr {
-    fn from(m: HaadReply) -> Self {
-        Self::HaadReply(m)
-    }
-}
-impl From<MobilePrefixSolicit> for DhaadRepr {
-    fn from(m: MobilePrefixSolicit) -> Self {
-        Self::PrefixSolicit(m)
-    }
-}
-impl From<MobilePrefixAdvert> for DhaadRepr {
-    fn from(m: MobilePrefixAdvert) -> Self {
-        Self::PrefixAdvert(m)
-    }
-}
+crate::wire::from_variants!(DhaadRepr {
+    HaadRequest(HaadRequest),
+    HaadReply(HaadReply),
+    PrefixSolicit(MobilePrefixSolicit),
+    PrefixAdvert(MobilePrefixAdvert),
+});
 
 fn be_u16(b: &[u8], at: usize) -> u16 {
     b.get(at..at + 2)

@@ -557,67 +557,56 @@ mod tests {
         );
     }
 
+    /// The return routability messages (RFC 6275 6.1.3 to 6.1.6), each
+    /// with its octets: HoTI and CoTI are Reserved (16) and an Init Cookie
+    /// (64), 16 octets, MH types 1 and 2; HoT and CoT a Nonce Index (16),
+    /// an Init Cookie (64) and a Keygen Token (64), 24 octets, MH types 3
+    /// and 4.
     #[test]
-    fn home_test_init() {
-        // RFC 6275 6.1.3: Reserved (16), Home Init Cookie (64). 16 octets.
-        let wire = [59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8];
-        round_trip(
-            &wire,
-            &MhRepr::HomeTestInit(HomeTestInit {
-                home_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
-                options: vec![],
-            }),
-        );
-    }
-
-    #[test]
-    fn care_of_test_init() {
-        // RFC 6275 6.1.4: same layout as HoTI, MH type 2.
-        let wire = [59, 1, 2, 0, 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1];
-        round_trip(
-            &wire,
-            &MhRepr::CareOfTestInit(CareOfTestInit {
-                care_of_init_cookie: [8, 7, 6, 5, 4, 3, 2, 1],
-                options: vec![],
-            }),
-        );
-    }
-
-    #[test]
-    fn home_test() {
-        // RFC 6275 6.1.5: Home Nonce Index (16), Home Init Cookie (64), Home
-        // Keygen Token (64). 24 octets.
-        let wire = [
-            59, 2, 3, 0, 0, 0, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5,
-            0xa6, 0xa7, 0xa8,
+    fn return_routability_messages() {
+        let cases: [(&[u8], MhRepr); 4] = [
+            (
+                &[59, 1, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8],
+                MhRepr::HomeTestInit(HomeTestInit {
+                    home_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
+                    options: vec![],
+                }),
+            ),
+            (
+                &[59, 1, 2, 0, 0, 0, 0, 0, 8, 7, 6, 5, 4, 3, 2, 1],
+                MhRepr::CareOfTestInit(CareOfTestInit {
+                    care_of_init_cookie: [8, 7, 6, 5, 4, 3, 2, 1],
+                    options: vec![],
+                }),
+            ),
+            (
+                &[
+                    59, 2, 3, 0, 0, 0, 0x12, 0x34, 1, 2, 3, 4, 5, 6, 7, 8, 0xa1, 0xa2, 0xa3, 0xa4,
+                    0xa5, 0xa6, 0xa7, 0xa8,
+                ],
+                MhRepr::HomeTest(HomeTest {
+                    home_nonce_index: 0x1234,
+                    home_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
+                    home_keygen_token: [0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8],
+                    options: vec![],
+                }),
+            ),
+            (
+                &[
+                    59, 2, 4, 0, 0, 0, 0x00, 0x07, 1, 2, 3, 4, 5, 6, 7, 8, 0xb1, 0xb2, 0xb3, 0xb4,
+                    0xb5, 0xb6, 0xb7, 0xb8,
+                ],
+                MhRepr::CareOfTest(CareOfTest {
+                    care_of_nonce_index: 7,
+                    care_of_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
+                    care_of_keygen_token: [0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8],
+                    options: vec![],
+                }),
+            ),
         ];
-        round_trip(
-            &wire,
-            &MhRepr::HomeTest(HomeTest {
-                home_nonce_index: 0x1234,
-                home_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
-                home_keygen_token: [0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8],
-                options: vec![],
-            }),
-        );
-    }
-
-    #[test]
-    fn care_of_test() {
-        // RFC 6275 6.1.6: same layout as HoT, MH type 4.
-        let wire = [
-            59, 2, 4, 0, 0, 0, 0x00, 0x07, 1, 2, 3, 4, 5, 6, 7, 8, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5,
-            0xb6, 0xb7, 0xb8,
-        ];
-        round_trip(
-            &wire,
-            &MhRepr::CareOfTest(CareOfTest {
-                care_of_nonce_index: 7,
-                care_of_init_cookie: [1, 2, 3, 4, 5, 6, 7, 8],
-                care_of_keygen_token: [0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8],
-                options: vec![],
-            }),
-        );
+        for (wire, repr) in &cases {
+            round_trip(wire, repr);
+        }
     }
 
     #[test]

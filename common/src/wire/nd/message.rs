@@ -251,31 +251,13 @@ pub enum NdRepr {
     Redirect(Redirect),
 }
 
-impl From<RouterSolicit> for NdRepr {
-    fn from(m: RouterSolicit) -> Self {
-        Self::RouterSolicit(m)
-    }
-}
-impl From<RouterAdvert> for NdRepr {
-    fn from(m: RouterAdvert) -> Self {
-        Self::RouterAdvert(m)
-    }
-}
-impl From<NeighborSolicit> for NdRepr {
-    fn from(m: NeighborSolicit) -> Self {
-        Self::NeighborSolicit(m)
-    }
-}
-impl From<NeighborAdvert> for NdRepr {
-    fn from(m: NeighborAdvert) -> Self {
-        Self::NeighborAdvert(m)
-    }
-}
-impl From<Redirect> for NdRepr {
-    fn from(m: Redirect) -> Self {
-        Self::Redirect(m)
-    }
-}
+crate::wire::from_variants!(NdRepr {
+    RouterSolicit(RouterSolicit),
+    RouterAdvert(RouterAdvert),
+    NeighborSolicit(NeighborSolicit),
+    NeighborAdvert(NeighborAdvert),
+    Redirect(Redirect),
+});
 
 const CONTAINER: &str = "ND message";
 
