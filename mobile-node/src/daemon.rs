@@ -90,6 +90,9 @@ struct HomeWait {
     iface: usize,
     deadline: Instant,
     ready: bool,
+    /// The home agent's link-layer address is known (learned from a
+    /// solicitation from `::`, RFC 6275 11.5.4).
+    ha_known: bool,
 }
 
 /// A new care-of address whose BU waits for the kernel to take packets to
@@ -426,6 +429,11 @@ impl Daemon {
         .into_iter()
         .chain(self.ifaces.iter().map(ManagedIface::nd_fd))
         .chain(self.dhaad_sock.as_ref().map(|(_, s)| s.as_raw_fd()))
+        .chain(
+            self.home_wait
+                .and_then(|w| self.ifaces.get(w.iface))
+                .and_then(ManagedIface::probe_fd),
+        )
         .map(|fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -652,10 +660,25 @@ impl Daemon {
                     return;
                 }
                 if placed.is_ok() {
+                    // RFC 6275 11.5.4: the home agent still defends the
+                    // home address, so the home agent's link-layer address
+                    // is solicited from the unspecified address, before
+                    // the kernel would solicit it from the home address.
+                    let ha_known = match self.ha {
+                        Some(ha) => match self.ifaces[iface].solicit_unspecified(ha) {
+                            Ok(()) => false,
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot solicit the home agent from ::");
+                                true
+                            }
+                        },
+                        None => true,
+                    };
                     self.home_wait = Some(HomeWait {
                         iface,
                         deadline: now + HOA_READY_WAIT,
                         ready: false,
+                        ha_known,
                     });
                 } else {
                     self.reg.handle_returned_home(now);
@@ -690,13 +713,20 @@ impl Daemon {
     /// for the next solicitation, one RetransTimer (1 s) later. So the BU
     /// waits for the RTM_NEWADDR (or [`HOA_READY_WAIT`]).
     fn home_address_ready(&mut self, now: Instant) {
+        self.home_agent_lladdr();
         let Some(w) = self.home_wait else {
             return;
         };
-        if !w.ready && now < w.deadline {
+        if !(w.ready && w.ha_known) && now < w.deadline {
             return;
         }
         self.home_wait = None;
+        if let Some(f) = self.ifaces.get_mut(w.iface) {
+            f.probe_done();
+        }
+        if !w.ha_known {
+            tracing::warn!("the home agent did not answer our solicitation from ::");
+        }
         if w.ready {
             tracing::debug!("home address usable: deregistering");
         } else {
@@ -707,6 +737,33 @@ impl Daemon {
         }
         if self.location == (Location::Home { iface: w.iface }) {
             self.reg.handle_returned_home(now);
+        }
+    }
+
+    /// Takes the home agent's answer to our solicitation from `::` and
+    /// enters its link-layer address in the neighbour table, so the BU
+    /// from the home address needs no solicitation from it.
+    fn home_agent_lladdr(&mut self) {
+        let (Some(w), Some(ha)) = (&mut self.home_wait, self.ha) else {
+            return;
+        };
+        if w.ha_known {
+            return;
+        }
+        let Some(f) = self.ifaces.get_mut(w.iface) else {
+            return;
+        };
+        let Some(mac) = f.probe_answer(ha) else {
+            return;
+        };
+        w.ha_known = true;
+        match self.nl.set_neigh(f.index, ha, mac) {
+            Ok(()) => {
+                tracing::debug!(%ha, iface = f.name, "home agent's link-layer address learned from ::")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot enter the home agent's link-layer address")
+            }
         }
     }
 
