@@ -210,10 +210,12 @@ impl TunnelSocket {
         r == 0 && v != 0
     }
 
-    /// Reads and discards the error queue; returns how many errors it held.
-    pub(crate) fn drain_errors(&self) -> u64 {
+    /// Reads the error queue, hands every ICMPv6 error in it to `each`,
+    /// and returns how many errors it held.
+    pub(crate) fn drain_errors(&self, mut each: impl FnMut(&TunnelError<'_>)) -> u64 {
         let mut n = 0;
-        let mut data = [0u8; 256];
+        // As much of the inner packet as an ICMPv6 error quotes.
+        let mut data = [0u8; 1280];
         let mut control = [0u64; 32];
         loop {
             let mut iov = libc::iovec {
@@ -238,8 +240,41 @@ impl TunnelSocket {
                 return n;
             }
             n += 1;
+            let len = usize::try_from(r).unwrap_or(0).min(data.len());
+            // SAFETY: `msg` was filled by recvmsg; the CMSG macros walk the
+            // control buffer within msg_controllen.
+            let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+            while !cmsg.is_null() {
+                // SAFETY: `cmsg` is non-null and inside the control buffer.
+                let h = unsafe { &*cmsg };
+                if h.cmsg_level == libc::SOL_IPV6 && h.cmsg_type == libc::IPV6_RECVERR {
+                    // SAFETY: the kernel puts a sock_extended_err there;
+                    // read unaligned, as the buffer promises no alignment.
+                    let ee: libc::sock_extended_err =
+                        unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+                    if ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6 {
+                        each(&TunnelError {
+                            icmp_type: ee.ee_type,
+                            info: ee.ee_info,
+                            inner: &data[..len],
+                        });
+                    }
+                }
+                // SAFETY: as above.
+                cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
+            }
         }
     }
+}
+
+/// An ICMPv6 error a router sent about one of our tunnel packets, as the
+/// kernel queued it: its type and word, and the start of the packet it
+/// quoted behind the outer header (the inner packet).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TunnelError<'a> {
+    pub icmp_type: u8,
+    pub info: u32,
+    pub inner: &'a [u8],
 }
 
 /// Room for IPV6_PKTINFO (20 octets) and IPV6_TCLASS (an int), each
