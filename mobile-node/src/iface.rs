@@ -58,6 +58,11 @@ pub struct ManagedIface {
     na: Option<NdSocket>,
     /// Neighbor Advertisements answering [`ManagedIface::solicit_unspecified`].
     probe: Option<NdSocket>,
+    /// The nftables table whose optimistic set keeps the kernel's Neighbor
+    /// Discovery off our optimistic addresses (RFC 4429 3.3), when
+    /// optimistic DAD is on; the addresses in it now.
+    optimistic_table: Option<String>,
+    optimistic: BTreeSet<Ipv6Addr>,
 }
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
@@ -141,6 +146,8 @@ impl ManagedIface {
             usable_at: HashMap::new(),
             na: None,
             probe: None,
+            optimistic_table: cfg.optimistic_dad.then(|| cfg.nft_table.clone()),
+            optimistic: BTreeSet::new(),
         })
     }
 
@@ -313,7 +320,52 @@ impl ManagedIface {
                     ..RouteSpec::on_link(*prefix, *prefix_len, ifindex)
                 }))
             }
+            Action::ConfigureAddress {
+                addr, optimistic, ..
+            } => {
+                // Guarded before the kernel has the address, released
+                // once it is installed as a plain one.
+                if *optimistic {
+                    self.guard_optimistic(*addr, true);
+                }
+                let r = self.io.apply(a);
+                if !*optimistic {
+                    self.guard_optimistic(*addr, false);
+                }
+                r
+            }
+            Action::RemoveAddress { addr, .. } => {
+                let r = self.io.apply(a);
+                self.guard_optimistic(*addr, false);
+                r
+            }
             other => self.io.apply(other),
+        }
+    }
+
+    /// RFC 4429 3.3: while `addr` is optimistic the kernel must neither
+    /// solicit from it nor answer for it with the Override flag; the
+    /// nftables set of our table holds it back (see
+    /// `mip6_common::sys::mn_signal::param_problem_ruleset`).
+    fn guard_optimistic(&mut self, addr: Ipv6Addr, on: bool) {
+        let Some(table) = &self.optimistic_table else {
+            return;
+        };
+        if on == self.optimistic.contains(&addr) {
+            return;
+        }
+        match mip6_common::sys::mn_signal::set_optimistic(table, addr, on) {
+            Ok(()) => {
+                if on {
+                    self.optimistic.insert(addr);
+                } else {
+                    self.optimistic.remove(&addr);
+                }
+                tracing::debug!(iface = self.name, %addr, on, "optimistic guard");
+            }
+            Err(e) => {
+                tracing::warn!(iface = self.name, %addr, error = %e, "optimistic guard");
+            }
         }
     }
 

@@ -1344,3 +1344,91 @@ fn daemon_back_home_solicits_the_home_agent_from_the_unspecified_address() {
     );
     ha.stop_after(mn);
 }
+
+/// RFC 4429 3.3 (issue 11 item 7): while the care-of address is
+/// optimistic, the kernel (which knows it only as a `nodad` address) must
+/// not answer a solicitation for it with the Override flag, nor solicit
+/// from it. Here DAD takes ten seconds; a solicitation from the router
+/// during them is answered without the Override flag (by the daemon), one
+/// after them with it (by the kernel). Captured on the router.
+#[test]
+fn optimistic_care_of_address_is_answered_without_override() {
+    let n = net("mnopt", false);
+    let (daemon, sock) = n.start_daemon(ETH0, "optimistic_dad: true\ndad_transmits: 10\n");
+    let start = Instant::now();
+    let coa = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no care-of address"
+        );
+        let s = n.status(&sock).ok();
+        if let Some(c) = s.and_then(|s| s.care_of_address) {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ask = || {
+        let mut cap = n
+            .rtr
+            .spawn(&[
+                "tcpdump",
+                "-i",
+                "fa0",
+                "-n",
+                "-vv",
+                "-l",
+                "-c",
+                "1",
+                "icmp6 and ip6[40] == 136",
+            ])
+            .expect("tcpdump");
+        cap.wait_log("listening on", Duration::from_secs(10))
+            .expect("tcpdump ready");
+        let o = n
+            .rtr
+            .output(&[
+                "ndisc6",
+                "-1",
+                "-r",
+                "3",
+                "-w",
+                "300",
+                &coa.to_string(),
+                "fa0",
+            ])
+            .expect("ndisc6");
+        let t = Instant::now();
+        while !cap.log().contains("tgt is") && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = cap.log();
+        drop(cap);
+        (o.success(), log)
+    };
+    let (answered, log) = ask();
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "too slow: {:?}",
+        start.elapsed()
+    );
+    assert!(answered, "no answer while optimistic: {log}");
+    assert!(
+        log.contains("tgt is") && !log.contains("override"),
+        "answered with the Override flag while optimistic: {log}"
+    );
+    let sets =
+        n.mn.cmd("nft list set ip6 mip6_mn optimistic")
+            .unwrap_or_default();
+    assert!(sets.contains(&coa.to_string()), "{sets}");
+    // DAD over: the kernel answers, with the Override flag.
+    while start.elapsed() < Duration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (answered, log) = ask();
+    assert!(answered && log.contains("override"), "{log}");
+    let sets =
+        n.mn.cmd("nft list set ip6 mip6_mn optimistic")
+            .unwrap_or_default();
+    assert!(!sets.contains(&coa.to_string()), "{sets}");
+    stop_cleanly(daemon);
+}

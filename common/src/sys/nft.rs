@@ -62,6 +62,11 @@ fn check_name(name: &str) -> io::Result<()> {
 }
 
 /// Runs `nft -f -` with `script` on stdin.
+pub(crate) fn run_script(script: &str) -> io::Result<()> {
+    nft_script(script)
+}
+
+/// Runs `nft -f -` with `script` on stdin.
 fn nft_script(script: &str) -> io::Result<()> {
     let mut child = Command::new("nft")
         .args(["-f", "-"])
