@@ -398,6 +398,12 @@ impl Daemon {
         .into_iter()
         .chain(self.ifaces.iter().map(ManagedIface::nd_fd))
         .chain(self.dhaad_sock.as_ref().map(|(_, s)| s.as_raw_fd()))
+        .chain(
+            self.movement
+                .awaiting_home_agent()
+                .and_then(|link| self.ifaces.get(link))
+                .and_then(ManagedIface::probe_fd),
+        )
         .map(|fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -457,6 +463,7 @@ impl Daemon {
             d.handle_timeout(now);
         }
         if !self.stopping {
+            self.home_agent_lladdr(now);
             self.movement.handle_timeout(now);
             self.evaluate(now);
         }
@@ -539,6 +546,20 @@ impl Daemon {
                     }
                     self.movement.home_address_placed(placed.is_ok());
                 }
+                MoveAction::SolicitHomeAgent { link } => {
+                    // RFC 6275 11.5.4: the home agent still defends the
+                    // home address, so its link-layer address is asked for
+                    // from the unspecified address, before the kernel
+                    // would solicit it from the home address.
+                    let sent = match self.ha {
+                        Some(ha) => self.ifaces[link].solicit_unspecified(ha),
+                        None => Err(io::Error::other("no home agent")),
+                    };
+                    if let Err(e) = sent {
+                        tracing::warn!(error = %e, "cannot solicit the home agent from ::");
+                        self.movement.home_agent_answered(now);
+                    }
+                }
                 MoveAction::RefreshHomeRoute { link } => self.refresh_home_route(link),
                 MoveAction::TunnelLocal(local) => self.set_tunnel_local(local),
                 MoveAction::Moved { to, previous_coa } => self.moved(to, previous_coa),
@@ -562,7 +583,18 @@ impl Daemon {
                     }
                     self.register_coa(now, coa);
                 }
-                MoveAction::Deregister { ready } => {
+                MoveAction::Deregister {
+                    ready,
+                    home_agent_answered,
+                } => {
+                    if let Location::Home { link } = self.movement.location()
+                        && let Some(f) = self.ifaces.get_mut(link)
+                    {
+                        f.probe_done();
+                    }
+                    if !home_agent_answered {
+                        tracing::warn!("the home agent did not answer our solicitation from ::");
+                    }
                     match ready {
                         Readiness::Reported => {
                             tracing::debug!("home address usable: deregistering");
@@ -577,6 +609,30 @@ impl Daemon {
                 }
             }
         }
+    }
+
+    /// Takes the home agent's answer to our solicitation from `::` and
+    /// enters its link-layer address in the neighbour table, so the BU
+    /// from the home address needs no solicitation from it.
+    fn home_agent_lladdr(&mut self, now: Instant) {
+        let (Some(link), Some(ha)) = (self.movement.awaiting_home_agent(), self.ha) else {
+            return;
+        };
+        let Some(f) = self.ifaces.get_mut(link) else {
+            return;
+        };
+        let Some(mac) = f.probe_answer(ha) else {
+            return;
+        };
+        match self.nl.set_neigh(f.index, ha, mac) {
+            Ok(()) => {
+                tracing::debug!(%ha, iface = f.name, "home agent's link-layer address learned from ::")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot enter the home agent's link-layer address")
+            }
+        }
+        self.movement.home_agent_answered(now);
     }
 
     /// Logs and history of a change of location.

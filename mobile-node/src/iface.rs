@@ -20,7 +20,10 @@ use mip6_common::slaac::{Action, AddrState, EventKind, GeneratorIids, Slaac, Sla
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec};
 use mip6_common::sys::slaac_io::SlaacIo;
-use mip6_common::wire::nd::{ALL_NODES, NdOption, NdRepr, NeighborAdvert};
+use mip6_common::wire::nd::{
+    ALL_NODES, NdOption, NdOptions, NdRepr, NeighborAdvert, NeighborSolicit,
+    solicited_node_multicast,
+};
 use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::net::Ipv6Addr;
@@ -53,6 +56,13 @@ pub struct ManagedIface {
     /// When each address first became usable.
     usable_at: HashMap<Ipv6Addr, Instant>,
     na: Option<NdSocket>,
+    /// Neighbor Advertisements answering [`ManagedIface::solicit_unspecified`].
+    probe: Option<NdSocket>,
+    /// The nftables table whose optimistic set keeps the kernel's Neighbor
+    /// Discovery off our optimistic addresses (RFC 4429 3.3), when
+    /// optimistic DAD is on; the addresses in it now.
+    optimistic_table: Option<String>,
+    optimistic: BTreeSet<Ipv6Addr>,
 }
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
@@ -137,6 +147,9 @@ impl ManagedIface {
             ra_at: None,
             usable_at: HashMap::new(),
             na: None,
+            probe: None,
+            optimistic_table: cfg.optimistic_dad.then(|| cfg.nft_table.clone()),
+            optimistic: BTreeSet::new(),
         })
     }
 
@@ -309,7 +322,52 @@ impl ManagedIface {
                     ..RouteSpec::on_link(*prefix, *prefix_len, ifindex)
                 }))
             }
+            Action::ConfigureAddress {
+                addr, optimistic, ..
+            } => {
+                // Guarded before the kernel has the address, released
+                // once it is installed as a plain one.
+                if *optimistic {
+                    self.guard_optimistic(*addr, true);
+                }
+                let r = self.io.apply(a);
+                if !*optimistic {
+                    self.guard_optimistic(*addr, false);
+                }
+                r
+            }
+            Action::RemoveAddress { addr, .. } => {
+                let r = self.io.apply(a);
+                self.guard_optimistic(*addr, false);
+                r
+            }
             other => self.io.apply(other),
+        }
+    }
+
+    /// RFC 4429 3.3: while `addr` is optimistic the kernel must neither
+    /// solicit from it nor answer for it with the Override flag; the
+    /// nftables set of our table holds it back (see
+    /// `mip6_common::sys::mn_signal::param_problem_ruleset`).
+    fn guard_optimistic(&mut self, addr: Ipv6Addr, on: bool) {
+        let Some(table) = &self.optimistic_table else {
+            return;
+        };
+        if on == self.optimistic.contains(&addr) {
+            return;
+        }
+        match mip6_common::sys::mn_signal::set_optimistic(table, addr, on) {
+            Ok(()) => {
+                if on {
+                    self.optimistic.insert(addr);
+                } else {
+                    self.optimistic.remove(&addr);
+                }
+                tracing::debug!(iface = self.name, %addr, on, "optimistic guard");
+            }
+            Err(e) => {
+                tracing::warn!(iface = self.name, %addr, error = %e, "optimistic guard");
+            }
         }
     }
 
@@ -469,6 +527,62 @@ impl ManagedIface {
             .to_bytes()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
         nd.send(&bytes, Some(target), ALL_NODES).map(drop)
+    }
+
+    /// Solicits `target`'s link-layer address from the unspecified address
+    /// (RFC 6275 11.5.4: back home, the home address is still the home
+    /// agent's to defend, so it must not appear in Neighbor Discovery).
+    /// The answer goes to all nodes; [`Self::probe_answer`] reads it.
+    pub fn solicit_unspecified(&mut self, target: Ipv6Addr) -> io::Result<()> {
+        if self.probe.is_none() {
+            let s = NdSocket::with_types(&self.name, &[136])?;
+            s.set_nonblocking(true)?;
+            self.probe = Some(s);
+        }
+        let Some(nd) = &self.probe else {
+            return Ok(());
+        };
+        // RFC 4861 7.2.2: no Source Link-Layer Address option from ::.
+        let ns = NdRepr::NeighborSolicit(NeighborSolicit::new(target, Vec::new()));
+        let bytes = ns
+            .to_bytes()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        nd.send(
+            &bytes,
+            Some(Ipv6Addr::UNSPECIFIED),
+            solicited_node_multicast(target),
+        )
+        .map(drop)
+    }
+
+    pub fn probe_fd(&self) -> Option<RawFd> {
+        self.probe.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Reads the Neighbor Advertisements waiting; the link-layer address of
+    /// `target` if one named it.
+    pub fn probe_answer(&mut self, target: Ipv6Addr) -> Option<[u8; 6]> {
+        let nd = self.probe.as_ref()?;
+        let mut buf = [0u8; 512];
+        let mut found = None;
+        while let Ok(info) = nd.recv(&mut buf) {
+            let Ok(NdRepr::NeighborAdvert(na)) =
+                NdRepr::from_bytes(buf.get(..info.len).unwrap_or_default())
+            else {
+                continue;
+            };
+            if na.target == target
+                && let Some(mac) = na.options.target_lla().and_then(|l| l.mac())
+            {
+                found = Some(mac);
+            }
+        }
+        found
+    }
+
+    /// Stops listening for answers to solicitations.
+    pub fn probe_done(&mut self) {
+        self.probe = None;
     }
 
     /// Gives the interface back: every address, route and rule the daemon

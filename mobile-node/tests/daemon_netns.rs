@@ -1449,3 +1449,170 @@ fn sysctls_changed_by_a_killed_daemon_are_restored_by_the_next() {
         .collect();
     assert!(journals.is_empty(), "{journals:?}");
 }
+
+/// RFC 6275 11.5.4 (issue 11 item 6): back on the home link, where the
+/// home agent still defends the home address, the mobile node learns the
+/// home agent's link-layer address with a Neighbor Solicitation from the
+/// unspecified address, and the home address appears in no solicitation
+/// before the home agent's BA has released it. Captured on the home link
+/// from the home agent's side and read with tshark.
+#[test]
+fn daemon_back_home_solicits_the_home_agent_from_the_unspecified_address() {
+    let n = net_with("mnhomens", false, false);
+    let ha = ProjectHa::start(&n);
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    ha.assert_bound(s.care_of_address.expect("coa"));
+    let pcap = n.lab.workdir().join("home.pcap");
+    let pcap_s = pcap.to_str().expect("path").to_owned();
+    let cap = n
+        .ha_node
+        .spawn(&["tcpdump", "-i", "eth0", "-U", "-n", "-w", &pcap_s, "ip6"])
+        .expect("tcpdump");
+    std::thread::sleep(Duration::from_millis(800));
+    n.lab.move_iface(&n.mn_eth, &n.home).expect("move home");
+    n.wait_status(&sock, "deregistration at home", |s| {
+        s.location == "home" && s.binding_update_list[0].state == "at_home"
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let _ = cap.stop();
+    let out = std::process::Command::new("tshark")
+        .args([
+            "-r",
+            &pcap_s,
+            "-T",
+            "fields",
+            "-e",
+            "ipv6.src",
+            "-e",
+            "icmpv6.type",
+            "-e",
+            "icmpv6.nd.ns.target_address",
+            "-e",
+            "mip6.mhtype",
+        ])
+        .output()
+        .expect("tshark");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .map(|l| l.split('\t').collect::<Vec<_>>())
+        .collect();
+    fn field<'a>(r: &[&'a str], i: usize) -> &'a str {
+        r.get(i).copied().unwrap_or("")
+    }
+    let hoa = HOA.to_string();
+    let ha_addr = HA.to_string();
+    let bu = rows
+        .iter()
+        .position(|r| field(r, 0) == hoa && field(r, 3) == "5")
+        .unwrap_or_else(|| panic!("no BU from the home address:\n{text}"));
+    let ba = rows
+        .iter()
+        .position(|r| field(r, 3) == "6")
+        .unwrap_or_else(|| panic!("no BA on the home link:\n{text}"));
+    let ns_from_any = rows[..bu]
+        .iter()
+        .any(|r| field(r, 0) == "::" && field(r, 1) == "135" && field(r, 2) == ha_addr);
+    assert!(
+        ns_from_any,
+        "no solicitation for the home agent from :: before the BU:\n{text}"
+    );
+    let ns_from_hoa: Vec<_> = rows[..ba]
+        .iter()
+        .filter(|r| field(r, 0) == hoa && field(r, 1) == "135")
+        .collect();
+    assert!(
+        ns_from_hoa.is_empty(),
+        "solicitations from the home address before the BA: {ns_from_hoa:?}\n{text}"
+    );
+    ha.stop_after(mn);
+}
+
+/// RFC 4429 3.3 (issue 11 item 7): while the care-of address is
+/// optimistic, the kernel (which knows it only as a `nodad` address) must
+/// not answer a solicitation for it with the Override flag, nor solicit
+/// from it. Here DAD takes ten seconds; a solicitation from the router
+/// during them is answered without the Override flag (by the daemon), one
+/// after them with it (by the kernel). Captured on the router.
+#[test]
+fn optimistic_care_of_address_is_answered_without_override() {
+    let n = net("mnopt", false);
+    let (daemon, sock) = n.start_daemon(ETH0, "optimistic_dad: true\ndad_transmits: 10\n");
+    let start = Instant::now();
+    let coa = loop {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no care-of address"
+        );
+        let s = n.status(&sock).ok();
+        if let Some(c) = s.and_then(|s| s.care_of_address) {
+            break c;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let ask = || {
+        let mut cap = n
+            .rtr
+            .spawn(&[
+                "tcpdump",
+                "-i",
+                "fa0",
+                "-n",
+                "-vv",
+                "-l",
+                "-c",
+                "1",
+                "icmp6 and ip6[40] == 136",
+            ])
+            .expect("tcpdump");
+        cap.wait_log("listening on", Duration::from_secs(10))
+            .expect("tcpdump ready");
+        let o = n
+            .rtr
+            .output(&[
+                "ndisc6",
+                "-1",
+                "-r",
+                "3",
+                "-w",
+                "300",
+                &coa.to_string(),
+                "fa0",
+            ])
+            .expect("ndisc6");
+        let t = Instant::now();
+        while !cap.log().contains("tgt is") && t.elapsed() < Duration::from_secs(3) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = cap.log();
+        drop(cap);
+        (o.success(), log)
+    };
+    let (answered, log) = ask();
+    assert!(
+        start.elapsed() < Duration::from_secs(9),
+        "too slow: {:?}",
+        start.elapsed()
+    );
+    assert!(answered, "no answer while optimistic: {log}");
+    assert!(
+        log.contains("tgt is") && !log.contains("override"),
+        "answered with the Override flag while optimistic: {log}"
+    );
+    let sets =
+        n.mn.cmd("nft list set ip6 mip6_mn optimistic")
+            .unwrap_or_default();
+    assert!(sets.contains(&coa.to_string()), "{sets}");
+    // DAD over: the kernel answers, with the Override flag.
+    while start.elapsed() < Duration::from_secs(12) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (answered, log) = ask();
+    assert!(answered && log.contains("override"), "{log}");
+    let sets =
+        n.mn.cmd("nft list set ip6 mip6_mn optimistic")
+            .unwrap_or_default();
+    assert!(!sets.contains(&coa.to_string()), "{sets}");
+    stop_cleanly(daemon);
+}

@@ -463,6 +463,28 @@ fn spoofed_sources_and_a_move(path: ActivePath) {
     tear_down(t, ha, mn);
 }
 
+both_paths!(tunnel_path_errors_reach_the_inner_source: tunnel_path_errors_reach_the_inner_source_ebpf, tunnel_path_errors_reach_the_inner_source_tun);
+
+/// RFC 2473 8.1 (issue 11 item 9): an ICMPv6 error a router on the tunnel
+/// path sends about a tunnel packet reaches the inner packet's source as
+/// Destination Unreachable (address unreachable) from the home agent. Here
+/// the binding names a care-of address nobody holds: r fails to resolve it
+/// and tells the home agent.
+fn tunnel_path_errors_reach_the_inner_source(path: ActivePath) {
+    let t = topo(&tag("dp-relay", path));
+    let (ha, mn) = tunnel_up(&t, path, |_| {}, |_| {});
+    let dead: Ipv6Addr = "2001:db8:2::dead".parse().unwrap();
+    ha.set_bindings(Arc::new(HashMap::from([(HOA, dead)])));
+    let out = ping(&t.cn, &["-c", "1", "-W", "10", &HOA.to_string()]);
+    assert!(
+        out.contains(&format!("From {HA}")) && out.contains("Address unreachable"),
+        "{out}"
+    );
+    let s = wait_stats(&ha, "a relayed error", |s| s.errors_relayed >= 1);
+    assert!(s.icmp_errors >= s.errors_relayed, "{s:#?}");
+    tear_down(t, ha, mn);
+}
+
 both_paths!(packet_too_big: packet_too_big_ebpf, packet_too_big_tun);
 
 fn packet_too_big(path: ActivePath) {
@@ -479,8 +501,9 @@ fn packet_too_big(path: ActivePath) {
 
     // The foreign link carries 1400 octets: a 1460-octet inner packet
     // (1500 outer) is refused by the router, which teaches the HA's kernel
-    // the path MTU; the next one fails EMSGSIZE at the HA, which sends the
-    // CN a Packet Too Big with 1400 - 40 = 1360.
+    // the path MTU; the HA passes the router's Packet Too Big on to the CN
+    // with 1400 - 40 = 1360 (RFC 2473 8.1), and a packet sent before that
+    // arrived fails EMSGSIZE at the HA, which answers likewise.
     t.r.cmd("ip link set dev fgn0 mtu 1400")
         .expect("small link");
     let out = ping_hoa_df(&t.cn, &["-c", "4", "-i", "0.3", "-W", "2"], 1412);
@@ -489,7 +512,7 @@ fn packet_too_big(path: ActivePath) {
         "{out}"
     );
     let s = ha.stats();
-    assert!(s.drops.too_big >= 1, "{s:#?}");
+    assert!(s.drops.too_big + s.errors_relayed >= 1, "{s:#?}");
     assert!(s.too_big_sent >= 1, "{s:#?}");
     assert!(s.icmp_errors >= 1, "the router's PTB was seen: {s:#?}");
     let route = t.cn.cmd(&format!("ip -6 route get {HOA}")).expect("route");

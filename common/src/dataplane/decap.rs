@@ -4,10 +4,13 @@ use std::io::{self, IoSlice};
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
+use super::encap::send_icmp;
 use super::gro::{self, Group};
 use super::gso;
-use super::socket::{InMsg, Receiver};
+use super::icmp::{self, RateLimit};
+use super::socket::{InMsg, Receiver, TunnelError};
 use super::stats::{DropReason, FlowPair};
 use super::{Engine, Mode, Table, wait};
 use crate::sys::tun::{TunQueue, VIRTIO_NET_HDR_LEN, VirtioNetHdr};
@@ -78,7 +81,10 @@ pub(crate) fn run(e: &Engine) {
     let mut receiver = Receiver::new(e.batch);
     let mut msgs: Vec<InMsg> = Vec::with_capacity(e.batch);
     let mut table_reader = e.table.reader();
+    let mut local_reader = e.local.reader();
     let mut scratch = Scratch::default();
+    let mut rate = RateLimit::new(20, Duration::from_millis(10), Instant::now());
+    let mut icmp_buf = Vec::new();
     let fd = e.sock.fd();
     loop {
         let r = wait(fd, e.stop_fd());
@@ -88,12 +94,15 @@ pub(crate) fn run(e: &Engine) {
         if r.error {
             // Both the error queue and a pending socket error make poll
             // report POLLERR: read both, or poll would spin.
-            let mut too_big = |dst: Ipv6Addr, mtu: u32| {
-                if let Some(f) = &e.fast {
-                    f.path_mtu(dst, mtu);
+            let local = **local_reader.get(&e.local);
+            let n = e.sock.drain_errors(|err| {
+                if let (Some(f), Some(mtu)) = (&e.fast, err.too_big_mtu()) {
+                    f.path_mtu(err.dst, mtu);
                 }
-            };
-            let n = e.sock.drain_errors(&mut too_big) + u64::from(e.sock.take_error());
+                if err.from_icmp {
+                    relay_error(e, queue, &mut rate, &mut icmp_buf, local, err);
+                }
+            }) + u64::from(e.sock.take_error());
             e.counters.icmp_errors.fetch_add(n, Relaxed);
         }
         if !r.readable {
@@ -121,6 +130,52 @@ pub(crate) fn run(e: &Engine) {
                 break;
             }
         }
+    }
+}
+
+/// RFC 2473 8.1: an ICMPv6 error a router on the tunnel path sent about
+/// one of our tunnel packets is turned into one for the inner packet's
+/// source, from the tunnel end point: Packet Too Big with the tunnel MTU
+/// (the path MTU less the 40-octet outer header, at least 1280); every
+/// other error (unreachable, hop limit exceeded, parameter problem in the
+/// tunnel header) as Destination Unreachable, address unreachable.
+fn relay_error(
+    e: &Engine,
+    queue: &TunQueue,
+    rate: &mut RateLimit,
+    buf: &mut Vec<u8>,
+    local: Ipv6Addr,
+    err: &TunnelError<'_>,
+) {
+    if local.is_unspecified() {
+        return;
+    }
+    let (icmp_type, code, word) = match err.icmp_type {
+        icmp::TYPE_PACKET_TOO_BIG => (
+            icmp::TYPE_PACKET_TOO_BIG,
+            0,
+            err.info.saturating_sub(40).max(1280),
+        ),
+        1 | 3 | 4 => (
+            icmp::TYPE_DEST_UNREACHABLE,
+            icmp::CODE_ADDRESS_UNREACHABLE,
+            0,
+        ),
+        _ => return,
+    };
+    if send_icmp(
+        e,
+        queue,
+        rate,
+        buf,
+        e.tun.offload(),
+        local,
+        icmp_type,
+        code,
+        word,
+        err.inner,
+    ) {
+        e.counters.errors_relayed.fetch_add(1, Relaxed);
     }
 }
 

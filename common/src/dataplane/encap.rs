@@ -414,9 +414,9 @@ impl<'e> Encap<'e> {
 }
 
 /// Writes an ICMPv6 error about `packet` into the TUN device, if the rate
-/// limit and RFC 4443 allow one.
+/// limit and RFC 4443 allow one; true when it was written.
 #[allow(clippy::too_many_arguments)]
-fn send_icmp(
+pub(crate) fn send_icmp(
     e: &Engine,
     queue: &TunQueue,
     rate: &mut RateLimit,
@@ -427,12 +427,12 @@ fn send_icmp(
     code: u8,
     word: u32,
     packet: &[u8],
-) {
+) -> bool {
     if !rate.allow(Instant::now()) {
-        return;
+        return false;
     }
     if icmp::error_message(src, icmp_type, code, word, packet, buf).is_none() {
-        return;
+        return false;
     }
     let r = if vnet {
         queue.write_vectored(&[IoSlice::new(&ZERO_VNET), IoSlice::new(buf)])
@@ -447,6 +447,7 @@ fn send_icmp(
         };
         c.fetch_add(1, Relaxed);
     }
+    r.is_ok()
 }
 
 #[cfg(test)]

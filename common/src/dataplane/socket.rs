@@ -210,13 +210,12 @@ impl TunnelSocket {
         r == 0 && v != 0
     }
 
-    /// Reads and discards the error queue; returns how many errors it held.
-    /// Each one saying a tunnel packet was too big (a Packet Too Big from
-    /// the path, or the kernel's own EMSGSIZE) is reported to `too_big`
-    /// with the destination and the MTU it gave.
-    pub(crate) fn drain_errors(&self, too_big: &mut dyn FnMut(Ipv6Addr, u32)) -> u64 {
+    /// Reads the error queue, hands every error in it to `each`, and
+    /// returns how many errors it held.
+    pub(crate) fn drain_errors(&self, mut each: impl FnMut(&TunnelError<'_>)) -> u64 {
         let mut n = 0;
-        let mut data = [0u8; 256];
+        // As much of the inner packet as an ICMPv6 error quotes.
+        let mut data = [0u8; 1280];
         let mut control = [0u64; 32];
         loop {
             let mut iov = libc::iovec {
@@ -245,36 +244,63 @@ impl TunnelSocket {
                 return n;
             }
             n += 1;
-            if let Some(mtu) = too_big_mtu(&msg) {
-                too_big(Ipv6Addr::from(name.sin6_addr.s6_addr), mtu);
+            let len = usize::try_from(r).unwrap_or(0).min(data.len());
+            let dst = Ipv6Addr::from(name.sin6_addr.s6_addr);
+            // SAFETY: `msg` was filled by recvmsg; the CMSG macros walk the
+            // control buffer within msg_controllen.
+            let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(&raw const msg) };
+            while !cmsg.is_null() {
+                // SAFETY: `cmsg` is non-null and inside the control buffer.
+                let h = unsafe { &*cmsg };
+                // SAFETY: CMSG_LEN only computes a length.
+                let need = unsafe {
+                    libc::CMSG_LEN(mem::size_of::<libc::sock_extended_err>() as u32) as usize
+                };
+                if h.cmsg_level == libc::SOL_IPV6
+                    && h.cmsg_type == libc::IPV6_RECVERR
+                    && h.cmsg_len as usize >= need
+                {
+                    // SAFETY: the kernel puts a sock_extended_err there;
+                    // read unaligned, as the buffer promises no alignment.
+                    let ee: libc::sock_extended_err =
+                        unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast()) };
+                    each(&TunnelError {
+                        dst,
+                        from_icmp: ee.ee_origin == libc::SO_EE_ORIGIN_ICMP6,
+                        errno: ee.ee_errno,
+                        icmp_type: ee.ee_type,
+                        info: ee.ee_info,
+                        inner: &data[..len],
+                    });
+                }
+                // SAFETY: as above.
+                cmsg = unsafe { libc::CMSG_NXTHDR(&raw const msg, cmsg) };
             }
         }
     }
 }
 
-/// The MTU of an IPV6_RECVERR message saying EMSGSIZE.
-fn too_big_mtu(msg: &libc::msghdr) -> Option<u32> {
-    // SAFETY: the CMSG macros walk the control buffer `msg` describes,
-    // which recvmsg filled; reads stay within each header's length.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(msg);
-        while !c.is_null() {
-            let h = &*c;
-            let len = h.cmsg_len as usize;
-            if h.cmsg_level == libc::IPPROTO_IPV6
-                && h.cmsg_type == libc::IPV6_RECVERR
-                && len >= libc::CMSG_LEN(mem::size_of::<libc::sock_extended_err>() as u32) as usize
-            {
-                let e: libc::sock_extended_err =
-                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                if e.ee_errno == libc::EMSGSIZE as u32 && e.ee_info >= 1280 {
-                    return Some(e.ee_info);
-                }
-            }
-            c = libc::CMSG_NXTHDR(msg, c);
-        }
+/// An error the kernel queued about one of our tunnel packets: an ICMPv6
+/// error a router sent (`from_icmp`: its type and word, and the start of
+/// the packet it quoted behind the outer header, the inner packet), or the
+/// kernel's own (EMSGSIZE with the path MTU in `info`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TunnelError<'a> {
+    /// The tunnel packet's destination.
+    pub dst: Ipv6Addr,
+    pub from_icmp: bool,
+    pub errno: u32,
+    pub icmp_type: u8,
+    pub info: u32,
+    pub inner: &'a [u8],
+}
+
+impl TunnelError<'_> {
+    /// The path MTU towards `dst` when the error says the packet was too
+    /// big for it.
+    pub(crate) fn too_big_mtu(&self) -> Option<u32> {
+        (self.errno == libc::EMSGSIZE as u32 && self.info >= 1280).then_some(self.info)
     }
-    None
 }
 
 /// Room for IPV6_PKTINFO (20 octets) and IPV6_TCLASS (an int), each

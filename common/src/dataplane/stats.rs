@@ -119,6 +119,7 @@ pub(crate) struct Counters {
     pub(crate) too_big_sent: AtomicU64,
     pub(crate) unreachable_sent: AtomicU64,
     pub(crate) icmp_errors: AtomicU64,
+    pub(crate) errors_relayed: AtomicU64,
     pub(crate) fragmented: AtomicU64,
     pub(crate) gso_packets: AtomicU64,
     pub(crate) gso_segments: AtomicU64,
@@ -156,6 +157,7 @@ impl Counters {
             too_big_sent: self.too_big_sent.load(Relaxed),
             unreachable_sent: self.unreachable_sent.load(Relaxed),
             icmp_errors: self.icmp_errors.load(Relaxed),
+            errors_relayed: self.errors_relayed.load(Relaxed),
             fragmented: self.fragmented.load(Relaxed),
             gso_packets: self.gso_packets.load(Relaxed),
             gso_segments: self.gso_segments.load(Relaxed),
@@ -282,6 +284,9 @@ pub struct Stats {
     /// Errors the kernel reported on the tunnel socket (ICMPv6 errors from
     /// the path, local EMSGSIZE).
     pub icmp_errors: u64,
+    /// Of those, ICMPv6 errors passed on to the inner packet's source
+    /// (RFC 2473 8.1).
+    pub errors_relayed: u64,
     /// Tunnel packets sent fragmented (RFC 2473 7.1: path MTU below 1320).
     pub fragmented: u64,
     /// TCP super-packets read from the TUN device and cut up (offload).

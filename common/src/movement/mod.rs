@@ -26,6 +26,14 @@
 //! the same way. So the engine lets the BU (or the deregistration) leave
 //! when the kernel has reported the address, or after
 //! [`Movement::new`]'s `ready_wait` at the latest.
+//!
+//! # Returning home (RFC 6275 11.5.4)
+//!
+//! Until the deregistration is accepted the home agent still defends the
+//! home address, so the mobile node must not use it in a Neighbor
+//! Solicitation: the home agent's link-layer address is solicited from
+//! the unspecified address first ([`Action::SolicitHomeAgent`]), and the
+//! deregistration waits for that answer too (or the same deadline).
 
 #[cfg(test)]
 mod tests;
@@ -121,6 +129,12 @@ pub enum Action {
     HomeAddressToLink {
         link: usize,
     },
+    /// Solicit the home agent's link-layer address from `::` on this
+    /// interface; report the answer with
+    /// [`Movement::home_agent_answered`] (also when nothing can be sent).
+    SolicitHomeAgent {
+        link: usize,
+    },
     /// Still at home: the home router may have changed.
     RefreshHomeRoute {
         link: usize,
@@ -142,9 +156,11 @@ pub enum Action {
         coa: Ipv6Addr,
         ready: Readiness,
     },
-    /// Deregister from home (RFC 6275 11.5.4).
+    /// Deregister from home (RFC 6275 11.5.4); `home_agent_answered` is
+    /// false when the solicitation from `::` went unanswered.
     Deregister {
         ready: Readiness,
+        home_agent_answered: bool,
     },
 }
 
@@ -153,6 +169,9 @@ struct Wait {
     link: usize,
     addr: Ipv6Addr,
     deadline: Instant,
+    /// The home agent's link-layer address is known (always, for a
+    /// care-of address).
+    answered: bool,
 }
 
 /// The movement engine; see the module documentation.
@@ -240,6 +259,7 @@ impl Movement {
                         link,
                         addr: coa,
                         deadline: now + self.ready_wait,
+                        answered: true,
                     });
                 }
             }
@@ -260,6 +280,7 @@ impl Movement {
                         link,
                         addr: self.home_address,
                         deadline: now + self.ready_wait,
+                        answered: false,
                     });
                 }
             }
@@ -281,14 +302,34 @@ impl Movement {
     /// binding must go whatever the kernel did.
     pub fn home_address_placed(&mut self, ok: bool) {
         if ok {
+            if let Some(w) = self.home_wait {
+                self.actions
+                    .push_back(Action::SolicitHomeAgent { link: w.link });
+            }
             return;
         }
         self.home_address_on_link = false;
         if self.home_wait.take().is_some() {
             self.actions.push_back(Action::Deregister {
                 ready: Readiness::NotAwaited,
+                home_agent_answered: false,
             });
         }
+    }
+
+    /// The interface on which an answer from the home agent to our
+    /// solicitation from `::` is awaited.
+    pub fn awaiting_home_agent(&self) -> Option<usize> {
+        self.home_wait.filter(|w| !w.answered).map(|w| w.link)
+    }
+
+    /// The home agent's link-layer address is known (or no solicitation
+    /// could be sent, and waiting longer would help nothing).
+    pub fn home_agent_answered(&mut self, now: Instant) {
+        if let Some(w) = &mut self.home_wait {
+            w.answered = true;
+        }
+        self.check_waits(now);
     }
 
     /// The home agent was discovered: away, register at once.
@@ -326,7 +367,7 @@ impl Movement {
     }
 
     fn readiness(&self, w: &Wait, now: Instant) -> Option<Readiness> {
-        if self.reported.contains(&(w.link, w.addr)) {
+        if w.answered && self.reported.contains(&(w.link, w.addr)) {
             Some(Readiness::Reported)
         } else if now >= w.deadline {
             Some(Readiness::TimedOut)
@@ -340,7 +381,10 @@ impl Movement {
             && let Some(ready) = self.readiness(&w, now)
         {
             self.home_wait = None;
-            self.actions.push_back(Action::Deregister { ready });
+            self.actions.push_back(Action::Deregister {
+                ready,
+                home_agent_answered: w.answered,
+            });
         }
         if let Some(w) = self.coa_wait
             && let Some(ready) = self.readiness(&w, now)

@@ -195,13 +195,20 @@ fn returning_home_places_the_home_address_then_deregisters_once_it_is_reported()
         ]
     );
     m.home_address_placed(true);
-    assert_eq!(drain(&mut m), []);
+    // RFC 6275 11.5.4: the home agent still defends the home address.
+    assert_eq!(drain(&mut m), [Action::SolicitHomeAgent { link: 1 }]);
+    assert_eq!(m.awaiting_home_agent(), Some(1));
     assert_eq!(m.poll_timeout(), Some(t1 + WAIT));
+    // The home address is usable, but the home agent has not answered.
     m.address_changed(t1, 1, HOA, true);
+    assert_eq!(drain(&mut m), []);
+    m.home_agent_answered(t1 + Duration::from_millis(1));
+    assert_eq!(m.awaiting_home_agent(), None);
     assert_eq!(
         drain(&mut m),
         [Action::Deregister {
-            ready: Readiness::Reported
+            ready: Readiness::Reported,
+            home_agent_answered: true,
         }]
     );
     // Every later turn at home only refreshes the home route.
@@ -219,7 +226,8 @@ fn a_home_address_that_cannot_be_placed_deregisters_at_once() {
     assert_eq!(
         drain(&mut m),
         [Action::Deregister {
-            ready: Readiness::NotAwaited
+            ready: Readiness::NotAwaited,
+            home_agent_answered: false,
         }]
     );
     assert_eq!(m.poll_timeout(), None);
@@ -235,6 +243,7 @@ fn leaving_home_moves_the_home_address_back_before_the_tunnel_starts() {
     m.update(t0, &[home(0), down(1)]);
     drain(&mut m);
     m.home_address_placed(true);
+    drain(&mut m);
     m.update(t0, &[down(0), away(1, COA_B)]);
     let a = drain(&mut m);
     assert_eq!(
@@ -253,6 +262,7 @@ fn losing_every_link_stops_the_tunnel_and_the_discovery() {
     m.update(t0, &[home(0)]);
     drain(&mut m);
     m.home_address_placed(true);
+    drain(&mut m);
     m.update(t0, &[down(0)]);
     assert_eq!(
         drain(&mut m),
@@ -317,5 +327,26 @@ fn a_carrier_flap_back_to_the_same_place_changes_nothing() {
             link: 0,
             coa: COA_A
         }
+    );
+}
+
+#[test]
+fn a_silent_home_agent_delays_the_deregistration_to_the_deadline_only() {
+    let t0 = Instant::now();
+    let mut m = Movement::new(HOA, WAIT, true);
+    m.update(t0, &[home(0)]);
+    drain(&mut m);
+    m.home_address_placed(true);
+    assert_eq!(drain(&mut m), [Action::SolicitHomeAgent { link: 0 }]);
+    m.address_changed(t0, 0, HOA, true);
+    m.handle_timeout(t0 + WAIT - Duration::from_micros(1));
+    assert_eq!(drain(&mut m), []);
+    m.handle_timeout(t0 + WAIT);
+    assert_eq!(
+        drain(&mut m),
+        [Action::Deregister {
+            ready: Readiness::TimedOut,
+            home_agent_answered: false,
+        }]
     );
 }

@@ -921,8 +921,16 @@ impl Slaac {
             // answers for us.
             return;
         };
-        // An NS from a unicast source is address resolution, not DAD.
+        // An NS from a unicast source is address resolution, not DAD. For
+        // an optimistic address we answer it ourselves, without the
+        // Override flag (RFC 4429 3.3): the kernel, which knows the address
+        // only as `nodad`, would set it, and the shell holds its answer
+        // back.
         if !src.is_unspecified() {
+            if e.info.state == AddrState::Optimistic {
+                self.actions
+                    .push_back(Action::SendOptimisticNa { target, dst: src });
+            }
             return;
         }
         if let Some(n) = nonce

@@ -165,6 +165,13 @@ pub enum Action {
         target: Ipv6Addr,
         nonce: Option<[u8; 6]>,
     },
+    /// Answer a Neighbor Solicitation from `dst` for our optimistic address
+    /// `target`: a solicited Neighbor Advertisement from `target` with our
+    /// link-layer address and the Override flag clear (RFC 4429 3.3).
+    SendOptimisticNa {
+        target: Ipv6Addr,
+        dst: Ipv6Addr,
+    },
     /// A Router Solicitation to all-routers. `src` is `None` for `::`; the
     /// source link-layer option goes in only when `include_sllao` (never from
     /// `::`, never from an optimistic address: RFC 4429 3.2).

@@ -185,18 +185,44 @@ pub struct ParamProblemFilter {
     table: NftTable,
 }
 
+/// The set of the mobile node's table that holds its optimistic addresses
+/// (see [`param_problem_ruleset`]).
+pub const OPTIMISTIC_SET: &str = "optimistic";
+
+/// Puts `addr` in (`on`) or takes it out of the optimistic set of table
+/// `table` (see [`param_problem_ruleset`]).
+pub fn set_optimistic(table: &str, addr: Ipv6Addr, on: bool) -> io::Result<()> {
+    let verb = if on { "add" } else { "delete" };
+    super::nft::run_script(&format!(
+        "{verb} element ip6 {table} {OPTIMISTIC_SET} {{ {addr} }}\n"
+    ))
+}
+
 /// The ruleset [`ParamProblemFilter`] installs, for logs and tests.
 pub fn param_problem_ruleset(table: &str) -> String {
     // @th offsets are bits from the ICMPv6 header: the invoking packet
     // starts at octet 8, its Next Header at 8 + 6 = 14 (bit 112), and a
     // routing header right behind its fixed header has Routing Type at
     // 8 + 40 + 2 = 50 (bit 400).
+    //
+    // The set `optimistic` holds our addresses while they are optimistic
+    // (RFC 4429): the kernel knows them only as `nodad` addresses, so it
+    // would solicit neighbours from them and answer solicitations for them
+    // with the Override flag, both of which RFC 4429 3.3 forbids. While an
+    // address is in the set, Neighbor Solicitations from it, and Neighbor
+    // Advertisements from it with the Override flag (bit 34 of the ICMPv6
+    // message; the kernel puts the target in the source of its answers), do
+    // not leave; the SLAAC engine answers in their place with O clear. Once
+    // DAD succeeds the address leaves the set.
     format!(
         "table ip6 {table} {{\n\
+         \tset {OPTIMISTIC_SET} {{ type ipv6_addr; }}\n\
          \tchain out {{\n\
          \t\ttype filter hook output priority 0; policy accept;\n\
          \t\ticmpv6 type parameter-problem icmpv6 code 0 @th,112,8 43 @th,400,8 2 counter drop\n\
          \t\ticmpv6 type parameter-problem icmpv6 code 1 @th,112,8 41 counter drop\n\
+         \t\tip6 saddr @{OPTIMISTIC_SET} icmpv6 type nd-neighbor-solicit counter drop\n\
+         \t\tip6 saddr @{OPTIMISTIC_SET} icmpv6 type nd-neighbor-advert @th,34,1 1 counter drop\n\
          \t}}\n\
          }}\n"
     )
@@ -266,5 +292,10 @@ mod tests {
         let r = param_problem_ruleset("mip6_mn");
         assert!(r.starts_with("table ip6 mip6_mn {"));
         assert!(r.contains("code 0 @th,112,8 43 @th,400,8 2"));
+        // RFC 4429 3.3: no solicitations from optimistic addresses, no
+        // advertisements with the Override flag for them.
+        assert!(r.contains("set optimistic { type ipv6_addr; }"));
+        assert!(r.contains("ip6 saddr @optimistic icmpv6 type nd-neighbor-solicit counter drop"));
+        assert!(r.contains("nd-neighbor-advert @th,34,1 1 counter drop"));
     }
 }

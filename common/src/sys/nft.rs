@@ -82,6 +82,11 @@ fn check_name(name: &str) -> io::Result<()> {
 const NFT: &str = "nft";
 
 /// Runs `nft -f -` with `script` on stdin.
+pub(crate) fn run_script(script: &str) -> io::Result<()> {
+    nft_script(script)
+}
+
+/// Runs `nft -f -` with `script` on stdin.
 fn nft_script(script: &str) -> io::Result<()> {
     nft_script_with(NFT, script)
 }

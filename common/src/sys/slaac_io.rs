@@ -7,7 +7,10 @@ use super::netlink::{AddrOptions, Netlink, RouteSpec};
 use super::sysctl::SysctlGuard;
 use crate::slaac::from_nd::{dad_probe, ra_info, router_solicit};
 use crate::slaac::{Action, Slaac};
-use crate::wire::nd::{ALL_ROUTERS, NdOptions, NdRepr, solicited_node_multicast};
+use crate::wire::nd::{
+    ALL_ROUTERS, LinkLayerAddress, NdOption, NdOptions, NdRepr, NeighborAdvert,
+    solicited_node_multicast,
+};
 use std::io;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
@@ -99,6 +102,22 @@ impl SlaacIo {
                         solicited_node_multicast(*target),
                     )
                     .map(drop)
+            }
+            Action::SendOptimisticNa { target, dst } => {
+                let options = self
+                    .mac
+                    .map(|m| vec![NdOption::TargetLinkLayerAddr(LinkLayerAddress::from_mac(m))])
+                    .unwrap_or_default();
+                let na = NdRepr::NeighborAdvert(NeighborAdvert {
+                    router: false,
+                    solicited: true,
+                    override_flag: false,
+                    reserved: 0,
+                    target: *target,
+                    options,
+                });
+                let msg = na.to_bytes().map_err(wire_err)?;
+                self.nd.send(&msg, Some(*target), *dst).map(drop)
             }
             Action::SendRs { src, include_sllao } => {
                 let sllao = if *include_sllao { self.mac } else { None };

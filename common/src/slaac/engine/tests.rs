@@ -305,6 +305,42 @@ fn optimistic_addresses_are_usable_at_once() {
     }));
 }
 
+/// RFC 4429 3.3: a solicitation for an optimistic address is answered by
+/// the engine, without the Override flag; a tentative (not optimistic)
+/// address gets no answer, and neither does a preferred one (the kernel's).
+#[test]
+fn optimistic_addresses_are_answered_without_override() {
+    let config = SlaacConfig {
+        optimistic: true,
+        ..fast()
+    };
+    let t0 = Instant::now();
+    let mut s = engine(IidKind::Stable, config);
+    s.handle_link_up(t0);
+    let ll: Ipv6Addr = "fe80::1001".parse().unwrap();
+    actions(&mut s);
+    s.handle_ns(t0 + ms(1), ROUTER, ll, None);
+    assert_eq!(
+        actions(&mut s),
+        vec![Action::SendOptimisticNa {
+            target: ll,
+            dst: ROUTER
+        }]
+    );
+    assert_eq!(state_of(&s, ll), Some(AddrState::Optimistic));
+    run_until(&mut s, t0 + ms(1005));
+    assert_eq!(state_of(&s, ll), Some(AddrState::Preferred));
+    actions(&mut s);
+    s.handle_ns(t0 + ms(1006), ROUTER, ll, None);
+    assert!(actions(&mut s).is_empty());
+    // Without optimistic DAD: nothing while tentative either.
+    let mut s = engine(IidKind::Stable, fast());
+    s.handle_link_up(t0);
+    actions(&mut s);
+    s.handle_ns(t0 + ms(1), ROUTER, ll, None);
+    assert!(actions(&mut s).is_empty());
+}
+
 #[test]
 fn own_looped_back_probe_is_not_a_conflict_but_another_nonce_is() {
     let t0 = Instant::now();

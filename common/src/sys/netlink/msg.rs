@@ -108,7 +108,9 @@ pub mod c {
 
     // linux/neighbour.h
     pub const NDA_DST: u16 = 1;
+    pub const NDA_LLADDR: u16 = 2;
     pub const NTF_PROXY: u8 = 1 << 3;
+    pub const NUD_REACHABLE: u16 = 0x02;
     pub const NUD_PERMANENT: u16 = 0x80;
 
     // linux/fib_rules.h
@@ -325,6 +327,8 @@ mod tests {
         assert_eq!(c::IFA_F_TENTATIVE, libc::IFA_F_TENTATIVE);
         assert_eq!(c::IFA_F_PERMANENT, libc::IFA_F_PERMANENT);
         assert_eq!(c::NDA_DST, libc::NDA_DST);
+        assert_eq!(c::NDA_LLADDR, libc::NDA_LLADDR);
+        assert_eq!(c::NUD_REACHABLE, libc::NUD_REACHABLE);
         assert_eq!(c::NTF_PROXY, libc::NTF_PROXY);
         assert_eq!(c::NUD_PERMANENT, libc::NUD_PERMANENT);
         assert_eq!(c::IFF_UP, libc::IFF_UP as u32);

@@ -33,6 +33,26 @@ impl Netlink {
         })
     }
 
+    /// Enters `mac` as the link-layer address of neighbour `addr` on
+    /// `ifindex` (REACHABLE, replacing what is there), so the kernel sends
+    /// to it without soliciting first.
+    pub fn set_neigh(&mut self, ifindex: u32, addr: Ipv6Addr, mac: [u8; 6]) -> io::Result<()> {
+        let mut h = [0u8; 12];
+        h[0] = c::AF_INET6;
+        h[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+        h[8..10].copy_from_slice(&c::NUD_REACHABLE.to_ne_bytes());
+        let req = MsgBuilder::new(
+            c::RTM_NEWNEIGH,
+            c::NLM_F_ACK | c::NLM_F_CREATE | c::NLM_F_REPLACE,
+        )
+        .header(&h)
+        .attr_addr(c::NDA_DST, &addr)
+        .attr(c::NDA_LLADDR, &mac);
+        self.ack(req, &|| {
+            format!("set neighbour {addr} on {}", ifname_or_index(ifindex))
+        })
+    }
+
     /// Removes a proxy ND entry.
     pub fn del_proxy_neigh(&mut self, ifindex: u32, addr: Ipv6Addr) -> io::Result<()> {
         let req = MsgBuilder::new(c::RTM_DELNEIGH, c::NLM_F_ACK)
