@@ -8,6 +8,7 @@ pub mod addr;
 pub mod binding;
 pub mod dataplane;
 pub mod radv;
+pub mod ratelimit;
 pub mod slaac;
 pub mod sys;
 pub mod wire;

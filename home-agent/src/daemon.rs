@@ -26,6 +26,7 @@ use anyhow::Context;
 use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
 use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::ratelimit::RateLimiter;
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
@@ -109,6 +110,9 @@ struct Daemon {
     tunnel_stale: bool,
     /// BAs of this turn, sent once the data plane knows their bindings.
     bas: Vec<(Ipv6Repr, Vec<u8>)>,
+    /// Log lines about BUs anyone can send (rejected, dropped,
+    /// unauthenticated): counted always, logged a few at a time.
+    bu_log: RateLimiter,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -289,6 +293,7 @@ impl Daemon {
             last_save: None,
             tunnel_stale: false,
             bas: Vec::new(),
+            bu_log: RateLimiter::for_logs(),
             buf: vec![0; 65536],
             nft: Some(nft),
             sysctls,
@@ -335,6 +340,12 @@ impl Daemon {
             self.cache
                 .set_wall_clock(now, ntp_from_system_time(SystemTime::now()));
             self.cache.handle_timeout(now);
+            // Mobile nodes tunnelling to us without a binding (we lost it):
+            // a Binding Error makes them register again at once.
+            for (coa, hoa) in self.tunnel.take_unbound_senders() {
+                self.cache
+                    .handle_tunnelled_without_binding(now, coa, self.cfg.ha_address, hoa);
+            }
             self.dad.handle_timeout(now);
             self.send_due_nas(now);
             if let Some(ra) = &mut self.ra
@@ -718,13 +729,15 @@ impl Daemon {
             } => {
                 if status.is_accepted() {
                     debug!(%hoa, %coa, sequence, status = status.0, lifetime_s = lifetime.as_secs(), "binding update accepted");
-                } else {
-                    info!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), "binding update rejected");
+                } else if let Some(suppressed) = self.bu_log_allowed(ev.at) {
+                    info!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), suppressed, "binding update rejected");
                 }
                 None
             }
             EventKind::BuDropped { src, hoa, reason } => {
-                info!(%src, %hoa, reason, "binding update dropped");
+                if let Some(suppressed) = self.bu_log_allowed(ev.at) {
+                    info!(%src, %hoa, reason, suppressed, "binding update dropped");
+                }
                 None
             }
             EventKind::DadStarted { hoa } => {
@@ -762,6 +775,17 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// Whether a line about a BU may be logged now (see `bu_log`), with
+    /// how many were held back since the last one; the held-back ones are
+    /// counted for the metrics.
+    fn bu_log_allowed(&mut self, now: Instant) -> Option<u64> {
+        let r = self.bu_log.allow(now);
+        if r.is_none() {
+            self.shared.lock().shell.log_lines_suppressed += 1;
+        }
+        r
     }
 
     fn schedule_nas(&mut self, now: Instant, target: Ipv6Addr) {
@@ -871,8 +895,11 @@ impl Daemon {
                         let authenticated = bu.options.iter().any(|o| {
                             matches!(o, MhOption::MobilityAuth { subtype, .. } if *subtype == auth_subtype::MN_HA)
                         });
-                        if !authenticated && self.cfg.allow_unauthenticated {
-                            warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
+                        if !authenticated
+                            && self.cfg.allow_unauthenticated
+                            && let Some(suppressed) = self.bu_log_allowed(now)
+                        {
+                            warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), suppressed, "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
                         }
                         self.cache.handle_bu(
                             now,

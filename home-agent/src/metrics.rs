@@ -235,6 +235,11 @@ pub fn render(shared: &Shared) -> String {
             "Home agent addresses from Router Advertisements the bounded home agents list refused.",
             s.home_agents_refused,
         ),
+        (
+            "mip6_ha_log_lines_suppressed_total",
+            "Log lines about rejected, dropped or unauthenticated Binding Updates held back by the rate limit.",
+            s.log_lines_suppressed,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");

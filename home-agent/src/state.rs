@@ -58,6 +58,10 @@ pub struct ShellCounters {
     /// refused.
     #[serde(default)]
     pub home_agents_refused: u64,
+    /// Log lines about rejected, dropped or unauthenticated BUs held back
+    /// by the rate limit (the BUs themselves are counted by status).
+    #[serde(default)]
+    pub log_lines_suppressed: u64,
 }
 
 #[derive(Debug, Default)]

@@ -175,3 +175,48 @@ fn sysctls_changed_by_a_killed_run_are_restored_by_the_next() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+/// Issue 11 item 13: a flood of rejected BUs is counted, not logged line
+/// by line (once 322 octets of log each, 251 MB in 8 s).
+#[test]
+fn rejected_bu_flood_is_counted_not_logged() {
+    let w = World::new("ha-logflood", "");
+    let ha = w.start_ha_quiet(bin());
+    let forged = Creds {
+        key: b"not the key of mn1 at all".to_vec(),
+        ..mn1()
+    };
+    const N: u16 = 2000;
+    w.mn.run_in(move || {
+        let s = MnSockets::open();
+        for seq in 0..N {
+            s.send_mh(COA, forged.hoa, &bu(&forged, COA, seq, 100, now_ntp()));
+            if seq % 200 == 199 {
+                // Let the home agent's socket buffer drain.
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    })
+    .unwrap();
+    // Answered with an error or dropped, whichever the home agent does
+    // with a forged BU: never accepted, never logged line by line.
+    let counted = || w.status().binding_updates.received;
+    let deadline = Instant::now() + T;
+    while counted() < 1000 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rejected = counted();
+    assert!(rejected >= 1000, "only {rejected} rejections counted");
+    let s = w.status();
+    assert!(
+        s.counters.log_lines_suppressed + 20 >= rejected,
+        "{} suppressed of {rejected}",
+        s.counters.log_lines_suppressed
+    );
+    assert!(s.bindings.is_empty());
+    let log = ha.log();
+    let lines = log.matches("binding update rejected").count()
+        + log.matches("binding update dropped").count();
+    assert!(lines <= 20, "{lines} log lines for {rejected} rejections");
+    assert!(log.contains("suppressed"), "{log}");
+}

@@ -1283,10 +1283,9 @@ fn second_daemon_with_the_same_configuration_touches_nothing() {
     let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
     let coa = s.care_of_address.expect("coa");
     n.ping_hoa().expect("traffic before");
-    let out = n
-        .mn
-        .output(&[MN, "run", "-c", cfg.to_str().expect("utf-8")])
-        .expect("second run");
+    let out =
+        n.mn.output(&[MN, "run", "-c", cfg.to_str().expect("utf-8")])
+            .expect("second run");
     assert!(!out.success(), "a second daemon started");
     assert!(
         out.stderr.contains("another instance") && out.stderr.contains(&first.pid().to_string()),
@@ -1332,4 +1331,51 @@ fn sysctls_changed_by_a_killed_daemon_are_restored_by_the_next() {
         .filter(|f| f.ends_with(".sysctl") || f.ends_with(".lock"))
         .collect();
     assert!(journals.is_empty(), "{journals:?}");
+}
+
+/// Issue 11 item 14: the home agent restarts without its state file (the
+/// binding is lost) while the mobile node keeps tunnelling; the home
+/// agent answers the unbound tunnel packets with Binding Error status 1
+/// and the mobile node registers again at once, not at its next refresh
+/// (once 83 s of silently dropped traffic).
+#[test]
+fn mobile_node_registers_again_when_the_home_agent_lost_its_binding() {
+    let n = net_with("mnlostbind", false, false);
+    let ha = ProjectHa::start(&n);
+    // A long lifetime: the next refresh is minutes away.
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    let coa = s.care_of_address.expect("coa");
+    ha.assert_bound(coa);
+    let pid = i32::try_from(ha.child.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let ProjectHa { child, .. } = ha;
+    assert!(!child.stop().expect("reap").success());
+    std::fs::remove_file(n.lab.workdir().join("ha-bindings.json")).expect("state file");
+    let ha = ProjectHa::start(&n);
+    assert!(ha.bindings().is_empty());
+    // The mobile node's traffic (from its home address, into the tunnel).
+    let ping =
+        n.mn.spawn(&["ping", "-6", "-n", "-i", "0.2", &CN.to_string()])
+            .expect("ping");
+    let t0 = Instant::now();
+    let bound = n.lab.wait_until(
+        "the home agent to have the binding again",
+        Duration::from_secs(15),
+        || {
+            let b = ha.bindings();
+            Ok(if b.is_empty() {
+                Err("unbound".to_owned())
+            } else {
+                Ok(b)
+            })
+        },
+    );
+    drop(ping);
+    bound.unwrap_or_else(|e| panic!("{e}\nmn:\n{}\nha:\n{}", mn.log(), ha.log()));
+    eprintln!("registered again {:?} after the restart", t0.elapsed());
+    ha.assert_bound(coa);
+    assert!(mn.log().contains("binding error"), "{}", mn.log());
+    ha.stop_after(mn);
 }

@@ -1410,3 +1410,51 @@ fn stored_bindings_must_match_the_configuration() {
     };
     assert_eq!(h.c.restore(&[lab], wall, h.at(0)), 1);
 }
+
+/// Issue 11 item 14: a packet tunnelled by a mobile node whose binding we
+/// lost is answered with Binding Error status 1 to its care-of address,
+/// naming its home address, so it registers again at once; not for a node
+/// bound to that care-of address, nor for addresses we would not serve.
+#[test]
+fn tunnelled_packet_without_binding_gets_binding_error_1() {
+    let mut cfg = config();
+    cfg.binding_error_rate = 3;
+    let mut h = Harness::new(cfg);
+    h.c.handle_tunnelled_without_binding(h.at(1), COA, HA, HOA);
+    let a = h.actions();
+    let [
+        Action::SendBindingError {
+            to,
+            from,
+            status,
+            be,
+            mh_bytes,
+        },
+    ] = &a[..]
+    else {
+        panic!("{a:?}")
+    };
+    assert_eq!((*to, *from, *status), (COA, HA, BeStatus(1)));
+    assert_eq!(be.home_address, HOA);
+    assert!(verify_checksum(mh_bytes, &HA, &COA));
+    // Bound to that care-of address: the packet was not ours to drop.
+    h.register(h.at(2), 1);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA);
+    assert!(h.actions().is_empty());
+    // Bound elsewhere (a stale care-of address): tell that one.
+    h.c.handle_tunnelled_without_binding(h.at(2), COA2, HA, HOA);
+    assert_eq!(h.actions().len(), 1);
+    // Not a configured home address, off every home prefix, not our
+    // address: nothing (no Binding Errors on behalf of strangers).
+    let stranger: Ipv6Addr = "2001:db8:1::999".parse().unwrap();
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, stranger);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA_OFF);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, COA2, HOA2);
+    assert!(h.actions().is_empty());
+    // Rate-limited like every Binding Error.
+    for _ in 0..5 {
+        h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA2);
+    }
+    assert_eq!(h.actions().len(), 2);
+    assert!(h.c.stats().binding_errors_suppressed >= 3);
+}
