@@ -1379,3 +1379,48 @@ fn mobile_node_registers_again_when_the_home_agent_lost_its_binding() {
     assert!(mn.log().contains("binding error"), "{}", mn.log());
     ha.stop_after(mn);
 }
+
+/// Issue 11 item 13: stray BAs (anyone can send them) are counted in the
+/// status, and logged a few at a time, not one line each.
+#[test]
+fn stray_binding_acknowledgements_are_counted_not_logged() {
+    use mip6_common::sys::mh_io::RawSender;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::{BaFlags, BaStatus, BindingAck, fill_checksum};
+    let n = net("mnstrayba", false);
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    let coa = s.care_of_address.expect("coa");
+    const N: u16 = 300;
+    n.ha_node
+        .run_in(move || {
+            let tx = RawSender::open().expect("raw socket");
+            for seq in 0..N {
+                let ba = MhRepr::BindingAck(BindingAck {
+                    status: BaStatus::ACCEPTED,
+                    flags: BaFlags::default(),
+                    sequence: seq,
+                    lifetime: 10,
+                    options: Vec::new(),
+                });
+                let mut mh = ba.to_bytes().expect("BA");
+                fill_checksum(&mut mh, &HA, &HOA).expect("checksum");
+                let mut ip = Ipv6Repr::new(HA, coa, proto::MOBILITY);
+                ip.routing_home_address = Some(HOA);
+                tx.send(&ip.build(&mh).expect("packet").bytes, 0)
+                    .expect("send");
+                if seq % 50 == 49 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        })
+        .expect("forged BAs");
+    let s = n.wait_status(&sock, "stray BAs counted", |s| {
+        s.binding_update_list[0].ba_ignored >= u64::from(N) / 2
+    });
+    let ignored = s.binding_update_list[0].ba_ignored;
+    let lines = mn.log().matches("binding acknowledgement ignored").count();
+    assert!(lines <= 20, "{lines} log lines for {ignored} stray BAs");
+    assert_eq!(s.binding_update_list[0].state, "registered");
+    stop_cleanly(mn);
+}
