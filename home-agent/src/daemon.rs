@@ -14,7 +14,7 @@
 //! Removal goes the other way round. The data plane gets the cache's
 //! snapshot after every change.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -59,6 +59,9 @@ pub const ROUTE_PROTOCOL: u8 = 109;
 pub const READY: &str = "mip6-ha ready";
 /// Signalling packets handled before their actions are carried out.
 const SIGNALLING_BATCH: usize = 64;
+/// The shortest time between two defences of one address against foreign
+/// Neighbor Advertisements.
+pub const DEFEND_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest time between two rewrites of the state file.
 pub const STATE_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -111,8 +114,11 @@ struct Daemon {
     /// BAs of this turn, sent once the data plane knows their bindings.
     bas: Vec<(Ipv6Repr, Vec<u8>)>,
     /// Log lines about BUs anyone can send (rejected, dropped,
-    /// unauthenticated): counted always, logged a few at a time.
+    /// unauthenticated) and NAs claiming bound addresses: counted always,
+    /// logged a few at a time.
     bu_log: RateLimiter,
+    /// When each address was last defended against a foreign NA.
+    defended: HashMap<Ipv6Addr, Instant>,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -294,6 +300,7 @@ impl Daemon {
             tunnel_stale: false,
             bas: Vec::new(),
             bu_log: RateLimiter::for_logs(),
+            defended: HashMap::new(),
             buf: vec![0; 65536],
             nft: Some(nft),
             sysctls,
@@ -777,6 +784,45 @@ impl Daemon {
         true
     }
 
+    /// A Neighbor Advertisement on the home link for an address we
+    /// defend (a bound home address, or its link-local address) that names
+    /// another link-layer address: someone claims it (a forged NA once
+    /// cost a bound home address half its traffic, every 4 s). We
+    /// re-announce it with unsolicited NAs with O=1 (RFC 6275 10.4.1
+    /// keeps defending for the binding's life), at most once a second per
+    /// address so that a flood of forged NAs cannot turn us into one, and
+    /// count it.
+    fn defend_against_na(&mut self, now: Instant, na: &NeighborAdvert) {
+        let Some(ours) = self.home_mac else {
+            return;
+        };
+        if !self.proxied.contains(&na.target) {
+            return;
+        }
+        let Some(theirs) = na.options.target_lla().and_then(|l| l.mac()) else {
+            // Without a target link-layer address no cache changes.
+            return;
+        };
+        if theirs == ours {
+            return;
+        }
+        self.shared.lock().shell.foreign_nas += 1;
+        let due = self
+            .defended
+            .get(&na.target)
+            .is_none_or(|t| now.saturating_duration_since(*t) >= DEFEND_INTERVAL);
+        if !due {
+            return;
+        }
+        self.defended.insert(na.target, now);
+        self.defended
+            .retain(|a, t| now.saturating_duration_since(*t) < DEFEND_INTERVAL || *a == na.target);
+        if let Some(suppressed) = self.bu_log.allow(now) {
+            warn!(target = %na.target, mac = %fmt_mac(theirs), suppressed, "another node claims a bound home address; defending it");
+        }
+        self.schedule_nas(now, na.target);
+    }
+
     /// Whether a line about a BU may be logged now (see `bu_log`), with
     /// how many were held back since the last one; the held-back ones are
     /// counted for the metrics.
@@ -1023,7 +1069,10 @@ impl Daemon {
                 NdRepr::NeighborSolicit(ns) if info.src.is_unspecified() => {
                     self.dad.handle_probe(ns.target, ns.options.nonce());
                 }
-                NdRepr::NeighborAdvert(na) => self.dad.handle_na(na.target),
+                NdRepr::NeighborAdvert(na) => {
+                    self.dad.handle_na(na.target);
+                    self.defend_against_na(now, na);
+                }
                 _ => {}
             }
             self.drain(now);
@@ -1082,4 +1131,11 @@ impl Daemon {
 /// Status codes by name for logs and tests.
 pub fn status_name(s: u8) -> &'static str {
     BaStatus(s).name().unwrap_or("unknown")
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -240,6 +240,11 @@ pub fn render(shared: &Shared) -> String {
             "Log lines about rejected, dropped or unauthenticated Binding Updates held back by the rate limit.",
             s.log_lines_suppressed,
         ),
+        (
+            "mip6_ha_foreign_nas_total",
+            "Neighbor Advertisements for bound home addresses naming another node's link-layer address (answered by ours).",
+            s.foreign_nas,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");

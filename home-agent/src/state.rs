@@ -62,6 +62,11 @@ pub struct ShellCounters {
     /// by the rate limit (the BUs themselves are counted by status).
     #[serde(default)]
     pub log_lines_suppressed: u64,
+    /// Neighbor Advertisements on the home link for a bound home address
+    /// with another node's link-layer address (each answered, at most once
+    /// a second per address, by our own).
+    #[serde(default)]
+    pub foreign_nas: u64,
 }
 
 #[derive(Debug, Default)]

@@ -220,3 +220,88 @@ fn rejected_bu_flood_is_counted_not_logged() {
     assert!(lines <= 20, "{lines} log lines for {rejected} rejections");
     assert!(log.contains("suppressed"), "{log}");
 }
+
+fn mac_of(node: &mip6_testbed::harness::Node, ifname: &str) -> [u8; 6] {
+    let text = node.exec(&["ip", "-o", "link", "show", ifname]).unwrap();
+    let mac = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC in {text}"));
+    let v: Vec<u8> = mac
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    v.try_into().unwrap()
+}
+
+fn neigh_mac(node: &mip6_testbed::harness::Node, a: std::net::Ipv6Addr) -> Option<String> {
+    let out = node.cmd(&format!("ip -6 neigh show {a} dev eth0")).unwrap();
+    out.split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .map(str::to_owned)
+}
+
+/// Issue 11 item 12: a forged Neighbor Advertisement (O=1, another MAC)
+/// for a bound home address is answered at once with ours, so home-link
+/// neighbours keep sending the home address's traffic to the home agent.
+#[test]
+fn forged_neighbor_advertisement_for_a_bound_home_address_is_answered() {
+    use mip6_common::sys::icmp6::NdSocket;
+    use mip6_common::wire::nd::{ALL_NODES, NdOption, NdRepr, NeighborAdvert};
+    let w = World::new("ha-forgedna", "");
+    let _ha = w.start_ha();
+    assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
+    let ha_mac = mac_of(&w.ha, "eth0");
+    let evil = mac_of(&w.rtr, "eth0");
+    let text = |m: [u8; 6]| {
+        m.iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<Vec<_>>()
+            .join(":")
+    };
+    // The neighbour resolves the home address (to the home agent).
+    let _ = w
+        .nbr
+        .output(&["ping", "-6", "-c", "1", "-W", "1", &HOA.to_string()]);
+    assert_eq!(neigh_mac(&w.nbr, HOA), Some(text(ha_mac)));
+    let before = w.status().counters.unsolicited_nas;
+    // The attacker on the home link: unsolicited NA, O=1, its own MAC.
+    let forge = move || {
+        let nd = NdSocket::new("eth0").unwrap();
+        let na = NdRepr::NeighborAdvert(NeighborAdvert::new(
+            HOA,
+            false,
+            false,
+            true,
+            vec![NdOption::target_mac(evil)],
+        ));
+        nd.send(&na.to_bytes().unwrap(), None, ALL_NODES).unwrap();
+    };
+    w.rtr.run_in(forge).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while neigh_mac(&w.nbr, HOA) != Some(text(ha_mac)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        neigh_mac(&w.nbr, HOA),
+        Some(text(ha_mac)),
+        "the forged MAC stayed"
+    );
+    let s = w.status();
+    assert!(s.counters.foreign_nas >= 1, "{:?}", s.counters);
+    assert!(s.counters.unsolicited_nas > before);
+    // A flood of forged NAs gets at most one defence a second.
+    for _ in 0..50 {
+        w.rtr.run_in(forge).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let s2 = w.status();
+    assert!(s2.counters.foreign_nas >= 40, "{:?}", s2.counters);
+    assert!(
+        s2.counters.unsolicited_nas - s.counters.unsolicited_nas <= 2 * 2,
+        "{:?}",
+        s2.counters
+    );
+}
