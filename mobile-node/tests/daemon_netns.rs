@@ -456,6 +456,12 @@ fn net(tag: &str, second_iface: bool) -> Net {
 }
 
 fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
+    net_opts(tag, second_iface, test_ha, false)
+}
+
+/// `kernel_autoconf`: the mobile node's kernel configures eth0 from the
+/// RAs on its own until the daemon takes over (a laptop as it boots).
+fn net_opts(tag: &str, second_iface: bool, test_ha: bool, kernel_autoconf: bool) -> Net {
     let opts = LabOptions {
         timeouts: Timeouts {
             // The daemon deregisters on SIGTERM (up to 3 s).
@@ -474,7 +480,12 @@ fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
     // The mobile node's kernel must not autoconfigure on its own before the
     // daemon takes over (the daemon switches that off itself while it
     // runs); this keeps the before/after comparison exact.
-    let mn = lab.node_with("mn", &fast.clone().accept_ra(0)).expect("mn");
+    let mn = lab
+        .node_with(
+            "mn",
+            &fast.clone().accept_ra(if kernel_autoconf { 1 } else { 0 }),
+        )
+        .expect("mn");
     let home = lab.link("home").expect("link");
     let link_a = lab.link("fa").expect("link");
     let link_b = lab.link("fb").expect("link");
@@ -1422,5 +1433,55 @@ fn stray_binding_acknowledgements_are_counted_not_logged() {
     let lines = mn.log().matches("binding acknowledgement ignored").count();
     assert!(lines <= 20, "{lines} log lines for {ignored} stray BAs");
     assert_eq!(s.binding_update_list[0].state, "registered");
+    stop_cleanly(mn);
+}
+
+/// Issue 11 item 18: the kernel configured the link the mobile node
+/// started on (SLAAC address, on-link prefix route, default route from the
+/// RA). The daemon removes them when it takes the interface over, so once
+/// it has moved away, the old /64 is reached through the tunnel like any
+/// other network, not looked for on a link that is no longer there.
+#[test]
+fn kernel_slaac_of_the_first_link_is_removed() {
+    let n = net_opts("mnkslaac", false, true, true);
+    let kernel_addr = n
+        .lab
+        .wait_until(
+            "the kernel's SLAAC address",
+            Duration::from_secs(15),
+            || {
+                let out =
+                    n.mn.cmd("ip -6 -o addr show dev eth0 scope global")
+                        .expect("addr");
+                Ok(out
+                    .split_whitespace()
+                    .filter_map(|w| w.split('/').next()?.parse::<Ipv6Addr>().ok())
+                    .find(|a| in_prefix(a, &PREFIX_A))
+                    .ok_or(out))
+            },
+        )
+        .expect("kernel SLAAC");
+    let routes =
+        n.mn.cmd("ip -6 route show 2001:db8:a::/64")
+            .expect("routes");
+    assert!(routes.contains("dev eth0"), "{routes}");
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    assert_ne!(s.care_of_address, Some(kernel_addr));
+    let addrs = n.mn.cmd("ip -6 addr show dev eth0").expect("addr");
+    assert!(!addrs.contains(&kernel_addr.to_string()), "{addrs}");
+    let ra = n.mn.cmd("ip -6 route show proto ra").expect("routes");
+    assert_eq!(ra.trim(), "", "RA routes left");
+
+    n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
+    n.wait_registered(&sock, PREFIX_B, REGISTRATION);
+    let main =
+        n.mn.cmd("ip -6 route show 2001:db8:a::/64")
+            .expect("routes");
+    assert_eq!(main.trim(), "", "the old /64 is still on link: {main}");
+    // The old link's router, reached through the tunnel from the home
+    // address.
+    n.mn.wait_ping6("2001:db8:a::1", PING)
+        .unwrap_or_else(|e| panic!("{e}\n{}", mn.log()));
     stop_cleanly(mn);
 }
