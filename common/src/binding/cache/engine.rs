@@ -981,12 +981,15 @@ impl BindingCache {
         v
     }
 
-    /// The replay state of every mobile node that has registered, bound
-    /// or not, sorted by home address.
+    /// The replay state of every mobile node that registered and is not
+    /// bound now, sorted by home address (a bound node's travels in its
+    /// [`BindingRecord`], so a state file of a busy home agent does not
+    /// grow by a record per node).
     pub fn replay_records(&self) -> Vec<ReplayRecord> {
         let mut v: Vec<ReplayRecord> = self
             .last_mesg_id
             .iter()
+            .filter(|(hoa, _)| !self.entries.contains_key(*hoa))
             .map(|(hoa, ts)| ReplayRecord {
                 home_address: *hoa,
                 last_mesg_id: *ts,
