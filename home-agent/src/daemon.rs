@@ -113,10 +113,10 @@ struct Daemon {
     tunnel_stale: bool,
     /// BAs of this turn, sent once the data plane knows their bindings.
     bas: Vec<(Ipv6Repr, Vec<u8>)>,
-    /// Log lines about BUs anyone can send (rejected, dropped,
-    /// unauthenticated) and NAs claiming bound addresses: counted always,
-    /// logged a few at a time.
-    bu_log: RateLimiter,
+    /// Log lines about what anyone can send (rejected, dropped or
+    /// unauthenticated BUs, NAs claiming bound addresses, DHAAD requests):
+    /// counted always, logged a few at a time.
+    stranger_log: RateLimiter,
     /// When each address was last defended against a foreign NA.
     defended: HashMap<Ipv6Addr, Instant>,
     buf: Vec<u8>,
@@ -299,7 +299,7 @@ impl Daemon {
             last_save: None,
             tunnel_stale: false,
             bas: Vec::new(),
-            bu_log: RateLimiter::for_logs(),
+            stranger_log: RateLimiter::for_logs(),
             defended: HashMap::new(),
             buf: vec![0; 65536],
             nft: Some(nft),
@@ -736,13 +736,13 @@ impl Daemon {
             } => {
                 if status.is_accepted() {
                     debug!(%hoa, %coa, sequence, status = status.0, lifetime_s = lifetime.as_secs(), "binding update accepted");
-                } else if let Some(suppressed) = self.bu_log_allowed(ev.at) {
+                } else if let Some(suppressed) = self.stranger_log_allowed(ev.at) {
                     info!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), suppressed, "binding update rejected");
                 }
                 None
             }
             EventKind::BuDropped { src, hoa, reason } => {
-                if let Some(suppressed) = self.bu_log_allowed(ev.at) {
+                if let Some(suppressed) = self.stranger_log_allowed(ev.at) {
                     info!(%src, %hoa, reason, suppressed, "binding update dropped");
                 }
                 None
@@ -817,17 +817,17 @@ impl Daemon {
         self.defended.insert(na.target, now);
         self.defended
             .retain(|a, t| now.saturating_duration_since(*t) < DEFEND_INTERVAL || *a == na.target);
-        if let Some(suppressed) = self.bu_log.allow(now) {
+        if let Some(suppressed) = self.stranger_log.allow(now) {
             warn!(target = %na.target, mac = %fmt_mac(theirs), suppressed, "another node claims a bound home address; defending it");
         }
         self.schedule_nas(now, na.target);
     }
 
-    /// Whether a line about a BU may be logged now (see `bu_log`), with
+    /// Whether a line about a BU may be logged now (see `stranger_log`), with
     /// how many were held back since the last one; the held-back ones are
     /// counted for the metrics.
-    fn bu_log_allowed(&mut self, now: Instant) -> Option<u64> {
-        let r = self.bu_log.allow(now);
+    fn stranger_log_allowed(&mut self, now: Instant) -> Option<u64> {
+        let r = self.stranger_log.allow(now);
         if r.is_none() {
             self.shared.lock().shell.log_lines_suppressed += 1;
         }
@@ -943,7 +943,7 @@ impl Daemon {
                         });
                         if !authenticated
                             && self.cfg.allow_unauthenticated
-                            && let Some(suppressed) = self.bu_log_allowed(now)
+                            && let Some(suppressed) = self.stranger_log_allowed(now)
                         {
                             warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), suppressed, "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
                         }
@@ -1117,7 +1117,9 @@ impl Daemon {
                 Ok(b) => match self.dhaad.send(&b, self.cfg.ha_address, src) {
                     Ok(_) => {
                         self.shared.lock().shell.dhaad_replies += 1;
-                        debug!(%src, identifier = req.identifier, "DHAAD reply sent");
+                        if let Some(suppressed) = self.stranger_log.allow(Instant::now()) {
+                            info!(%src, identifier = req.identifier, suppressed, "DHAAD reply sent");
+                        }
                     }
                     Err(e) => warn!(error = %e, %src, "DHAAD reply"),
                 },
