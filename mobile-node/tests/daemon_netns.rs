@@ -1485,3 +1485,42 @@ fn kernel_slaac_of_the_first_link_is_removed() {
         .unwrap_or_else(|e| panic!("{e}\n{}", mn.log()));
     stop_cleanly(mn);
 }
+
+/// Issue 11 item 16, second half: SIGTERM, then a new start while the old
+/// daemon still waits for the BA to its deregistration (the BU is lost
+/// here, so it waits its full 3 s). The new one fails without touching the
+/// old one's rules; once the old one is gone, a start works.
+#[test]
+fn start_while_the_old_daemon_still_deregisters_fails_cleanly() {
+    let n = net("mnderegrace", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let first = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    // Lose the deregistration BU (it carries a Home Address option).
+    n.mn.sh("nft add table ip6 m6block && \
+         nft add chain ip6 m6block out '{ type filter hook output priority 0; }' && \
+         nft add rule ip6 m6block out ip6 nexthdr 60 drop")
+        .expect("nft");
+    let pid = i32::try_from(first.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(300));
+    let out =
+        n.mn.output(&[MN, "run", "-c", cfg.to_str().expect("utf-8")])
+            .expect("second run");
+    assert!(!out.success(), "started beside a deregistering daemon");
+    assert!(out.stderr.contains("another instance"), "{}", out.stderr);
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(
+        rules.contains("lookup 200"),
+        "the old one's rule went: {rules}"
+    );
+    let log = first.log_path().to_owned();
+    let _ = first.stop().expect("reap");
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(log.contains("deregistering before exit"), "{log}");
+    n.mn.cmd("nft delete table ip6 m6block").expect("nft");
+    let again = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    stop_cleanly(again);
+}
