@@ -59,6 +59,10 @@ pub const ROUTE_PROTOCOL: u8 = 109;
 pub const READY: &str = "mip6-ha ready";
 /// Signalling packets handled before their actions are carried out.
 const SIGNALLING_BATCH: usize = 64;
+/// DHAAD replies sent per second at most, to whoever asks: a mobile node
+/// asks once per start or move, a flood of requests with a forged source
+/// must not become a flood of replies at its victim.
+pub const DHAAD_REPLIES_PER_SECOND: u32 = 50;
 /// The shortest time between two defences of one address against foreign
 /// Neighbor Advertisements.
 pub const DEFEND_INTERVAL: Duration = Duration::from_secs(1);
@@ -119,6 +123,8 @@ struct Daemon {
     stranger_log: RateLimiter,
     /// When each address was last defended against a foreign NA.
     defended: HashMap<Ipv6Addr, Instant>,
+    /// DHAAD replies per second (see [`DHAAD_REPLIES_PER_SECOND`]).
+    dhaad_budget: RateLimiter,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -301,6 +307,7 @@ impl Daemon {
             bas: Vec::new(),
             stranger_log: RateLimiter::for_logs(),
             defended: HashMap::new(),
+            dhaad_budget: RateLimiter::new(DHAAD_REPLIES_PER_SECOND, Duration::from_secs(1)),
             buf: vec![0; 65536],
             nft: Some(nft),
             sysctls,
@@ -1105,6 +1112,13 @@ impl Daemon {
             };
             if !self.anycast.contains(&dst) || msg.validate(&src, &dst).is_err() {
                 debug!(%src, %dst, "DHAAD request not to our anycast address");
+                continue;
+            }
+            // The request's source is not checked by anyone: a reply
+            // budget keeps a flood with a forged source from turning us
+            // into a reflector at the victim.
+            if self.dhaad_budget.allow(Instant::now()).is_none() {
+                self.shared.lock().shell.dhaad_rate_limited += 1;
                 continue;
             }
             let reply = DhaadRepr::HaadReply(HaadReply {

@@ -245,6 +245,11 @@ pub fn render(shared: &Shared) -> String {
             "Neighbor Advertisements for bound home addresses naming another node's link-layer address (answered by ours).",
             s.foreign_nas,
         ),
+        (
+            "mip6_ha_dhaad_rate_limited_total",
+            "DHAAD requests left unanswered by the reply budget.",
+            s.dhaad_rate_limited,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");

@@ -67,6 +67,9 @@ pub struct ShellCounters {
     /// a second per address, by our own).
     #[serde(default)]
     pub foreign_nas: u64,
+    /// DHAAD requests left unanswered by the reply budget.
+    #[serde(default)]
+    pub dhaad_rate_limited: u64,
 }
 
 #[derive(Debug, Default)]

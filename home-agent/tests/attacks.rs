@@ -305,3 +305,54 @@ fn forged_neighbor_advertisement_for_a_bound_home_address_is_answered() {
         s2.counters
     );
 }
+
+/// Issue 11 item 10: a flood of DHAAD requests (their source could be
+/// anyone's) gets a bounded number of replies, each a small one.
+#[test]
+fn dhaad_request_flood_gets_a_bounded_reply_budget() {
+    use mip6_common::wire::dhaad::{DhaadRepr, HaadRequest};
+    use mip6_home_agent::daemon::DHAAD_REPLIES_PER_SECOND;
+    use mip6_home_agent::icmp_io::Icmp6Socket;
+    let w = World::new("ha-dhaadflood", "");
+    let _ha = w.start_ha();
+    const N: u16 = 600;
+    let (took, replies, largest) =
+        w.mn.run_in(|| {
+            let sock = Icmp6Socket::open(&[145]).unwrap();
+            let start = Instant::now();
+            for id in 0..N {
+                let req = DhaadRepr::HaadRequest(HaadRequest {
+                    identifier: id,
+                    ..HaadRequest::default()
+                })
+                .to_bytes()
+                .unwrap();
+                sock.send(&req, COA, ANYCAST).unwrap();
+            }
+            let took = start.elapsed();
+            let (mut replies, mut largest) = (0usize, 0usize);
+            let mut buf = vec![0u8; 2048];
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                match sock.recv(&mut buf) {
+                    Ok((len, _, _)) => {
+                        replies += 1;
+                        largest = largest.max(len);
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            (took, replies, largest)
+        })
+        .unwrap();
+    let windows = took.as_secs() as usize + 2;
+    assert!(replies >= 1, "no reply at all");
+    assert!(
+        replies <= windows * DHAAD_REPLIES_PER_SECOND as usize,
+        "{replies} replies to {N} requests in {took:?}"
+    );
+    // ICMPv6 header and at most 8 addresses.
+    assert!(largest <= 8 + 16 * 8, "{largest} octets");
+    let s = w.status();
+    assert!(s.counters.dhaad_rate_limited > 0, "{:?}", s.counters);
+}
