@@ -206,10 +206,11 @@ int mip6_decap(struct __sk_buff *skb)
 	struct addr *key = (struct addr *)(s->mode == MODE_HA ? &inner->saddr : &inner->daddr);
 	struct binding *b = bpf_map_lookup_elem(&bindings, key);
 	if (!b) {
-		if (s->mode == MODE_MN)
-			return TC_ACT_OK; // not ours: the kernel decides
-		count(DROP_NO_BINDING);
-		return TC_ACT_SHOT;
+		// Mobile node: not ours, the kernel decides. Home agent: a mobile
+		// node whose binding we lost (a restart without the state file);
+		// the user-space path drops it, counts it and has the control
+		// plane send a Binding Error so it registers again at once.
+		return TC_ACT_OK;
 	}
 	if (!addr_eq(&b->local, &outer->daddr))
 		return TC_ACT_OK; // not addressed to this tunnel end

@@ -10,6 +10,7 @@ pub mod dataplane;
 pub mod dhcp6;
 pub mod movement;
 pub mod radv;
+pub mod ratelimit;
 pub mod slaac;
 pub mod sys;
 pub mod testing;

@@ -14,7 +14,7 @@
 //! Removal goes the other way round. The data plane gets the cache's
 //! snapshot after every change.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsFd, AsRawFd, RawFd};
@@ -26,6 +26,7 @@ use anyhow::Context;
 use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
 use mip6_common::binding::ntp::ntp_from_system_time;
+use mip6_common::ratelimit::RateLimiter;
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
@@ -61,6 +62,13 @@ pub const READY: &str = "mip6-ha ready";
 const SIGNALLING_BATCH: usize = 64;
 /// ICMPv6 errors we originate, per second at most.
 const ICMP_ERRORS_PER_SECOND: u32 = 10;
+/// DHAAD replies sent per second at most, to whoever asks: a mobile node
+/// asks once per start or move, a flood of requests with a forged source
+/// must not become a flood of replies at its victim.
+pub const DHAAD_REPLIES_PER_SECOND: u32 = 50;
+/// The shortest time between two defences of one address against foreign
+/// Neighbor Advertisements.
+pub const DEFEND_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest time between two rewrites of the state file.
 pub const STATE_WRITE_INTERVAL: Duration = Duration::from_millis(100);
 
@@ -117,10 +125,16 @@ struct Daemon {
     bas: Vec<(Ipv6Addr, Ipv6Repr, Vec<u8>)>,
     /// When each home address's pending BU arrived (for the latency).
     bu_timer: crate::observe::BuTimer,
-    /// Rejected and dropped BUs: one WARN a second, the rest DEBUG.
-    reject_log: crate::observe::RateLimit,
     /// Start of the current second and the ICMPv6 errors sent in it.
     icmp_window: Option<(Instant, u32)>,
+    /// Log lines about what anyone can send (rejected, dropped or
+    /// unauthenticated BUs, NAs claiming bound addresses, DHAAD requests):
+    /// counted always, logged (at WARN) a few at a time, the rest at DEBUG.
+    stranger_log: RateLimiter,
+    /// When each address was last defended against a foreign NA.
+    defended: HashMap<Ipv6Addr, Instant>,
+    /// DHAAD replies per second (see [`DHAAD_REPLIES_PER_SECOND`]).
+    dhaad_budget: RateLimiter,
     buf: Vec<u8>,
     // Held for their Drop: the nftables table, the sysctls, the control
     // socket file.
@@ -312,8 +326,10 @@ impl Daemon {
             tunnel_stale: false,
             bas: Vec::new(),
             bu_timer: crate::observe::BuTimer::default(),
-            reject_log: crate::observe::RateLimit::new(Duration::from_secs(1)),
             icmp_window: None,
+            stranger_log: RateLimiter::for_logs(),
+            defended: HashMap::new(),
+            dhaad_budget: RateLimiter::new(DHAAD_REPLIES_PER_SECOND, Duration::from_secs(1)),
             buf: vec![0; 65536],
             nft,
             sysctls,
@@ -360,6 +376,12 @@ impl Daemon {
             self.cache
                 .set_wall_clock(now, ntp_from_system_time(SystemTime::now()));
             self.cache.handle_timeout(now);
+            // Mobile nodes tunnelling to us without a binding (we lost it):
+            // a Binding Error makes them register again at once.
+            for (coa, hoa) in self.tunnel.take_unbound_senders() {
+                self.cache
+                    .handle_tunnelled_without_binding(now, coa, self.cfg.ha_address, hoa);
+            }
             self.dad.handle_timeout(now);
             self.send_due_nas(now);
             if let Some(ra) = &mut self.ra
@@ -790,9 +812,9 @@ impl Daemon {
                     debug!(%hoa, %coa, sequence, status = status.0, lifetime_s = lifetime.as_secs(), "binding update accepted");
                 } else {
                     // What the network sends is not for INFO: a flood of
-                    // bad BUs would drown the log. One WARN a second, the
-                    // rest at DEBUG, with a count of what was held back.
-                    match self.reject_log.allow(ev.at) {
+                    // bad BUs would drown the log. A few at WARN, the rest
+                    // at DEBUG, with a count of what was held back.
+                    match self.stranger_log_allowed(ev.at) {
                         Some(suppressed) => {
                             warn!(event = "bu_rejected", %hoa, %coa, sequence, status = status.0, reason = status.name().unwrap_or("?"), suppressed, "binding update rejected")
                         }
@@ -813,7 +835,7 @@ impl Daemon {
                 None
             }
             EventKind::BuDropped { src, hoa, reason } => {
-                match self.reject_log.allow(ev.at) {
+                match self.stranger_log_allowed(ev.at) {
                     Some(suppressed) => {
                         warn!(%src, %hoa, reason, suppressed, "binding update dropped")
                     }
@@ -858,6 +880,56 @@ impl Daemon {
             }
         }
         true
+    }
+
+    /// A Neighbor Advertisement on the home link for an address we
+    /// defend (a bound home address, or its link-local address) that names
+    /// another link-layer address: someone claims it (a forged NA once
+    /// cost a bound home address half its traffic, every 4 s). We
+    /// re-announce it with unsolicited NAs with O=1 (RFC 6275 10.4.1
+    /// keeps defending for the binding's life), at most once a second per
+    /// address so that a flood of forged NAs cannot turn us into one, and
+    /// count it.
+    fn defend_against_na(&mut self, now: Instant, na: &NeighborAdvert) {
+        let Some(ours) = self.home_mac else {
+            return;
+        };
+        if !self.proxied.contains(&na.target) {
+            return;
+        }
+        let Some(theirs) = na.options.target_lla().and_then(|l| l.mac()) else {
+            // Without a target link-layer address no cache changes.
+            return;
+        };
+        if theirs == ours {
+            return;
+        }
+        self.shared.lock().shell.foreign_nas += 1;
+        let due = self
+            .defended
+            .get(&na.target)
+            .is_none_or(|t| now.saturating_duration_since(*t) >= DEFEND_INTERVAL);
+        if !due {
+            return;
+        }
+        self.defended.insert(na.target, now);
+        self.defended
+            .retain(|a, t| now.saturating_duration_since(*t) < DEFEND_INTERVAL || *a == na.target);
+        if let Some(suppressed) = self.stranger_log.allow(now) {
+            warn!(target = %na.target, mac = %fmt_mac(theirs), suppressed, "another node claims a bound home address; defending it");
+        }
+        self.schedule_nas(now, na.target);
+    }
+
+    /// Whether a line about a BU may be logged now (see `stranger_log`), with
+    /// how many were held back since the last one; the held-back ones are
+    /// counted for the metrics.
+    fn stranger_log_allowed(&mut self, now: Instant) -> Option<u64> {
+        let r = self.stranger_log.allow(now);
+        if r.is_none() {
+            self.shared.lock().shell.log_lines_suppressed += 1;
+        }
+        r
     }
 
     fn schedule_nas(&mut self, now: Instant, target: Ipv6Addr) {
@@ -1008,8 +1080,11 @@ impl Daemon {
                         let authenticated = bu.options.iter().any(|o| {
                             matches!(o, MhOption::MobilityAuth { subtype, .. } if *subtype == auth_subtype::MN_HA)
                         });
-                        if !authenticated && self.cfg.allow_unauthenticated {
-                            warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
+                        if !authenticated
+                            && self.cfg.allow_unauthenticated
+                            && let Some(suppressed) = self.stranger_log_allowed(now)
+                        {
+                            warn!(src = %meta.src, hoa = %hao.unwrap_or(meta.src), suppressed, "UNAUTHENTICATED binding update (allow_unauthenticated is on)");
                         }
                         self.bu_timer.bu_received(now, hao.unwrap_or(meta.src));
                         self.cache.handle_bu(
@@ -1144,7 +1219,10 @@ impl Daemon {
                 NdRepr::NeighborSolicit(ns) if info.src.is_unspecified() => {
                     self.dad.handle_probe(ns.target, ns.options.nonce());
                 }
-                NdRepr::NeighborAdvert(na) => self.dad.handle_na(na.target),
+                NdRepr::NeighborAdvert(na) => {
+                    self.dad.handle_na(na.target);
+                    self.defend_against_na(now, na);
+                }
                 _ => {}
             }
             self.drain(now);
@@ -1179,6 +1257,13 @@ impl Daemon {
                 debug!(%src, %dst, "DHAAD request not to our anycast address");
                 continue;
             }
+            // The request's source is not checked by anyone: a reply
+            // budget keeps a flood with a forged source from turning us
+            // into a reflector at the victim.
+            if self.dhaad_budget.allow(Instant::now()).is_none() {
+                self.shared.lock().shell.dhaad_rate_limited += 1;
+                continue;
+            }
             let reply = DhaadRepr::HaadReply(HaadReply {
                 identifier: req.identifier,
                 mobile_router: false,
@@ -1189,7 +1274,9 @@ impl Daemon {
                 Ok(b) => match self.dhaad.send(&b, self.cfg.ha_address, src) {
                     Ok(_) => {
                         self.shared.lock().shell.dhaad_replies += 1;
-                        debug!(%src, identifier = req.identifier, "DHAAD reply sent");
+                        if let Some(suppressed) = self.stranger_log.allow(Instant::now()) {
+                            info!(%src, identifier = req.identifier, suppressed, "DHAAD reply sent");
+                        }
                     }
                     Err(e) => warn!(error = %e, %src, "DHAAD reply"),
                 },
@@ -1203,4 +1290,11 @@ impl Daemon {
 /// Status codes by name for logs and tests.
 pub fn status_name(s: u8) -> &'static str {
     BaStatus(s).name().unwrap_or("unknown")
+}
+
+fn fmt_mac(m: [u8; 6]) -> String {
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

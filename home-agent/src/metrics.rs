@@ -186,6 +186,21 @@ pub fn render(shared: &Shared) -> String {
             "Home agent addresses from Router Advertisements the bounded home agents list refused.",
             s.home_agents_refused,
         ),
+        (
+            "mip6_ha_log_lines_suppressed_total",
+            "Log lines about rejected, dropped or unauthenticated Binding Updates held back by the rate limit.",
+            s.log_lines_suppressed,
+        ),
+        (
+            "mip6_ha_foreign_nas_total",
+            "Neighbor Advertisements for bound home addresses naming another node's link-layer address (answered by ours).",
+            s.foreign_nas,
+        ),
+        (
+            "mip6_ha_dhaad_rate_limited_total",
+            "DHAAD requests left unanswered by the reply budget.",
+            s.dhaad_rate_limited,
+        ),
     ] {
         family(&mut out, name, "counter", help);
         let _ = writeln!(out, "{name} {v}");

@@ -1,6 +1,6 @@
-//! Small sans-IO helpers for what an operator sees: the BU -> BA latency
-//! ([`BuTimer`]) and log lines that network input must not flood
-//! ([`RateLimit`]). Both take the time from the caller.
+//! A small sans-IO helper for what an operator sees: the BU -> BA latency
+//! ([`BuTimer`]), with the time from the caller. (Log lines that network
+//! input must not flood: `mip6_common::ratelimit`.)
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
@@ -41,35 +41,6 @@ impl BuTimer {
     }
 }
 
-/// At most one event per `every`; the ones in between are counted.
-#[derive(Debug)]
-pub struct RateLimit {
-    every: Duration,
-    next: Option<Instant>,
-    suppressed: u64,
-}
-
-impl RateLimit {
-    pub fn new(every: Duration) -> Self {
-        Self {
-            every,
-            next: None,
-            suppressed: 0,
-        }
-    }
-
-    /// `Some(n)` when this event may be logged loudly, `n` being how many
-    /// were held back since the last one; `None` when it must be quiet.
-    pub fn allow(&mut self, now: Instant) -> Option<u64> {
-        if self.next.is_some_and(|t| now < t) {
-            self.suppressed += 1;
-            return None;
-        }
-        self.next = Some(now + self.every);
-        Some(std::mem::take(&mut self.suppressed))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,18 +73,5 @@ mod tests {
         // Old ones are forgotten to make room.
         t.bu_received(t0 + FORGET_AFTER, HOA);
         assert_eq!(t.arrived.len(), 1);
-    }
-
-    #[test]
-    fn one_loud_event_a_second_with_the_count_of_the_quiet_ones() {
-        let t0 = Instant::now();
-        let mut r = RateLimit::new(Duration::from_secs(1));
-        assert_eq!(r.allow(t0), Some(0));
-        for i in 1..=5 {
-            assert_eq!(r.allow(t0 + Duration::from_millis(100 * i)), None);
-        }
-        assert_eq!(r.allow(t0 + Duration::from_secs(1)), Some(5));
-        assert_eq!(r.allow(t0 + Duration::from_millis(1500)), None);
-        assert_eq!(r.allow(t0 + Duration::from_secs(5)), Some(1));
     }
 }

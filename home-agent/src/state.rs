@@ -87,6 +87,18 @@ pub struct ShellCounters {
     /// refused.
     #[serde(default)]
     pub home_agents_refused: u64,
+    /// Log lines about rejected, dropped or unauthenticated BUs held back
+    /// by the rate limit (the BUs themselves are counted by status).
+    #[serde(default)]
+    pub log_lines_suppressed: u64,
+    /// Neighbor Advertisements on the home link for a bound home address
+    /// with another node's link-layer address (each answered, at most once
+    /// a second per address, by our own).
+    #[serde(default)]
+    pub foreign_nas: u64,
+    /// DHAAD requests left unanswered by the reply budget.
+    #[serde(default)]
+    pub dhaad_rate_limited: u64,
 }
 
 #[derive(Debug, Default)]

@@ -40,6 +40,12 @@ pub trait TunnelPlane: Send + Sync {
     fn drops(&self) -> Vec<(String, u64)> {
         Vec::new()
     }
+    /// (outer source, inner source) of tunnelled packets dropped since the
+    /// last call because the inner source had no binding, distinct and
+    /// bounded: the daemon answers them with a Binding Error.
+    fn take_unbound_senders(&self) -> Vec<(Ipv6Addr, Ipv6Addr)> {
+        Vec::new()
+    }
 }
 
 impl fmt::Debug for dyn TunnelPlane {
@@ -185,6 +191,10 @@ impl TunnelPlane for UserSpaceTunnel {
 
     fn tun_name(&self) -> &str {
         self.plane.tun_name()
+    }
+
+    fn take_unbound_senders(&self) -> Vec<(Ipv6Addr, Ipv6Addr)> {
+        self.plane.take_unbound_senders()
     }
 
     fn drops(&self) -> Vec<(String, u64)> {

@@ -124,6 +124,9 @@ pub struct Daemon {
     last_link_event: Instant,
     control: Option<ControlServer>,
     published: Published,
+    /// Log lines about signalling anyone can send (stray BAs, Binding
+    /// Errors): counted always, logged a few at a time.
+    stray_log: mip6_common::ratelimit::RateLimiter,
     counters: Counters,
     last_bu: Option<(Instant, Ipv6Addr)>,
     stopping: bool,
@@ -240,6 +243,7 @@ impl Daemon {
             control: None,
             published: Arc::new(Mutex::new(None)),
             counters: Counters::default(),
+            stray_log: mip6_common::ratelimit::RateLimiter::for_logs(),
             last_bu: None,
             last_failure: None,
             stopping: false,
@@ -790,7 +794,9 @@ impl Daemon {
                     reason,
                 } => {
                     self.dhaad_log.ignored += 1;
-                    tracing::warn!(%from, identifier, reason, "DHAAD reply ignored");
+                    if let Some(suppressed) = self.stray_log.allow(now) {
+                        tracing::warn!(%from, identifier, reason, suppressed, "DHAAD reply ignored");
+                    }
                 }
                 DhaadOutput::GaveUp { attempts, coa } => {
                     self.dhaad_sock = None;
@@ -922,8 +928,11 @@ impl Daemon {
                     );
                 }
                 RegEvent::BaIgnored { reason } => {
+                    // Anyone can send us BAs: count them all, log a few.
                     self.counters.ba_ignored += 1;
-                    tracing::warn!(reason, "binding acknowledgement ignored");
+                    if let Some(suppressed) = self.stray_log.allow(ev.at) {
+                        tracing::warn!(reason, suppressed, "binding acknowledgement ignored");
+                    }
                 }
                 RegEvent::Registered {
                     coa,
@@ -1069,7 +1078,9 @@ impl Daemon {
             }
             Ok(MhRepr::BindingRefreshRequest(_)) => self.reg.handle_brr(now, src),
             Ok(MhRepr::BindingError(be)) => {
-                tracing::info!(%src, status = be.status.0, "binding error");
+                if let Some(suppressed) = self.stray_log.allow(now) {
+                    tracing::info!(%src, status = be.status.0, suppressed, "binding error");
+                }
                 self.reg.handle_binding_error(now, src, be.status);
             }
             Ok(other) => {

@@ -83,6 +83,57 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
+/// `a` with the host bits after `len` cleared.
+fn network(a: Ipv6Addr, len: u8) -> Ipv6Addr {
+    let m = u128::MAX
+        .checked_shl(128 - u32::from(len.min(128)))
+        .unwrap_or(0);
+    Ipv6Addr::from(u128::from(a) & m)
+}
+
+/// Removes what the kernel's own autoconfiguration made on `ifindex`
+/// before the daemon took it over (its sysctls are off by now, so it makes
+/// no more): the global addresses that are not permanent (SLAAC and
+/// temporary addresses, or a killed run's care-of addresses), the
+/// main-table prefix routes that came with them, and the routes learned
+/// from RAs. Left in place, they outlive the link: once the mobile node
+/// moves, the old /64 stays "on link" on this interface and is no longer
+/// reachable through the tunnel. Permanent addresses (configured by hand)
+/// and their prefixes stay. Returns the addresses removed.
+fn remove_kernel_autoconf(
+    nl: &mut Netlink,
+    ifindex: u32,
+    ifname: &str,
+) -> io::Result<Vec<Ipv6Addr>> {
+    let addrs = nl.list_addresses(ifindex)?;
+    let kept: BTreeSet<(Ipv6Addr, u8)> = addrs
+        .iter()
+        .filter(|a| a.flags.permanent())
+        .map(|a| (network(a.addr, a.prefix_len), a.prefix_len))
+        .collect();
+    let mut removed = Vec::new();
+    let mut prefixes = BTreeSet::new();
+    for a in addrs
+        .iter()
+        .filter(|a| !a.flags.permanent() && !is_link_local(&a.addr) && a.scope == 0)
+    {
+        ignore_missing(nl.del_address(ifindex, a.addr, a.prefix_len))?;
+        removed.push(a.addr);
+        prefixes.insert((network(a.addr, a.prefix_len), a.prefix_len));
+    }
+    for (p, len) in prefixes.difference(&kept) {
+        ignore_missing(nl.del_route(&RouteSpec::on_link(*p, *len, ifindex)))?;
+    }
+    // Default and more-specific routes from RAs name their router; iproute2
+    // finds them by protocol.
+    let _ = std::process::Command::new("ip")
+        .args(["-6", "route", "flush", "dev", ifname, "proto", "ra"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
+    Ok(removed)
+}
+
 impl ManagedIface {
     /// Takes `cfg.interfaces[pos]` over from the kernel.
     pub fn open(cfg: &Config, pos: usize, seed: u64) -> anyhow::Result<Self> {
@@ -104,6 +155,15 @@ impl ManagedIface {
             mip6_common::sys::instance::sysctl_journal_path(&cfg.control_socket, &ic.name);
         let io = SlaacIo::open_with_journal(&ic.name, Some(journal))
             .with_context(|| format!("cannot take over interface {}", ic.name))?;
+        let removed = remove_kernel_autoconf(&mut nl, index, &ic.name)
+            .with_context(|| format!("cannot remove the kernel's addresses on {}", ic.name))?;
+        if !removed.is_empty() {
+            tracing::info!(
+                iface = ic.name,
+                ?removed,
+                "removed the kernel's autoconfigured addresses and their routes"
+            );
+        }
         let mode: IidMode = ic.iid_mode.into();
         let secret = if mode == IidMode::Stable {
             Some(

@@ -456,6 +456,12 @@ fn net(tag: &str, second_iface: bool) -> Net {
 }
 
 fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
+    net_opts(tag, second_iface, test_ha, false)
+}
+
+/// `kernel_autoconf`: the mobile node's kernel configures eth0 from the
+/// RAs on its own until the daemon takes over (a laptop as it boots).
+fn net_opts(tag: &str, second_iface: bool, test_ha: bool, kernel_autoconf: bool) -> Net {
     let opts = LabOptions {
         timeouts: Timeouts {
             // The daemon deregisters on SIGTERM (up to 3 s).
@@ -474,7 +480,12 @@ fn net_with(tag: &str, second_iface: bool, test_ha: bool) -> Net {
     // The mobile node's kernel must not autoconfigure on its own before the
     // daemon takes over (the daemon switches that off itself while it
     // runs); this keeps the before/after comparison exact.
-    let mn = lab.node_with("mn", &fast.clone().accept_ra(0)).expect("mn");
+    let mn = lab
+        .node_with(
+            "mn",
+            &fast.clone().accept_ra(if kernel_autoconf { 1 } else { 0 }),
+        )
+        .expect("mn");
     let home = lab.link("home").expect("link");
     let link_a = lab.link("fa").expect("link");
     let link_b = lab.link("fb").expect("link");
@@ -1615,4 +1626,185 @@ fn optimistic_care_of_address_is_answered_without_override() {
             .unwrap_or_default();
     assert!(!sets.contains(&coa.to_string()), "{sets}");
     stop_cleanly(daemon);
+}
+
+/// Issue 11 item 14: the home agent restarts without its state file (the
+/// binding is lost) while the mobile node keeps tunnelling; the home
+/// agent answers the unbound tunnel packets with Binding Error status 1
+/// and the mobile node registers again at once, not at its next refresh
+/// (once 83 s of silently dropped traffic).
+#[test]
+fn mobile_node_registers_again_when_the_home_agent_lost_its_binding() {
+    let n = net_with("mnlostbind", false, false);
+    let ha = ProjectHa::start(&n);
+    // A long lifetime: the next refresh is minutes away.
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    let coa = s.care_of_address.expect("coa");
+    ha.assert_bound(coa);
+    let pid = i32::try_from(ha.child.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let ProjectHa { child, .. } = ha;
+    assert!(!child.stop().expect("reap").success());
+    std::fs::remove_file(n.lab.workdir().join("ha-bindings.json")).expect("state file");
+    let ha = ProjectHa::start(&n);
+    assert!(ha.bindings().is_empty());
+    // The mobile node's traffic (from its home address, into the tunnel).
+    let ping =
+        n.mn.spawn(&["ping", "-6", "-n", "-i", "0.2", &CN.to_string()])
+            .expect("ping");
+    let t0 = Instant::now();
+    let bound = n.lab.wait_until(
+        "the home agent to have the binding again",
+        Duration::from_secs(15),
+        || {
+            let b = ha.bindings();
+            Ok(if b.is_empty() {
+                Err("unbound".to_owned())
+            } else {
+                Ok(b)
+            })
+        },
+    );
+    drop(ping);
+    bound.unwrap_or_else(|e| panic!("{e}\nmn:\n{}\nha:\n{}", mn.log(), ha.log()));
+    eprintln!("registered again {:?} after the restart", t0.elapsed());
+    ha.assert_bound(coa);
+    assert!(mn.log().contains("binding error"), "{}", mn.log());
+    ha.stop_after(mn);
+}
+
+/// Issue 11 item 13: stray BAs (anyone can send them) are counted in the
+/// status, and logged a few at a time, not one line each.
+#[test]
+fn stray_binding_acknowledgements_are_counted_not_logged() {
+    use mip6_common::sys::mh_io::RawSender;
+    use mip6_common::wire::exthdr::Ipv6Repr;
+    use mip6_common::wire::mh::{BaFlags, BaStatus, BindingAck, fill_checksum};
+    let n = net("mnstrayba", false);
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    let coa = s.care_of_address.expect("coa");
+    const N: u16 = 300;
+    n.ha_node
+        .run_in(move || {
+            let tx = RawSender::open().expect("raw socket");
+            for seq in 0..N {
+                let ba = MhRepr::BindingAck(BindingAck {
+                    status: BaStatus::ACCEPTED,
+                    flags: BaFlags::default(),
+                    sequence: seq,
+                    lifetime: 10,
+                    options: Vec::new(),
+                });
+                let mut mh = ba.to_bytes().expect("BA");
+                fill_checksum(&mut mh, &HA, &HOA).expect("checksum");
+                let mut ip = Ipv6Repr::new(HA, coa, proto::MOBILITY);
+                ip.routing_home_address = Some(HOA);
+                tx.send(&ip.build(&mh).expect("packet").bytes, 0)
+                    .expect("send");
+                if seq % 50 == 49 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        })
+        .expect("forged BAs");
+    let s = n.wait_status(&sock, "stray BAs counted", |s| {
+        s.binding_update_list[0].ba_ignored >= u64::from(N) / 2
+    });
+    let ignored = s.binding_update_list[0].ba_ignored;
+    let lines = mn.log().matches("binding acknowledgement ignored").count();
+    assert!(lines <= 20, "{lines} log lines for {ignored} stray BAs");
+    assert_eq!(s.binding_update_list[0].state, "registered");
+    stop_cleanly(mn);
+}
+
+/// Issue 11 item 18: the kernel configured the link the mobile node
+/// started on (SLAAC address, on-link prefix route, default route from the
+/// RA). The daemon removes them when it takes the interface over, so once
+/// it has moved away, the old /64 is reached through the tunnel like any
+/// other network, not looked for on a link that is no longer there.
+#[test]
+fn kernel_slaac_of_the_first_link_is_removed() {
+    let n = net_opts("mnkslaac", false, true, true);
+    let kernel_addr = n
+        .lab
+        .wait_until(
+            "the kernel's SLAAC address",
+            Duration::from_secs(15),
+            || {
+                let out =
+                    n.mn.cmd("ip -6 -o addr show dev eth0 scope global")
+                        .expect("addr");
+                Ok(out
+                    .split_whitespace()
+                    .filter_map(|w| w.split('/').next()?.parse::<Ipv6Addr>().ok())
+                    .find(|a| in_prefix(a, &PREFIX_A))
+                    .ok_or(out))
+            },
+        )
+        .expect("kernel SLAAC");
+    let routes =
+        n.mn.cmd("ip -6 route show 2001:db8:a::/64")
+            .expect("routes");
+    assert!(routes.contains("dev eth0"), "{routes}");
+    let (mn, sock) = n.start_daemon(ETH0, "");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    assert_ne!(s.care_of_address, Some(kernel_addr));
+    let addrs = n.mn.cmd("ip -6 addr show dev eth0").expect("addr");
+    assert!(!addrs.contains(&kernel_addr.to_string()), "{addrs}");
+    let ra = n.mn.cmd("ip -6 route show proto ra").expect("routes");
+    assert_eq!(ra.trim(), "", "RA routes left");
+
+    n.lab.move_iface(&n.mn_eth, &n.link_b).expect("move");
+    n.wait_registered(&sock, PREFIX_B, REGISTRATION);
+    let main =
+        n.mn.cmd("ip -6 route show 2001:db8:a::/64")
+            .expect("routes");
+    assert_eq!(main.trim(), "", "the old /64 is still on link: {main}");
+    // The old link's router, reached through the tunnel from the home
+    // address.
+    n.mn.wait_ping6("2001:db8:a::1", PING)
+        .unwrap_or_else(|e| panic!("{e}\n{}", mn.log()));
+    stop_cleanly(mn);
+}
+
+/// Issue 11 item 16, second half: SIGTERM, then a new start while the old
+/// daemon still waits for the BA to its deregistration (the BU is lost
+/// here, so it waits its full 3 s). The new one fails without touching the
+/// old one's rules; once the old one is gone, a start works.
+#[test]
+fn start_while_the_old_daemon_still_deregisters_fails_cleanly() {
+    let n = net("mnderegrace", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    let first = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    // Lose the deregistration BU (it carries a Home Address option).
+    n.mn.sh("nft add table ip6 m6block && \
+         nft add chain ip6 m6block out '{ type filter hook output priority 0; }' && \
+         nft add rule ip6 m6block out ip6 nexthdr 60 drop")
+        .expect("nft");
+    let pid = i32::try_from(first.pid()).expect("pid");
+    // SAFETY: signalling a child we spawned.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    std::thread::sleep(Duration::from_millis(300));
+    let out =
+        n.mn.output(&[MN, "run", "-c", cfg.to_str().expect("utf-8")])
+            .expect("second run");
+    assert!(!out.success(), "started beside a deregistering daemon");
+    assert!(out.stderr.contains("another instance"), "{}", out.stderr);
+    let rules = n.mn.cmd("ip -6 rule").expect("rules");
+    assert!(
+        rules.contains("lookup 200"),
+        "the old one's rule went: {rules}"
+    );
+    let log = first.log_path().to_owned();
+    let _ = first.stop().expect("reap");
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(log.contains("deregistering before exit"), "{log}");
+    n.mn.cmd("nft delete table ip6 m6block").expect("nft");
+    let again = n.spawn_daemon(&cfg);
+    n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    stop_cleanly(again);
 }

@@ -287,6 +287,11 @@ fn deliver_batch(
             Ok(a) => a,
             Err(why) => {
                 e.counters.drop(why);
+                if why == DropReason::NoBinding
+                    && let Ok(inner) = parse_inner(packet)
+                {
+                    e.note_unbound(m.src, inner.src);
+                }
                 continue;
             }
         };

@@ -181,6 +181,31 @@ pub(crate) struct Engine {
     pub(crate) frag_lock: Mutex<()>,
     /// The eBPF kernel fast path in front of this one, if any.
     pub(crate) fast: Option<ebpf::FastPath>,
+    /// (outer source, inner source) of tunnelled packets whose inner
+    /// source has no binding (home agent mode): a mobile node whose
+    /// binding this home agent lost (a restart without its state file).
+    /// The control plane answers them with a Binding Error so the mobile
+    /// node registers again at once, instead of tunnelling into the void
+    /// until its next refresh. Distinct pairs only, at most
+    /// [`MAX_UNBOUND_SENDERS`] between two reads.
+    pub(crate) unbound: Mutex<Vec<(Ipv6Addr, Ipv6Addr)>>,
+}
+
+/// The most unbound senders remembered between two reads by the control
+/// plane; more are only counted as `no_binding` drops.
+pub const MAX_UNBOUND_SENDERS: usize = 64;
+
+impl Engine {
+    /// Notes a sender without a binding; never waits for the lock (the
+    /// packet is dropped either way).
+    pub(crate) fn note_unbound(&self, outer_src: Ipv6Addr, inner_src: Ipv6Addr) {
+        if let Ok(mut v) = self.unbound.try_lock()
+            && v.len() < MAX_UNBOUND_SENDERS
+            && !v.contains(&(outer_src, inner_src))
+        {
+            v.push((outer_src, inner_src));
+        }
+    }
 }
 
 impl Engine {
@@ -374,6 +399,7 @@ impl DataPlane {
             stopping: AtomicBool::new(false),
             frag_lock: Mutex::new(()),
             fast,
+            unbound: Mutex::new(Vec::new()),
         });
         let mut dp = Self {
             engine,
@@ -522,6 +548,17 @@ impl DataPlane {
         table
             .get(&home_address)
             .map(|b| self.with_kernel(BindingStats::new(home_address, b.remote, &b.flows)))
+    }
+
+    /// (outer source, inner source) of tunnelled packets dropped for want
+    /// of a binding since the last call (home agent mode), distinct, at
+    /// most [`MAX_UNBOUND_SENDERS`].
+    pub fn take_unbound_senders(&self) -> Vec<(Ipv6Addr, Ipv6Addr)> {
+        self.engine
+            .unbound
+            .lock()
+            .map(|mut v| std::mem::take(&mut *v))
+            .unwrap_or_default()
     }
 
     /// Drops by reason.

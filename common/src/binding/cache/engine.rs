@@ -922,6 +922,39 @@ impl BindingCache {
         );
     }
 
+    /// The data plane dropped a packet tunnelled from `coa` (to our
+    /// address `ours`) because its inner source `hoa` has no binding to
+    /// `coa`: typically a mobile node whose binding we lost in a restart
+    /// without the state file. It would tunnel into the void until its next
+    /// refresh; a Binding Error status 1 (RFC 6275 9.3.3, rate-limited)
+    /// makes it register again at once (11.3.6). Only for home addresses
+    /// we would register (configured, or lab mode, on a valid home prefix),
+    /// and not while a registration waits for DAD.
+    pub fn handle_tunnelled_without_binding(
+        &mut self,
+        now: Instant,
+        coa: Ipv6Addr,
+        ours: Ipv6Addr,
+        hoa: Ipv6Addr,
+    ) {
+        if self.entries.get(&hoa).is_some_and(|e| e.info.coa == coa)
+            || self.pending.contains_key(&hoa)
+            || !(self.by_hoa.contains_key(&hoa) || self.config.allow_unauthenticated)
+            || self.prefix_remaining(&hoa, now).is_none()
+            || !msg::is_unicast_routable(&coa)
+            || !self.config.ha_addresses.contains(&ours)
+        {
+            return;
+        }
+        self.send_binding_error(
+            now,
+            coa,
+            ours,
+            BeStatus::UNKNOWN_BINDING_FOR_HOME_ADDRESS_OPTION,
+            hoa,
+        );
+    }
+
     /// A Mobility Header of a type we do not know arrived from `src` (with
     /// `hoa` from its Home Address option, if any): Binding Error status 2
     /// (RFC 6275 9.2), rate-limited.
@@ -969,12 +1002,15 @@ impl BindingCache {
         v
     }
 
-    /// The replay state of every mobile node that has registered, bound
-    /// or not, sorted by home address.
+    /// The replay state of every mobile node that registered and is not
+    /// bound now, sorted by home address (a bound node's travels in its
+    /// [`BindingRecord`], so a state file of a busy home agent does not
+    /// grow by a record per node).
     pub fn replay_records(&self) -> Vec<ReplayRecord> {
         let mut v: Vec<ReplayRecord> = self
             .last_mesg_id
             .iter()
+            .filter(|(hoa, _)| !self.entries.contains_key(*hoa))
             .map(|(hoa, ts)| ReplayRecord {
                 home_address: *hoa,
                 last_mesg_id: *ts,

@@ -1532,3 +1532,96 @@ fn stored_bindings_must_match_the_configuration() {
     };
     assert_eq!(h.c.restore(&[lab], wall, h.at(0)), 1);
 }
+
+/// Issue 11 item 14: a packet tunnelled by a mobile node whose binding we
+/// lost is answered with Binding Error status 1 to its care-of address,
+/// naming its home address, so it registers again at once; not for a node
+/// bound to that care-of address, nor for addresses we would not serve.
+#[test]
+fn tunnelled_packet_without_binding_gets_binding_error_1() {
+    let mut cfg = config();
+    cfg.binding_error_rate = 3;
+    let mut h = Harness::new(cfg);
+    h.c.handle_tunnelled_without_binding(h.at(1), COA, HA, HOA);
+    let a = h.actions();
+    let [
+        Action::SendBindingError {
+            to,
+            from,
+            status,
+            be,
+            mh_bytes,
+        },
+    ] = &a[..]
+    else {
+        panic!("{a:?}")
+    };
+    assert_eq!((*to, *from, *status), (COA, HA, BeStatus(1)));
+    assert_eq!(be.home_address, HOA);
+    assert!(verify_checksum(mh_bytes, &HA, &COA));
+    // Bound to that care-of address: the packet was not ours to drop.
+    h.register(h.at(2), 1);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA);
+    assert!(h.actions().is_empty());
+    // Bound elsewhere (a stale care-of address): tell that one.
+    h.c.handle_tunnelled_without_binding(h.at(2), COA2, HA, HOA);
+    assert_eq!(h.actions().len(), 1);
+    // Not a configured home address, off every home prefix, not our
+    // address: nothing (no Binding Errors on behalf of strangers).
+    let stranger: Ipv6Addr = "2001:db8:1::999".parse().unwrap();
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, stranger);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA_OFF);
+    h.c.handle_tunnelled_without_binding(h.at(2), COA, COA2, HOA2);
+    assert!(h.actions().is_empty());
+    // Rate-limited like every Binding Error.
+    for _ in 0..5 {
+        h.c.handle_tunnelled_without_binding(h.at(2), COA, HA, HOA2);
+    }
+    assert_eq!(h.actions().len(), 2);
+    assert!(h.c.stats().binding_errors_suppressed >= 3);
+}
+
+/// Issue 11 item 11: a bound node's replay state travels in its binding
+/// record; the replay records hold the others only, and both come back.
+#[test]
+fn replay_state_of_bound_and_unbound_nodes_survives_export() {
+    let mut h = Harness::new(config());
+    h.register(h.at(1), 5);
+    let mn2 = Bu {
+        hoa: Some(HOA2),
+        auth: Some((SPI2, KEY2)),
+        nai: None,
+        src: COA2,
+        ..Bu::new(7)
+    };
+    h.feed(h.at(1), &mn2);
+    h.feed(
+        h.at(2),
+        &Bu {
+            lifetime: 0,
+            seq: 8,
+            ..mn2.clone()
+        },
+    );
+    assert!(h.c.binding(&HOA2).is_none());
+    let wall = SystemTime::UNIX_EPOCH + secs(1_700_000_000);
+    let records = h.c.export(wall, h.at(2));
+    let replay = h.c.replay_records();
+    assert_eq!(records.len(), 1);
+    assert_eq!(replay.len(), 1);
+    assert_eq!((replay[0].home_address, replay[0].last_sequence), (HOA2, 8));
+    let mut h2 = Harness::new(config());
+    h2.c.restore_replay(&replay);
+    h2.c.restore(&records, wall, h2.at(0));
+    let mut back = h2.c.replay_records();
+    back.extend(h.c.replay_records());
+    assert!(back.iter().all(|r| r.home_address == HOA2));
+    // The bound node's timestamp came back with its binding: its old BU
+    // (sequence 5, timestamp 1 s + 5) is refused as a replay.
+    h2.c.set_wall_clock(h2.at(0), NTP0 + (2 << 32));
+    let old = Bu {
+        ts: Ts::At((1 << 32) + 5),
+        ..Bu::new(6)
+    };
+    assert!(!only_ba(&h2.feed(h2.at(0), &old)).0.status.is_accepted());
+}
