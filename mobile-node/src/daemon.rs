@@ -996,6 +996,9 @@ impl Daemon {
                         tracing::warn!("trying the next home agent of the discovery");
                         d.home_agent_failed(now);
                         self.ha = None;
+                        // No retry towards the agent that failed: the next
+                        // one found gets a registration of its own.
+                        self.reg = registration(&self.cfg, Ipv6Addr::UNSPECIFIED, now);
                     }
                     self.history.close(&format!(
                         "failed ({reason:?}{})",
