@@ -75,8 +75,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Run { config } => {
             let cfg = Config::load(&config)?;
             init_logs(cfg.log_format);
-            let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
-                .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
+            let tunnel = UserSpaceTunnel::start(
+                &cfg.tunnel_device,
+                cfg.tunnel_mtu,
+                cfg.ha_address,
+                cfg.data_plane,
+            )
+            .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
             daemon::run(cfg, Arc::new(tunnel))
         }
         Command::Check { config } => {
