@@ -45,6 +45,10 @@ pub trait TunnelPlane: Send + Sync {
     fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
         None
     }
+    /// Which path carries the tunnel (`ebpf`, `tun`), for metrics.
+    fn data_plane(&self) -> &str {
+        "tun"
+    }
 }
 
 impl fmt::Debug for dyn TunnelPlane {
@@ -225,5 +229,9 @@ impl TunnelPlane for UserSpaceTunnel {
 
     fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
         self.plane.route_encap()
+    }
+
+    fn data_plane(&self) -> &str {
+        self.plane.path().name()
     }
 }

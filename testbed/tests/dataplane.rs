@@ -682,6 +682,43 @@ fn ecn_and_the_mobile_nodes_source_check(path: ActivePath) {
     tear_down(t, ha, mn);
 }
 
+/// Where the eBPF path cannot work (here: a home agent with no Ethernet
+/// interface to decapsulate on), `auto` falls back to the TUN path and
+/// says why; `ebpf` refuses to start; `tun` never tries.
+#[test]
+fn auto_falls_back_to_the_tun_path() {
+    require_root().expect("these tests need root");
+    let lab = mip6_testbed::harness::Lab::new("dp-fallback").expect("lab");
+    let node = lab.node("ha").expect("node");
+    node.sh(&format!("ip -6 addr add {HA}/128 dev lo"))
+        .expect("address");
+    let start = |path: PathChoice| {
+        let mut c = DataPlaneConfig::new(TUN, HA, mip6_common::dataplane::Mode::Ha);
+        c.path = path;
+        node.run_in(move || DataPlane::start(c)).expect("enter")
+    };
+    let dp = start(PathChoice::Auto).expect("auto starts");
+    assert_eq!(dp.path(), ActivePath::Tun);
+    assert!(dp.route_encap().is_none());
+    let why = dp.path_reason().to_owned();
+    assert!(
+        why.starts_with("data_plane: auto; the user-space TUN path")
+            && why.contains("no Ethernet interface"),
+        "{why}"
+    );
+    dp.shutdown().expect("shutdown");
+    let e = start(PathChoice::Ebpf).expect_err("ebpf refuses");
+    assert!(e.to_string().contains("eBPF"), "{e}");
+    let dp = start(PathChoice::Tun).expect("tun starts");
+    assert_eq!(
+        (dp.path(), dp.path_reason()),
+        (ActivePath::Tun, "data_plane: tun")
+    );
+    dp.shutdown().expect("shutdown");
+    drop(node);
+    lab.cleanup().expect("cleanup");
+}
+
 #[test]
 fn outer_header_we_build() {
     // The IPPROTO_RAW variant (kept for measurement) carries traffic too.

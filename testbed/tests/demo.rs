@@ -86,6 +86,16 @@ fn check(report: &Report, stdout: &str, max_gap_ms: f64) {
         .copied()
         .unwrap_or(0.0);
     assert!(to_mn > 1000.0, "{:?}", report.home_agent_metrics);
+    // On the eBPF kernel fast path (data_plane: auto on a kernel that
+    // takes it), and the TCP stream survived every move on it.
+    assert_eq!(
+        report
+            .home_agent_metrics
+            .get("mip6_ha_data_plane{path=\"ebpf\"}"),
+        Some(&1.0),
+        "{:?}",
+        report.home_agent_metrics
+    );
     println!("{stdout}");
 }
 
