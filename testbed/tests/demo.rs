@@ -27,6 +27,8 @@ fn run_demo_with(extra: &[&str], tag: &str, capture: Option<&Path>) -> (Report, 
         .args(["--report", json.to_str().expect("utf-8")])
         .args(["--svg", svg.to_str().expect("utf-8")])
         .args(["--dwell-ms", "2000"])
+        // Both daemons on the eBPF kernel fast path, or they fail to start.
+        .args(["--data-plane", "ebpf"])
         .args(extra)
         .env("MIP6_BIN_DIR", Path::new(exe).parent().expect("bin dir"))
         .envs(capture.map(|c| ("MIP6_DEMO_CAPTURE", c)))
