@@ -93,6 +93,10 @@ pub struct Config {
     /// Its MTU: the path MTU minus 40 (the outer header).
     #[serde(default = "default_tunnel_mtu")]
     pub tunnel_mtu: u32,
+    /// Which data plane tunnels: `auto` (the eBPF kernel fast path if the
+    /// kernel takes it, else the user-space TUN path), `ebpf`, or `tun`.
+    #[serde(default)]
+    pub data_plane: mip6_common::dataplane::PathChoice,
     /// The binding cache, written on every change.
     #[serde(default = "default_state_file")]
     pub state_file: PathBuf,

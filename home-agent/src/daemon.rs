@@ -511,6 +511,8 @@ impl Daemon {
             oif: Some(self.tun_ifindex),
             protocol: ROUTE_PROTOCOL,
             replace: true,
+            // The eBPF path encapsulates on the route itself.
+            encap: self.tunnel.route_encap(),
             ..RouteSpec::new(hoa, 128)
         }
     }

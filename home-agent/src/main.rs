@@ -82,8 +82,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let _lock = daemon::lock_instance(&cfg)?;
             mip6_home_agent::preflight::check_home_link(&cfg)?;
-            let tunnel = UserSpaceTunnel::start(&cfg.tunnel_device, cfg.tunnel_mtu, cfg.ha_address)
-                .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
+            let tunnel = UserSpaceTunnel::start(
+                &cfg.tunnel_device,
+                cfg.tunnel_mtu,
+                cfg.ha_address,
+                cfg.data_plane,
+            )
+            .with_context(|| format!("tunnel device {}", cfg.tunnel_device))?;
             daemon::run(cfg, Arc::new(tunnel))
         }
         Command::Check { config } => {

@@ -139,6 +139,17 @@ pub fn render(shared: &Shared) -> String {
             label(&reason)
         );
     }
+    family(
+        &mut out,
+        "mip6_ha_data_plane",
+        "gauge",
+        "1 for the path that carries the tunnel (ebpf, tun).",
+    );
+    let _ = writeln!(
+        out,
+        "mip6_ha_data_plane{{path=\"{}\"}} 1",
+        label(shared.tunnel.data_plane())
+    );
     let s = &p.shell;
     for (name, help, v) in [
         (

@@ -46,6 +46,15 @@ pub trait TunnelPlane: Send + Sync {
     fn take_unbound_senders(&self) -> Vec<(Ipv6Addr, Ipv6Addr)> {
         Vec::new()
     }
+    /// What every `HoA/128` route into the TUN device must carry for the
+    /// kernel to encapsulate (the eBPF path); `None` on the TUN path.
+    fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
+        None
+    }
+    /// Which path carries the tunnel (`ebpf`, `tun`), for metrics.
+    fn data_plane(&self) -> &str {
+        "tun"
+    }
 }
 
 impl fmt::Debug for dyn TunnelPlane {
@@ -162,14 +171,31 @@ pub struct UserSpaceTunnel {
 
 impl UserSpaceTunnel {
     /// Creates the TUN device `name` and the tunnel socket bound to the
-    /// home agent address `local` (which must already be configured), and
-    /// starts forwarding.
-    pub fn start(name: &str, mtu: u32, local: Ipv6Addr) -> io::Result<Self> {
+    /// home agent address `local` (which must already be configured), puts
+    /// the eBPF fast path in front as `path` says, and starts forwarding.
+    /// Logs which path carries the tunnel, and why.
+    pub fn start(
+        name: &str,
+        mtu: u32,
+        local: Ipv6Addr,
+        path: mip6_common::dataplane::PathChoice,
+    ) -> io::Result<Self> {
         use mip6_common::dataplane::{DataPlane, DataPlaneConfig, Mode};
         let mut config = DataPlaneConfig::new(name, local, Mode::Ha);
         config.mtu = mtu;
+        config.path = path;
         let plane = DataPlane::start(config).map_err(|e| io::Error::other(e.to_string()))?;
+        tracing::info!(
+            data_plane = plane.path().name(),
+            "tunnel: {}",
+            plane.path_reason()
+        );
         Ok(Self { plane })
+    }
+
+    /// Which path carries the tunnel.
+    pub fn path(&self) -> mip6_common::dataplane::ActivePath {
+        self.plane.path()
     }
 }
 
@@ -209,5 +235,13 @@ impl TunnelPlane for UserSpaceTunnel {
             ("tun_write".into(), d.tun_write),
             ("ecn".into(), d.ecn_drop),
         ]
+    }
+
+    fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
+        self.plane.route_encap()
+    }
+
+    fn data_plane(&self) -> &str {
+        self.plane.path().name()
     }
 }

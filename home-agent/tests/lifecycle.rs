@@ -32,6 +32,22 @@ fn wait_exit(c: &mut mip6_testbed::harness::Child) -> std::process::ExitStatus {
     panic!("the home agent did not exit");
 }
 
+/// eBPF programs at the tcx ingress of the home agent's eth0.
+fn classifiers(w: &World) -> u32 {
+    w.ha.run_in(|| {
+        let i = mip6_common::sys::netlink::Netlink::new()?.link_index("eth0")?;
+        mip6_common::dataplane::tcx_ingress_programs(i)
+    })
+    .unwrap()
+    .unwrap()
+}
+
+/// Whether the home address's route carries the eBPF encapsulation.
+fn route_encapsulates(w: &World) -> bool {
+    w.ha_cmd(&format!("ip -6 route show {HOA}/128"))
+        .contains("encap bpf")
+}
+
 #[test]
 fn binding_survives_sigkill_and_restart() {
     mip6_common::require_root!();
@@ -41,13 +57,26 @@ fn binding_survives_sigkill_and_restart() {
     assert_eq!(register(&w, &c, 500, 150).ba.status, BaStatus::ACCEPTED);
     let before = w.status().bindings;
     assert_eq!(before.len(), 1);
+    // data_plane: auto takes the eBPF path on this kernel, and says so.
+    assert!(
+        ha.log().contains("data_plane: auto; the kernel takes"),
+        "{}",
+        ha.log()
+    );
+    assert!(route_encapsulates(&w));
+    assert_eq!(classifiers(&w), 1);
 
     kill(Pid::from_raw(ha.pid() as i32), Signal::SIGKILL).unwrap();
     wait_exit(&mut ha);
     drop(ha);
+    // Killed: its tcx link closed with it, its routes went with the TUN.
+    assert_eq!(classifiers(&w), 0, "a classifier outlived the process");
+    assert!(!route_encapsulates(&w));
     std::thread::sleep(Duration::from_millis(1100));
 
     let _ha = w.start_ha();
+    assert_eq!(classifiers(&w), 1);
+    assert!(route_encapsulates(&w), "the restored binding's route");
     let after = w.status().bindings;
     assert_eq!(after.len(), 1, "{after:?}");
     let (b, a) = (&before[0], &after[0]);
@@ -160,8 +189,10 @@ fn clean_exit_leaves_nothing_behind() {
         "1"
     );
 
+    assert_eq!(classifiers(&w), 1);
     let status = ha.stop().unwrap();
     assert!(status.success(), "{status}");
+    assert_eq!(classifiers(&w), 0, "classifier left");
     assert!(
         !w.ha
             .output(&["nft", "list", "table", "ip6", "mip6ha_test"])

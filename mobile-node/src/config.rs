@@ -79,6 +79,10 @@ pub struct TunnelConfig {
     pub name: String,
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// Which data plane tunnels: `auto` (the eBPF kernel fast path if the
+    /// kernel takes it, else the user-space TUN path), `ebpf`, or `tun`.
+    #[serde(default)]
+    pub data_plane: mip6_common::dataplane::PathChoice,
 }
 
 impl Default for TunnelConfig {
@@ -86,6 +90,7 @@ impl Default for TunnelConfig {
         Self {
             name: default_tun_name(),
             mtu: default_mtu(),
+            data_plane: mip6_common::dataplane::PathChoice::default(),
         }
     }
 }

@@ -268,6 +268,7 @@ impl Daemon {
             local: None,
             peer: self.ha,
             home_address: self.cfg.home_address,
+            data_plane: self.cfg.tunnel.data_plane,
         };
         let tunnel = factory(&settings)
             .with_context(|| format!("cannot start the tunnel on {}", settings.tun_name))?;
@@ -1136,6 +1137,8 @@ impl Daemon {
             oif: Some(self.tun_index),
             src: Some(hoa),
             metric: Some(DEFAULT_ROUTE_METRIC),
+            // The eBPF path encapsulates on the route itself.
+            encap: self.tunnel.as_ref().and_then(|t| t.route_encap()),
             ..RouteSpec::new(Ipv6Addr::UNSPECIFIED, 0)
         })?;
         tracing::info!(%hoa, tun = self.tunnel.as_ref().map_or("", |t| t.tun_name()), "home address on the tunnel");

@@ -22,6 +22,11 @@ pub trait TunnelPlane: Send {
     fn shutdown(self: Box<Self>);
     /// The TUN device's name.
     fn tun_name(&self) -> &str;
+    /// What the default route into the TUN device must carry for the
+    /// kernel to encapsulate (the eBPF path); `None` on the TUN path.
+    fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
+        None
+    }
 }
 
 /// What a data plane is started with (the shape of the shared one's
@@ -36,6 +41,8 @@ pub struct TunnelSettings {
     /// The home agent, when configured (else set once discovered).
     pub peer: Option<Ipv6Addr>,
     pub home_address: Ipv6Addr,
+    /// eBPF kernel fast path, user-space TUN path, or the best there is.
+    pub data_plane: mip6_common::dataplane::PathChoice,
 }
 
 /// The shared user-space data plane (`mip6_common::dataplane`, mobile node
@@ -66,7 +73,13 @@ impl SharedTunnel {
         let mut config =
             DataPlaneConfig::new(&s.tun_name, s.local.unwrap_or(Ipv6Addr::UNSPECIFIED), mode);
         config.mtu = s.mtu;
+        config.path = s.data_plane;
         let plane = DataPlane::start(config).map_err(|e| std::io::Error::other(e.to_string()))?;
+        tracing::info!(
+            data_plane = plane.path().name(),
+            "tunnel: {}",
+            plane.path_reason()
+        );
         let t = Self {
             plane,
             home_address: s.home_address,
@@ -131,5 +144,9 @@ impl TunnelPlane for SharedTunnel {
 
     fn tun_name(&self) -> &str {
         self.plane.tun_name()
+    }
+
+    fn route_encap(&self) -> Option<mip6_common::sys::netlink::RouteEncap> {
+        self.plane.route_encap()
     }
 }

@@ -21,10 +21,12 @@
 //! - kernel, via ha: the same hops as the tunnel, cn-r-ha-r-mn and back,
 //!   by policy routes on r and plain forwarding on ha. The reference the
 //!   ratio is taken against;
-//! - tunnel rows: our data plane in ha and mn, in several configurations.
+//! - tunnel rows: our data plane in ha and mn: the eBPF kernel fast path
+//!   (the default), the user-space TUN path, and TUN variants.
 //!
-//! Each row runs iperf3 TCP, one stream, CN -> MN, and iperf3 UDP with
-//! 64-octet payloads at unlimited rate (packets per second the MN got).
+//! Each row runs iperf3 TCP, one stream, CN -> MN and MN -> CN (`-R`), and
+//! iperf3 UDP with 64-octet payloads at unlimited rate, CN -> MN (packets
+//! per second the MN got).
 //! Needs root; prints a table and the commands.
 
 #![allow(clippy::unwrap_used)]
@@ -34,7 +36,7 @@ mod support;
 
 use std::time::Duration;
 
-use mip6_common::dataplane::{DataPlaneConfig, OuterHeader, Stats};
+use mip6_common::dataplane::{ActivePath, DataPlaneConfig, OuterHeader, PathChoice, Stats};
 use mip6_testbed::harness::{Child, Node, require_root};
 use support::{Topo, ethtool};
 
@@ -87,6 +89,8 @@ fn offloads_off(t: &Topo) {
 struct Row {
     name: String,
     tcp_gbps: Option<f64>,
+    /// MN -> CN.
+    tcp_rev_gbps: Option<f64>,
     udp_kpps: Option<f64>,
     note: String,
 }
@@ -114,14 +118,15 @@ fn json_f64(v: &serde_json::Value, path: &[&str]) -> Option<f64> {
     cur.as_f64()
 }
 
-fn tcp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
+fn tcp(cn: &Node, mn: &Node, secs: u64, reverse: bool) -> Option<f64> {
     let _server = iperf_server(mn);
     let t = secs.to_string();
+    let mut argv = vec!["iperf3", "-c", "2001:db8:1::100", "-t", &t, "-O", "1", "-J"];
+    if reverse {
+        argv.push("-R");
+    }
     let out = cn
-        .exec_timeout(
-            &["iperf3", "-c", "2001:db8:1::100", "-t", &t, "-O", "1", "-J"],
-            Duration::from_secs(secs + 30),
-        )
+        .exec_timeout(&argv, Duration::from_secs(secs + 30))
         .map_err(|e| eprintln!("iperf3 TCP failed: {e}"))
         .ok()?;
     let v: serde_json::Value = serde_json::from_str(&out).ok()?;
@@ -162,14 +167,18 @@ fn udp(cn: &Node, mn: &Node, secs: u64) -> Option<f64> {
 fn measure(t: &Topo, name: &str, secs: u64, note: &dyn Fn() -> String) -> Row {
     t.cn.wait_ping6("2001:db8:1::100", WAIT)
         .unwrap_or_else(|e| panic!("{name}: no path to the HoA: {e}"));
-    let tcp_gbps = tcp(&t.cn, &t.mn, secs);
-    // What the TCP run did (the UDP run would dilute it).
+    let tcp_gbps = tcp(&t.cn, &t.mn, secs, false);
+    let tcp_rev_gbps = tcp(&t.cn, &t.mn, secs, true);
+    // What the TCP runs did (the UDP run would dilute it).
     let note = note();
     let udp_kpps = udp(&t.cn, &t.mn, secs);
-    eprintln!("  {name}: TCP {tcp_gbps:?} Gbit/s, UDP {udp_kpps:?} kpps");
+    eprintln!(
+        "  {name}: TCP {tcp_gbps:?} / reverse {tcp_rev_gbps:?} Gbit/s, UDP {udp_kpps:?} kpps"
+    );
     Row {
         name: name.to_owned(),
         tcp_gbps,
+        tcp_rev_gbps,
         udp_kpps,
         note,
     }
@@ -177,6 +186,18 @@ fn measure(t: &Topo, name: &str, secs: u64, note: &dyn Fn() -> String) -> Row {
 
 fn summary(ha: &Stats, mn: &Stats) -> String {
     let avg = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 / d as f64 };
+    if ha.kernel_encap.bytes > 0 {
+        let pct = |k: u64, all: u64| 100.0 * avg(k, all);
+        return format!(
+            "TCP runs: drops ha {} mn {}; in the kernel: ha {:.1} % of encap, {:.1} % of decap octets; mn {:.1} %, {:.1} %",
+            ha.drops.total(),
+            mn.drops.total(),
+            pct(ha.kernel_encap.bytes, ha.encap.bytes),
+            pct(ha.kernel_decap.bytes, ha.decap.bytes),
+            pct(mn.kernel_encap.bytes, mn.encap.bytes),
+            pct(mn.kernel_decap.bytes, mn.decap.bytes),
+        );
+    }
     format!(
         "TCP run: drops ha {} mn {}; ha {:.1} pkts/TUN read, mn {:.1} pkts/TUN write",
         ha.drops.total(),
@@ -233,18 +254,34 @@ fn main() {
     }
     type Tweak = Box<dyn Fn(&mut DataPlaneConfig)>;
     let variants: Vec<(&str, Tweak)> = vec![
-        ("tunnel, default (TSO from TUN)", Box::new(|_| {})),
         (
-            "tunnel, no offload",
-            Box::new(|c: &mut DataPlaneConfig| c.offload = false),
+            "tunnel, eBPF (default, source check on)",
+            Box::new(|c: &mut DataPlaneConfig| c.path = PathChoice::Ebpf),
         ),
         (
-            "tunnel, our outer header",
-            Box::new(|c: &mut DataPlaneConfig| c.outer_header = OuterHeader::Ours),
+            "tunnel, TUN (TSO from TUN)",
+            Box::new(|c: &mut DataPlaneConfig| c.path = PathChoice::Tun),
         ),
         (
-            "tunnel, batch 1",
-            Box::new(|c: &mut DataPlaneConfig| c.batch = 1),
+            "tunnel, TUN, no offload",
+            Box::new(|c: &mut DataPlaneConfig| {
+                c.path = PathChoice::Tun;
+                c.offload = false;
+            }),
+        ),
+        (
+            "tunnel, TUN, our outer header",
+            Box::new(|c: &mut DataPlaneConfig| {
+                c.path = PathChoice::Tun;
+                c.outer_header = OuterHeader::Ours;
+            }),
+        ),
+        (
+            "tunnel, TUN, batch 1",
+            Box::new(|c: &mut DataPlaneConfig| {
+                c.path = PathChoice::Tun;
+                c.batch = 1;
+            }),
         ),
     ];
     for (name, tweak) in &variants {
@@ -252,6 +289,13 @@ fn main() {
             continue;
         }
         let (ha, mn) = (t.start_ha(tweak), t.start_mn(tweak));
+        let wanted = if name.contains("eBPF") {
+            ActivePath::Ebpf
+        } else {
+            ActivePath::Tun
+        };
+        assert_eq!(ha.path(), wanted, "{}", ha.path_reason());
+        assert_eq!(mn.path(), wanted, "{}", mn.path_reason());
         rows.push(measure(&t, name, secs, &|| {
             summary(&ha.stats(), &mn.stats())
         }));
@@ -272,10 +316,13 @@ fn main() {
     }
     let reference = rows.iter().find(|r| r.name == "kernel, via ha");
     let ref_tcp = reference.and_then(|r| r.tcp_gbps);
+    let ref_rev = reference.and_then(|r| r.tcp_rev_gbps);
     let ref_udp = reference.and_then(|r| r.udp_kpps);
     println!();
-    println!("| path | TCP Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |");
-    println!("| --- | ---: | ---: | ---: | ---: | --- |");
+    println!(
+        "| path | TCP CN->MN Gbit/s | x kernel via ha | TCP MN->CN Gbit/s | x kernel via ha | UDP 64 B kpps | x kernel via ha | note |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
     let f = |v: Option<f64>, d: usize| v.map_or("-".to_owned(), |x| format!("{x:.d$}"));
     let ratio = |v: Option<f64>, r: Option<f64>| match (v, r) {
         (Some(v), Some(r)) if r > 0.0 => format!("{:.2}", v / r),
@@ -283,10 +330,12 @@ fn main() {
     };
     for r in &rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
             f(r.tcp_gbps, 2),
             ratio(r.tcp_gbps, ref_tcp),
+            f(r.tcp_rev_gbps, 2),
+            ratio(r.tcp_rev_gbps, ref_rev),
             f(r.udp_kpps, 0),
             ratio(r.udp_kpps, ref_udp),
             r.note
@@ -295,7 +344,7 @@ fn main() {
     println!();
     println!("commands (MN server, CN client; {secs} s each):");
     println!("  [mn] iperf3 -s -1 --forceflush -B 2001:db8:1::100");
-    println!("  [cn] iperf3 -c 2001:db8:1::100 -t {secs} -O 1 -J");
+    println!("  [cn] iperf3 -c 2001:db8:1::100 -t {secs} -O 1 -J [-R]");
     println!("  [cn] iperf3 -c 2001:db8:1::100 -u -b 0 -l 64 -t {secs} -J");
     let _ = &t.ha;
     t.lab.cleanup().expect("cleanup");

@@ -33,6 +33,8 @@ pub struct DemoOptions {
     pub dwell: Duration,
     pub optimistic: bool,
     pub tcp_rate: u64,
+    /// The daemons' `data_plane` (`auto`, `ebpf`, `tun`).
+    pub data_plane: mip6_common::dataplane::PathChoice,
 }
 
 impl Default for DemoOptions {
@@ -43,6 +45,7 @@ impl Default for DemoOptions {
             dwell: Duration::from_secs(3),
             optimistic: false,
             tcp_rate: 2 << 20,
+            data_plane: mip6_common::dataplane::PathChoice::default(),
         }
     }
 }
@@ -101,12 +104,27 @@ fn demo_creds(t: &Topology, ha: &str) -> Vec<MnCred> {
         .collect()
 }
 
-fn ha_config(t: &Topology, dir: &Path) -> anyhow::Result<PathBuf> {
+fn ha_config(
+    t: &Topology,
+    dir: &Path,
+    data_plane: mip6_common::dataplane::PathChoice,
+) -> anyhow::Result<PathBuf> {
     let ha = t
         .home_agents
         .first()
         .ok_or_else(|| anyhow!("no home agent"))?;
-    write_ha_config(t, ha, dir, &demo_creds(t, &ha.name), "mip6ha_demo")
+    let p = write_ha_config(t, ha, dir, &demo_creds(t, &ha.name), "mip6ha_demo")?;
+    append(&p, &format!("data_plane: {}\n", data_plane.name()))?;
+    Ok(p)
+}
+
+fn append(p: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(p)?
+        .write_all(text.as_bytes())?;
+    Ok(())
 }
 
 /// Writes `dir/NAME.yaml` for home agent `ha` serving `mns`: state file
@@ -152,7 +170,12 @@ pub(crate) fn write_ha_config(
     Ok(p)
 }
 
-fn mn_config(t: &Topology, dir: &Path, optimistic: bool) -> anyhow::Result<PathBuf> {
+fn mn_config(
+    t: &Topology,
+    dir: &Path,
+    optimistic: bool,
+    data_plane: mip6_common::dataplane::PathChoice,
+) -> anyhow::Result<PathBuf> {
     let m = t
         .mobile_nodes
         .first()
@@ -161,7 +184,12 @@ fn mn_config(t: &Topology, dir: &Path, optimistic: bool) -> anyhow::Result<PathB
         .into_iter()
         .next()
         .ok_or_else(|| anyhow!("no mobile node"))?;
-    write_mn_config(t, m, &cred, dir, "mn", optimistic)
+    let p = write_mn_config(t, m, &cred, dir, "mn", optimistic)?;
+    append(
+        &p,
+        &format!("tunnel:\n  data_plane: {}\n", data_plane.name()),
+    )?;
+    Ok(p)
 }
 
 /// Writes `dir/STEM.yaml` for mobile node `m`, its control socket
@@ -320,13 +348,13 @@ fn drive(
             ])?);
         }
     }
-    let ha_conf = ha_config(t, dir)?;
+    let ha_conf = ha_config(t, dir, opts.data_plane)?;
     let ha_node = b.node(&ha_spec.name)?;
     let mut ha: Child = ha_node.spawn(&[path_str(&ha_bin)?, "run", "-c", path_str(&ha_conf)?])?;
     ha.wait_log("mip6-ha ready", Duration::from_secs(20))
         .map_err(|e| anyhow!("the home agent did not start: {e}\n{}", ha.log()))?;
 
-    let mn_conf = mn_config(t, dir, opts.optimistic)?;
+    let mn_conf = mn_config(t, dir, opts.optimistic, opts.data_plane)?;
     let mn_node = b.node(&mn_spec.name)?.clone();
     let mn_sock = dir.join("mn.sock");
     let mn: Child = mn_node.spawn(&[path_str(&mn_bin)?, "run", "-c", path_str(&mn_conf)?])?;

@@ -134,6 +134,10 @@ struct DemoArgs {
     /// How long the mobile node stays on each link, milliseconds.
     #[arg(long, default_value_t = 3000)]
     dwell_ms: u64,
+    /// The daemons' tunnel data plane: auto (eBPF where the kernel takes
+    /// it), ebpf, tun (user space).
+    #[arg(long, default_value = "auto")]
+    data_plane: mip6_common::dataplane::PathChoice,
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -142,6 +146,7 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         bin_dir: mip6_testbed::demo::find_bin_dir()?,
         optimistic: args.optimistic,
         dwell: std::time::Duration::from_millis(args.dwell_ms),
+        data_plane: args.data_plane,
         ..Default::default()
     };
     eprintln!(

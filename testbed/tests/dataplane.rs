@@ -230,6 +230,34 @@ fn send_forged_tunnel_packet(inner_src: Ipv6Addr) {
 /// HA, from `src` if given, else from the address the kernel picks (the
 /// kernel fragments a large tunnel packet; the HA reassembles it).
 fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
+    send_tunnel_packet_to(HA, src, 0, inner);
+}
+
+/// An echo request from `src` to `dst` with traffic class `tclass`.
+fn echo_request(src: Ipv6Addr, dst: Ipv6Addr, tclass: u8, id: u16) -> Vec<u8> {
+    let mut p = vec![
+        0x60 | (tclass >> 4),
+        (tclass & 0xf) << 4,
+        0,
+        0,
+        0,
+        16,
+        58,
+        64,
+    ];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&[128, 0, 0, 0]);
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 1, 2, 3, 4, 5, 6, 7, 8]);
+    let ck = checksum::upper_layer(&src, &dst, 58, &p[40..]);
+    p[42..44].copy_from_slice(&ck.to_be_bytes());
+    p
+}
+
+/// Sends `inner` in a tunnel packet to `dst` (from `src` if given) with
+/// outer traffic class `tclass`.
+fn send_tunnel_packet_to(dst: Ipv6Addr, src: Option<Ipv6Addr>, tclass: u8, inner: &[u8]) {
     // SAFETY: plain FFI with checked results; the buffers live across the
     // calls.
     unsafe {
@@ -242,7 +270,16 @@ fn send_tunnel_packet(src: Option<Ipv6Addr>, inner: &[u8]) {
             sa.sin6_addr.s6_addr = src.octets();
             assert_eq!(libc::bind(fd, (&raw const sa).cast(), len), 0, "bind");
         }
-        sa.sin6_addr.s6_addr = HA.octets();
+        let tc = libc::c_int::from(tclass);
+        let r = libc::setsockopt(
+            fd,
+            libc::IPPROTO_IPV6,
+            libc::IPV6_TCLASS,
+            (&raw const tc).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+        assert_eq!(r, 0, "IPV6_TCLASS");
+        sa.sin6_addr.s6_addr = dst.octets();
         let r = libc::sendto(
             fd,
             inner.as_ptr().cast(),
@@ -612,6 +649,100 @@ fn large_tunnel_packets(path: ActivePath) {
 }
 
 both_paths!(large_tunnel_packets: large_tunnel_packets_ebpf, large_tunnel_packets_tun);
+
+both_paths!(ecn_and_the_mobile_nodes_source_check: ecn_and_the_mobile_nodes_source_check_ebpf, ecn_and_the_mobile_nodes_source_check_tun);
+
+/// RFC 6040 at the home agent's exit: an outer Congestion Experienced
+/// mark reaches an ECN-capable inner packet and drops one that is not.
+/// RFC 6275 11.3.1 at the mobile node: a tunnel packet for the home
+/// address from anyone but the home agent is dropped.
+fn ecn_and_the_mobile_nodes_source_check(path: ActivePath) {
+    let t = topo(&tag("dp-ecn", path));
+    let (ha, mn) = tunnel_up(&t, path, |_| {}, |_| {});
+    let mut cap =
+        t.cn.spawn(&[
+            "tcpdump",
+            "-i",
+            "eth0",
+            "-c",
+            "1",
+            "-nn",
+            "-v",
+            "-l",
+            "icmp6 and ip6[40] == 128 and ip6[44:2] == 0x6040",
+        ])
+        .expect("tcpdump");
+    cap.wait_log("listening on", T).expect("tcpdump ready");
+    let before = ha.stats();
+    // Inner ECT(0), outer CE: delivered, marked CE.
+    let marked = echo_request(HOA, CN, 0x02, 0x6040);
+    t.mn.run_in(move || send_tunnel_packet_to(HA, Some(COA), 0x03, &marked))
+        .expect("enter mn");
+    let start = Instant::now();
+    while !cap.log().contains("hlim") {
+        assert!(start.elapsed() < T, "nothing reached the CN: {}", cap.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = cap.log();
+    assert!(log.contains("class 0x03,"), "CE not copied inward: {log}");
+    drop(cap);
+    // Inner Not-ECT, outer CE: dropped and counted.
+    let plain = echo_request(HOA, CN, 0, 0x6041);
+    t.mn.run_in(move || send_tunnel_packet_to(HA, Some(COA), 0x03, &plain))
+        .expect("enter mn");
+    wait_stats(&ha, "an ECN drop", |s| {
+        s.drops.ecn_drop > before.drops.ecn_drop
+    });
+
+    // The CN sends the mobile node a tunnel packet as if from the home
+    // agent's tunnel, but from its own address: refused.
+    let before = mn.stats();
+    let forged = echo_request(CN, HOA, 0, 0x6042);
+    t.cn.run_in(move || send_tunnel_packet_to(COA, None, 0, &forged))
+        .expect("enter cn");
+    let s = wait_stats(&mn, "a spoofed drop at the mobile node", |s| {
+        s.drops.spoofed > before.drops.spoofed
+    });
+    assert_eq!(s.decap.packets, before.decap.packets, "{s:#?}");
+    tear_down(t, ha, mn);
+}
+
+/// Where the eBPF path cannot work (here: a home agent with no Ethernet
+/// interface to decapsulate on), `auto` falls back to the TUN path and
+/// says why; `ebpf` refuses to start; `tun` never tries.
+#[test]
+fn auto_falls_back_to_the_tun_path() {
+    require_root().expect("these tests need root");
+    let lab = mip6_testbed::harness::Lab::new("dp-fallback").expect("lab");
+    let node = lab.node("ha").expect("node");
+    node.sh(&format!("ip -6 addr add {HA}/128 dev lo"))
+        .expect("address");
+    let start = |path: PathChoice| {
+        let mut c = DataPlaneConfig::new(TUN, HA, mip6_common::dataplane::Mode::Ha);
+        c.path = path;
+        node.run_in(move || DataPlane::start(c)).expect("enter")
+    };
+    let dp = start(PathChoice::Auto).expect("auto starts");
+    assert_eq!(dp.path(), ActivePath::Tun);
+    assert!(dp.route_encap().is_none());
+    let why = dp.path_reason().to_owned();
+    assert!(
+        why.starts_with("data_plane: auto; the user-space TUN path")
+            && why.contains("no Ethernet interface"),
+        "{why}"
+    );
+    dp.shutdown().expect("shutdown");
+    let e = start(PathChoice::Ebpf).expect_err("ebpf refuses");
+    assert!(e.to_string().contains("eBPF"), "{e}");
+    let dp = start(PathChoice::Tun).expect("tun starts");
+    assert_eq!(
+        (dp.path(), dp.path_reason()),
+        (ActivePath::Tun, "data_plane: tun")
+    );
+    dp.shutdown().expect("shutdown");
+    drop(node);
+    lab.cleanup().expect("cleanup");
+}
 
 #[test]
 fn outer_header_we_build() {

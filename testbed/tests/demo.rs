@@ -27,6 +27,8 @@ fn run_demo_with(extra: &[&str], tag: &str, capture: Option<&Path>) -> (Report, 
         .args(["--report", json.to_str().expect("utf-8")])
         .args(["--svg", svg.to_str().expect("utf-8")])
         .args(["--dwell-ms", "2000"])
+        // Both daemons on the eBPF kernel fast path, or they fail to start.
+        .args(["--data-plane", "ebpf"])
         .args(extra)
         .env("MIP6_BIN_DIR", Path::new(exe).parent().expect("bin dir"))
         .envs(capture.map(|c| ("MIP6_DEMO_CAPTURE", c)))
@@ -86,6 +88,16 @@ fn check(report: &Report, stdout: &str, max_gap_ms: f64) {
         .copied()
         .unwrap_or(0.0);
     assert!(to_mn > 1000.0, "{:?}", report.home_agent_metrics);
+    // On the eBPF kernel fast path (data_plane: auto on a kernel that
+    // takes it), and the TCP stream survived every move on it.
+    assert_eq!(
+        report
+            .home_agent_metrics
+            .get("mip6_ha_data_plane{path=\"ebpf\"}"),
+        Some(&1.0),
+        "{:?}",
+        report.home_agent_metrics
+    );
     println!("{stdout}");
 }
 

@@ -1,8 +1,18 @@
 #![cfg(target_os = "linux")]
 
 //! The IPv6-in-IPv6 tunnel data plane (RFC 2473, RFC 6275 10.4.2 and
-//! 11.3.1) in user space, for both daemons: a TUN device on the inside, a
-//! protocol-41 raw socket on the outside, dedicated threads in between.
+//! 11.3.1) for both daemons: a TUN device on the inside, a protocol-41 raw
+//! socket on the outside, dedicated threads in between; and, unless
+//! [`DataPlaneConfig::path`] says `tun`, an eBPF kernel fast path in front
+//! of them (`ebpf`: an `lwt_xmit` program on the routes into the TUN
+//! device, [`DataPlane::route_encap`], and a tcx ingress classifier on the
+//! Ethernet interfaces). The kernel then carries every packet it can at
+//! forwarding speed and hands the rest to the user-space path: packets
+//! without a binding, larger than a narrowed path (Packet Too Big, RFC 2473
+//! fragmentation), fragmented tunnel packets. `auto` takes the fast path
+//! when the kernel does and says why not otherwise
+//! ([`DataPlane::path_reason`]). Counters of both add up in
+//! [`DataPlane::stats`].
 //!
 //! # Home agent ([`Mode::Ha`])
 //!
@@ -374,7 +384,8 @@ impl DataPlane {
                 Err(e) => (
                     None,
                     format!(
-                        "data_plane: auto, and this kernel refused the eBPF fast path: {}",
+                        "data_plane: auto; the user-space TUN path, as the eBPF fast path \
+                         could not start: {}",
                         e.to_string().lines().next().unwrap_or_default()
                     ),
                 ),
