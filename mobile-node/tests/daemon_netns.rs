@@ -259,7 +259,7 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
 impl TestHa {
     fn start(ha: &Node) -> TestHa {
         // The kernel answers BUs carrying a Home Address option with
-        // Parameter Problem code 2 (DESIGN.md fact 3): keep it quiet.
+        // Parameter Problem code 2 (docs/ARCHITECTURE.md, kernel fact 3): keep it quiet.
         ha.sh(
             "printf 'table ip6 testha { chain out { type filter hook output priority 0; \
              icmpv6 type parameter-problem icmpv6 code 2 drop; }; }\\n' | nft -f -",
