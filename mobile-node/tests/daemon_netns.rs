@@ -1024,6 +1024,42 @@ fn daemon_starts_clean_after_being_killed() {
     n.assert_ha_unbound();
 }
 
+/// Without the `nft` program the daemon registers anyway and says what is
+/// lost; its log, a file, carries no terminal colour codes.
+#[test]
+fn daemon_runs_without_nft_and_says_what_is_lost() {
+    mip6_common::require_root!();
+    let n = net("mnnonft", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    // A PATH with `ip` (the daemon sweeps stale rules with it) and no nft.
+    let bin = n.lab.workdir().join("bin-without-nft");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ip is installed");
+    std::os::unix::fs::symlink(ip, bin.join("ip")).expect("symlink");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            &format!("PATH={}", bin.display()),
+            "MIP6_LOG=info",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    n.assert_ha_bound(s.care_of_address.expect("coa"));
+    let log = stop_cleanly(daemon);
+    assert!(
+        log.contains("nft (nftables) is not installed") && log.contains("Parameter Problems"),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
+}
+
 /// The project's home agent binary, when the workspace has built it (CI's
 /// `cargo test --workspace` does).
 fn mip6_ha_binary() -> Option<PathBuf> {
