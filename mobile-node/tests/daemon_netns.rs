@@ -868,6 +868,41 @@ fn bad_configuration_names_field_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `mip6-mn check`, as `mip6-ha check`: validates without running (no
+/// root needed), warns about deprecated names, fails on mistakes.
+#[test]
+fn check_validates_a_configuration() {
+    let dir = std::env::temp_dir().join(format!("mip6-mn-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let check = |text: &str| {
+        let cfg = dir.join("mn.yaml");
+        std::fs::write(&cfg, text).expect("write");
+        let out = std::process::Command::new(MN)
+            .args(["check", "-c", cfg.to_str().expect("utf-8")])
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let example = include_str!("../examples/mn.yaml");
+    let (ok, out, err) = check(example);
+    assert!(ok && out.contains(": ok (2 interface(s)"), "{out}{err}");
+    assert!(err.is_empty(), "{err}");
+    let (ok, _, err) = check(&example.replace("  key_hex:", "  key:"));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("security.key: deprecated"),
+        "{err}"
+    );
+    let (ok, _, err) = check(&example.replace("spi: 256", "spi: 7"));
+    assert!(!ok);
+    assert!(err.contains("security.spi"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn daemon_uses_the_best_interface_and_falls_back() {
     mip6_common::require_root!();
