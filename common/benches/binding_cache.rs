@@ -1,4 +1,4 @@
-//! The home agent's control plane against the DESIGN.md targets: "tens of
+//! The home agent's control plane against the targets of docs/ARCHITECTURE.md: "tens of
 //! thousands of authenticated BUs per second on one core; a million bindings
 //! in under 1 GiB".
 //!
@@ -19,8 +19,8 @@
 //!   (DAD off) into a cache holding N bindings at the start of each sample
 //!   (built untimed; each sample adds its own BUs), the snapshot held by
 //!   nobody. Then, plain timed: the same with a reader that holds the
-//!   snapshot and takes a new one after every change, as DESIGN.md's data
-//!   plane would: every new binding then copies the map (N/10 of them).
+//!   snapshot and takes a new one after every change, as the data
+//!   plane does (docs/ARCHITECTURE.md, the data paths): every new binding then copies the map (N/10 of them).
 //! - memory: a million bindings registered one by one, the resident set
 //!   from /proc/self/statm before, with the policies configured, and with
 //!   the bindings and one snapshot held (glibc's free memory trimmed before
@@ -399,8 +399,8 @@ fn new_registration(c: &mut Criterion, n: u32, samples: &Samples) {
 }
 
 /// Microseconds per new registration into a cache of `n` bindings whose
-/// snapshot a reader holds and renews after every change (as DESIGN.md's
-/// data plane would): each one copies the map. `extra` registrations.
+/// snapshot a reader holds and renews after every change (as the data
+/// plane does, docs/ARCHITECTURE.md): each one copies the map. `extra` registrations.
 fn snapshot_held_us(n: u32, extra: u32) -> f64 {
     let t0 = Instant::now();
     let mut ha = Ha::new(config(n + extra), t0, false);
@@ -500,7 +500,7 @@ fn memory(count: u32) -> Memory {
         f64::from(count) / m.register_s,
     );
 
-    // A reader holds the snapshot (the data plane, as DESIGN.md has it, or
+    // A reader holds the snapshot (the data plane, as docs/ARCHITECTURE.md has it, or
     // the daemon's `DeviceOnly` stand-in): the next new binding copies the
     // whole map, and the reader's old copy lives until it lets go.
     ha.hold_snapshot = true;

@@ -6,7 +6,8 @@
 //! and carries out their actions. The control socket and the metrics
 //! endpoint run on their own threads from what the loop publishes.
 //!
-//! Kernel state per binding, in this order (DESIGN.md): the route
+//! Kernel state per binding, in this order (docs/ARCHITECTURE.md, kernel state
+//! per binding): the route
 //! `HoA/128` into the TUN device, then the proxy neighbour entry on the
 //! home link (netlink, NTF_PROXY: the kernel answers solicitations with our
 //! MAC), then unsolicited Neighbor Advertisements with O=1 to all-nodes so

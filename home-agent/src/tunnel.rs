@@ -107,7 +107,7 @@ impl TunDevice {
             return Err(io::Error::new(e.kind(), format!("create TUN {name}: {e}")));
         }
         // Before the first up: no link-local address (clean-up would fail
-        // with EBUSY otherwise; DESIGN.md known traps).
+        // with EBUSY otherwise; docs/ARCHITECTURE.md, known traps).
         sysctl::write(name, "addr_gen_mode", "1")?;
         let mut nl = Netlink::new()?;
         let index = nl.link_index(name)?;

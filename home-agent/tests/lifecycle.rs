@@ -121,6 +121,8 @@ fn runs_without_nft_and_says_what_is_lost() {
             && log.contains("Parameter Problems"),
         "{log}"
     );
+    // A log file gets no terminal colour codes.
+    assert!(!log.contains('\u{1b}'), "{log}");
     assert_eq!(register(&w, &mn1(), 1, 100).ba.status, BaStatus::ACCEPTED);
     assert!(ha.stop().unwrap().success());
 }

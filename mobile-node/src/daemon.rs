@@ -972,13 +972,16 @@ impl Daemon {
                     reason,
                     retry_at,
                 } => {
-                    tracing::warn!(
-                        status = ?status.map(|s| s.0),
-                        ?reason,
-                        retry_in_s = ?retry_at.map(|t| t.saturating_duration_since(now).as_secs()),
-                        "registration failed"
-                    );
-                    self.last_failure = Some(crate::status::failure_text(status, reason));
+                    let why = crate::status::failure_text(status, reason);
+                    match retry_at {
+                        Some(t) => tracing::warn!(
+                            reason = %why,
+                            retry_in_s = t.saturating_duration_since(now).as_secs(),
+                            "registration failed"
+                        ),
+                        None => tracing::warn!(reason = %why, "registration failed"),
+                    }
+                    self.last_failure = Some(why);
                     if status.is_some_and(|s| s.0 == 146) {
                         // RFC 4285 MIPV6-AUTH-FAIL: almost always a key or
                         // SPI that differs between the two configurations.
@@ -1006,7 +1009,21 @@ impl Daemon {
                         status.map_or(String::new(), |s| format!(", status {}", s.0))
                     ));
                 }
-                other => tracing::info!(event = ?other, "registration"),
+                RegEvent::PrefixDiscoveryNeeded => {
+                    tracing::info!("the home agent asks for mobile prefix discovery (status 1)")
+                }
+                RegEvent::SequenceResynchronised { from, to } => {
+                    tracing::info!(from, to, "sequence number resynchronised (status 135)")
+                }
+                RegEvent::TimestampResynchronised { offset_ns } => {
+                    tracing::info!(offset_ns, "timestamp resynchronised (status 145)")
+                }
+                RegEvent::RefreshDue { coa } => tracing::debug!(%coa, "binding refresh due"),
+                RegEvent::BrrReceived => tracing::info!("binding refresh request received"),
+                RegEvent::BindingExpired { coa } => tracing::warn!(%coa, "binding expired"),
+                RegEvent::BindingLost => {
+                    tracing::warn!("the home agent has no binding for us (Binding Error status 1)")
+                }
             }
         }
     }

@@ -259,7 +259,7 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
 impl TestHa {
     fn start(ha: &Node) -> TestHa {
         // The kernel answers BUs carrying a Home Address option with
-        // Parameter Problem code 2 (DESIGN.md fact 3): keep it quiet.
+        // Parameter Problem code 2 (docs/ARCHITECTURE.md, kernel fact 3): keep it quiet.
         ha.sh(
             "printf 'table ip6 testha { chain out { type filter hook output priority 0; \
              icmpv6 type parameter-problem icmpv6 code 2 drop; }; }\\n' | nft -f -",
@@ -879,6 +879,41 @@ fn bad_configuration_names_field_and_line() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `mip6-mn check`, as `mip6-ha check`: validates without running (no
+/// root needed), warns about deprecated names, fails on mistakes.
+#[test]
+fn check_validates_a_configuration() {
+    let dir = std::env::temp_dir().join(format!("mip6-mn-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let check = |text: &str| {
+        let cfg = dir.join("mn.yaml");
+        std::fs::write(&cfg, text).expect("write");
+        let out = std::process::Command::new(MN)
+            .args(["check", "-c", cfg.to_str().expect("utf-8")])
+            .output()
+            .expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let example = include_str!("../examples/mn.yaml");
+    let (ok, out, err) = check(example);
+    assert!(ok && out.contains(": ok (2 interface(s)"), "{out}{err}");
+    assert!(err.is_empty(), "{err}");
+    let (ok, _, err) = check(&example.replace("  key_hex:", "  key:"));
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("warning") && err.contains("security.key: deprecated"),
+        "{err}"
+    );
+    let (ok, _, err) = check(&example.replace("spi: 256", "spi: 7"));
+    assert!(!ok);
+    assert!(err.contains("security.spi"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn daemon_uses_the_best_interface_and_falls_back() {
     mip6_common::require_root!();
@@ -1033,6 +1068,42 @@ fn daemon_starts_clean_after_being_killed() {
     let tables = n.mn.cmd("nft list tables").expect("nft");
     assert!(!tables.contains("mip6_mn"), "{tables}");
     n.assert_ha_unbound();
+}
+
+/// Without the `nft` program the daemon registers anyway and says what is
+/// lost; its log, a file, carries no terminal colour codes.
+#[test]
+fn daemon_runs_without_nft_and_says_what_is_lost() {
+    mip6_common::require_root!();
+    let n = net("mnnonft", false);
+    let (cfg, sock) = write_config(&n.lab, ETH0, "");
+    // A PATH with `ip` (the daemon sweeps stale rules with it) and no nft.
+    let bin = n.lab.workdir().join("bin-without-nft");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let ip = ["/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("ip is installed");
+    std::os::unix::fs::symlink(ip, bin.join("ip")).expect("symlink");
+    let daemon =
+        n.mn.spawn(&[
+            "env",
+            &format!("PATH={}", bin.display()),
+            "MIP6_LOG=info",
+            MN,
+            "run",
+            "-c",
+            cfg.to_str().expect("utf-8"),
+        ])
+        .expect("spawn daemon");
+    let s = n.wait_registered(&sock, PREFIX_A, REGISTRATION);
+    n.assert_ha_bound(s.care_of_address.expect("coa"));
+    let log = stop_cleanly(daemon);
+    assert!(
+        log.contains("nft (nftables) is not installed") && log.contains("Parameter Problems"),
+        "{log}"
+    );
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file: {log}");
 }
 
 /// The project's home agent binary, when the workspace has built it (CI's

@@ -1,5 +1,5 @@
 //! Tunnel throughput against kernel forwarding, in the same run, over the
-//! same namespaces and veth pairs (DESIGN.md fact 7: always measure the
+//! same namespaces and veth pairs (docs/ARCHITECTURE.md, kernel fact 7: always measure the
 //! kernel path beside ours).
 //!
 //! ```text
@@ -16,8 +16,8 @@
 //! ```
 //!
 //! Rows:
-//! - kernel, cn-r-mn: the router forwards straight to the MN (the DESIGN
-//!   yardstick);
+//! - kernel, cn-r-mn: the router forwards straight to the MN (the
+//!   yardstick of docs/ARCHITECTURE.md, kernel fact 7);
 //! - kernel, via ha: the same hops as the tunnel, cn-r-ha-r-mn and back,
 //!   by policy routes on r and plain forwarding on ha. The reference the
 //!   ratio is taken against;
@@ -238,7 +238,7 @@ fn main() {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_DIRECT_ON).expect("r direct");
         rows.push(measure(&t, "kernel, cn-r-mn", secs, &|| {
-            "DESIGN yardstick".into()
+            "yardstick (kernel fact 7)".into()
         }));
         t.r.sh(R_DIRECT_OFF).expect("r undo");
         t.mn.sh(MN_PLAIN_OFF).expect("mn undo");

@@ -481,6 +481,11 @@ fn drive(
         name: format!("{} -> {} (HoA {hoa})", cn_spec.name, mn_spec.name),
         bytes: server.bytes,
         survived: client.survived() && server.survived(),
+        throughput: crate::traffic::throughput(
+            &server.progress,
+            start,
+            Duration::from_millis(crate::report::THROUGHPUT_BIN_MS),
+        ),
         error: client.error.or(server.error),
     }];
     Ok(Report {

@@ -108,6 +108,19 @@ pub struct TcpResult {
     pub bytes: u64,
     pub survived: bool,
     pub error: Option<String>,
+    /// What the receiver got over time, in bins of [`THROUGHPUT_BIN_MS`].
+    #[serde(default)]
+    pub throughput: Vec<Throughput>,
+}
+
+/// The width of the throughput bins.
+pub const THROUGHPUT_BIN_MS: u64 = 200;
+
+/// The rate over the bin that ends `at_ms` after the start.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Throughput {
+    pub at_ms: f64,
+    pub bits_per_second: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -324,7 +337,14 @@ impl Report {
         let (left, width, row_h) = (90.0, 900.0, 46.0);
         let span = self.duration_ms.max(1.0);
         let x = |ms: f64| left + ms.clamp(0.0, span) / span * width;
-        let height = 60.0 + row_h * mns.len() as f64 + 30.0;
+        let streams: Vec<&TcpResult> = self
+            .tcp
+            .iter()
+            .filter(|t| !t.throughput.is_empty())
+            .collect();
+        let chart_h = if streams.is_empty() { 0.0 } else { 90.0 };
+        let chart_top = 40.0 + row_h * mns.len() as f64 + 10.0;
+        let height = 60.0 + row_h * mns.len() as f64 + chart_h + 30.0;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -376,6 +396,16 @@ impl Report {
                     );
                 }
             }
+            // Each handover's cost at a glance: its gap, above the row.
+            for h in self.handovers.iter().filter(|h| h.mn == *mn) {
+                let _ = writeln!(
+                    s,
+                    r##"<text x="{:.1}" y="{}" font-size="10" fill="#b03030">{:.0} ms</text>"##,
+                    x(h.at_ms) + 2.0,
+                    y - 9.0,
+                    h.gap_ms
+                );
+            }
             for g in self.probe_gaps.iter().filter(|g| g.mn == *mn) {
                 let (x0, x1) = (x(g.from_ms), x(g.to_ms));
                 let _ = writeln!(
@@ -384,6 +414,46 @@ impl Report {
                     y - 7.0,
                     (x1 - x0).max(1.5),
                     g.to_ms - g.from_ms
+                );
+            }
+        }
+        if !streams.is_empty() {
+            let peak = streams
+                .iter()
+                .flat_map(|t| t.throughput.iter().map(|p| p.bits_per_second))
+                .fold(0.0_f64, f64::max)
+                .max(1.0);
+            let (top, h) = (chart_top + 14.0, chart_h - 24.0);
+            let _ = writeln!(
+                s,
+                r##"<text x="10" y="{}">TCP</text><text x="10" y="{}" font-size="9">peak {:.1} Mbit/s</text>"##,
+                top + 10.0,
+                top + 22.0,
+                peak / 1e6
+            );
+            // A frame as a path: the rects are the links and the gaps.
+            let _ = writeln!(
+                s,
+                r##"<path d="M{left},{top} h{width} v{h} h-{width} Z" fill="none" stroke="#ccc"/>"##
+            );
+            for (i, t) in streams.iter().enumerate() {
+                let points: Vec<String> = t
+                    .throughput
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "{:.1},{:.1}",
+                            x(p.at_ms),
+                            top + h - p.bits_per_second / peak * h
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(
+                    s,
+                    r##"<polyline points="{}" fill="none" stroke="{}" stroke-width="1.2"><title>{} (throughput)</title></polyline>"##,
+                    points.join(" "),
+                    PALETTE[i % PALETTE.len()],
+                    xml(&t.name)
                 );
             }
         }
@@ -467,6 +537,20 @@ mod tests {
                 bytes: 1 << 20,
                 survived: true,
                 error: None,
+                throughput: vec![
+                    Throughput {
+                        at_ms: 900.0,
+                        bits_per_second: 8e6,
+                    },
+                    Throughput {
+                        at_ms: 1100.0,
+                        bits_per_second: 0.0,
+                    },
+                    Throughput {
+                        at_ms: 1300.0,
+                        bits_per_second: 16e6,
+                    },
+                ],
             }],
             timeline: vec![
                 Segment {
@@ -536,5 +620,17 @@ mod tests {
         assert_eq!(svg.matches("<rect").count(), 3);
         assert!(svg.contains("default &lt;demo&gt;"));
         assert!(svg.contains("probe gap 40.0 ms"));
+        // Each handover's gap as a label, and the TCP stream over time.
+        for label in [">40 ms<", ">60 ms<", ">50 ms<"] {
+            assert!(svg.contains(label), "{label}: {svg}");
+        }
+        assert!(svg.contains("peak 16.0 Mbit/s"), "{svg}");
+        // 16 Mbit/s at the top of the chart, 0 at its bottom.
+        let line = svg
+            .lines()
+            .find(|l| l.starts_with("<polyline"))
+            .expect("a throughput line");
+        assert!(line.contains("cn-&gt;mn1 (throughput)"), "{line}");
+        assert_eq!(line.matches(',').count(), 3, "{line}");
     }
 }

@@ -791,6 +791,11 @@ fn drive(
                 ),
                 bytes: server.bytes,
                 survived: client.survived() && server.survived(),
+                throughput: crate::traffic::throughput(
+                    &server.progress,
+                    start,
+                    Duration::from_millis(crate::report::THROUGHPUT_BIN_MS),
+                ),
                 error: client.error.or(server.error),
             });
         }

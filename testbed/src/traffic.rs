@@ -14,10 +14,54 @@ fn pattern(n: u64) -> u8 {
     (n.wrapping_mul(2_654_435_761) >> 13) as u8
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StreamResult {
     pub bytes: u64,
     pub error: Option<String>,
+    /// The receiver's running byte count, sampled at most every
+    /// [`PROGRESS_EVERY`] (a silence shows as a flat stretch): what the
+    /// report turns into throughput over time.
+    pub progress: Vec<(Instant, u64)>,
+}
+
+/// How often the receiver samples its byte count.
+pub const PROGRESS_EVERY: Duration = Duration::from_millis(100);
+
+/// Throughput in bins of `bin` from a receiver's `progress`, in
+/// milliseconds since `start`: each sample is the rate over the bin that
+/// ends at `at_ms`.
+pub fn throughput(
+    progress: &[(Instant, u64)],
+    start: Instant,
+    bin: Duration,
+) -> Vec<crate::report::Throughput> {
+    let mut out = Vec::new();
+    let Some(&(first, _)) = progress.first() else {
+        return out;
+    };
+    let bin_ms = bin.as_secs_f64() * 1000.0;
+    // Bytes known at time t: the last sample at or before it.
+    let at = |t: Instant| {
+        progress
+            .iter()
+            .take_while(|(when, _)| *when <= t)
+            .last()
+            .map_or(0, |(_, b)| *b)
+    };
+    let Some(&(last, _)) = progress.last() else {
+        return out;
+    };
+    let mut from = first;
+    while from + bin <= last {
+        let to = from + bin;
+        let bytes = at(to).saturating_sub(at(from));
+        out.push(crate::report::Throughput {
+            at_ms: to.saturating_duration_since(start).as_secs_f64() * 1000.0,
+            bits_per_second: bytes as f64 * 8.0 / (bin_ms / 1000.0),
+        });
+        from = to;
+    }
+    out
 }
 
 impl StreamResult {
@@ -40,6 +84,7 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
                     return StreamResult {
                         bytes: 0,
                         error: Some("no connection arrived".into()),
+                        ..StreamResult::default()
                     };
                 }
                 std::thread::sleep(Duration::from_millis(5));
@@ -48,6 +93,7 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
                 return StreamResult {
                     bytes: 0,
                     error: Some(format!("accept: {e}")),
+                    ..StreamResult::default()
                 };
             }
         }
@@ -57,12 +103,21 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
     let mut buf = vec![0u8; 64 * 1024];
     let mut offset = 0u64;
     let mut last_data = Instant::now();
+    let mut progress = vec![(last_data, 0)];
     loop {
+        let now = Instant::now();
+        if progress
+            .last()
+            .is_some_and(|(t, _)| now.saturating_duration_since(*t) >= PROGRESS_EVERY)
+        {
+            progress.push((now, offset));
+        }
         match conn.read(&mut buf) {
             Ok(0) => {
                 return StreamResult {
                     bytes: offset,
                     error: None,
+                    progress: std::mem::take(&mut progress),
                 };
             }
             Ok(n) => {
@@ -72,6 +127,7 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
                         return StreamResult {
                             bytes: at,
                             error: Some(format!("corrupt byte at offset {at}")),
+                            progress: std::mem::take(&mut progress),
                         };
                     }
                 }
@@ -88,12 +144,14 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
                     return StreamResult {
                         bytes: offset,
                         error: None,
+                        progress: std::mem::take(&mut progress),
                     };
                 }
                 if last_data.elapsed() > idle_limit {
                     return StreamResult {
                         bytes: offset,
                         error: Some(format!("no data for {idle_limit:?}")),
+                        progress: std::mem::take(&mut progress),
                     };
                 }
             }
@@ -101,6 +159,7 @@ pub fn serve_one(listener: &TcpListener, stop: &AtomicBool, idle_limit: Duration
                 return StreamResult {
                     bytes: offset,
                     error: Some(format!("read: {e}")),
+                    progress: std::mem::take(&mut progress),
                 };
             }
         }
@@ -121,6 +180,7 @@ pub fn send_stream(
             return StreamResult {
                 bytes: 0,
                 error: Some(format!("connect {to}: {e}")),
+                ..StreamResult::default()
             };
         }
     };
@@ -145,6 +205,7 @@ pub fn send_stream(
             return StreamResult {
                 bytes: offset,
                 error: Some(format!("write: {e}")),
+                ..StreamResult::default()
             };
         }
         offset += chunk as u64;
@@ -153,11 +214,13 @@ pub fn send_stream(
         return StreamResult {
             bytes: offset,
             error: Some(format!("close: {e}")),
+            ..StreamResult::default()
         };
     }
     StreamResult {
         bytes: offset,
         error: None,
+        ..StreamResult::default()
     }
 }
 
@@ -183,6 +246,31 @@ mod tests {
         assert!(sent.survived() && got.survived(), "{sent:?} {got:?}");
         assert!(sent.bytes > 100_000, "{sent:?}");
         assert!(got.bytes <= sent.bytes);
+    }
+
+    #[test]
+    fn throughput_in_bins_shows_a_silence() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        // 1 MB/s, then nothing for 400 ms (a handover), then 1 MB/s again.
+        let progress = [
+            (ms(0), 0),
+            (ms(100), 100_000),
+            (ms(200), 200_000),
+            (ms(300), 200_000),
+            (ms(400), 200_000),
+            (ms(500), 200_000),
+            (ms(600), 200_000),
+            (ms(700), 300_000),
+            (ms(800), 400_000),
+        ];
+        let bins = throughput(&progress, t0, Duration::from_millis(200));
+        let rates: Vec<(f64, f64)> = bins.iter().map(|b| (b.at_ms, b.bits_per_second)).collect();
+        assert_eq!(
+            rates,
+            vec![(200.0, 8e6), (400.0, 0.0), (600.0, 0.0), (800.0, 8e6)]
+        );
+        assert!(throughput(&[], t0, Duration::from_millis(200)).is_empty());
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! plane's). The home agent routes `HoA/128` into its TUN device; the
 //! mobile node holds the home address on its TUN device (`nodad`), routes
 //! `default dev <tun> src <HoA>`, and sends the tunnel from the care-of
-//! address through `ip -6 rule from <CoA> lookup 100` (DESIGN.md recipe).
+//! address through `ip -6 rule from <CoA> lookup 100` (docs/ARCHITECTURE.md, the mobile node's recipe).
 //! The topology is `support::Topo`, shared with benches/tunnel.rs; here r
 //! also routes `UNBOUND` to the home agent.
 

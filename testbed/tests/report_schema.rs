@@ -47,6 +47,10 @@ fn full_report() -> Report {
             bytes: 10,
             survived: true,
             error: None,
+            throughput: vec![mip6_testbed::report::Throughput {
+                at_ms: 200.0,
+                bits_per_second: 400.0,
+            }],
         }],
         timeline: vec![Segment {
             mn: "mn1".into(),

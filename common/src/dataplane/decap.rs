@@ -35,7 +35,7 @@ pub(crate) struct Accept<'t> {
     pub(crate) mark_ce: bool,
 }
 
-/// The checks of RFC 6275 10.4.5 / 11.3.1 as DESIGN.md states them: home
+/// The checks of RFC 6275 10.4.5 / 11.3.1 as docs/ARCHITECTURE.md (the data paths) states them: home
 /// agent, the inner source is a bound home address whose care-of address
 /// is the outer source; mobile node, the outer source is the home agent
 /// and the inner destination the home address.

@@ -17,7 +17,8 @@
 //! # Home agent ([`Mode::Ha`])
 //!
 //! The daemon routes each bound home address into the TUN device
-//! (`HoA/128 dev <tun>`, before its proxy neighbour entry: DESIGN.md).
+//! (`HoA/128 dev <tun>`, before its proxy neighbour entry: docs/ARCHITECTURE.md,
+//! kernel state per binding).
 //! What the kernel forwards there is looked up by destination in the
 //! binding snapshot ([`DataPlane::set_bindings`]) and sent to that care-of
 //! address from the home agent address. A tunnel packet is accepted only

@@ -1,6 +1,6 @@
 //! The tunnel socket: a raw IPv6 socket of protocol 41 (IPv6-in-IPv6).
 //!
-//! Sending, the kernel builds the outer header (DESIGN.md fact 5): source
+//! Sending, the kernel builds the outer header (docs/ARCHITECTURE.md, kernel fact 5): source
 //! from the bound address (home agent) or from IPV6_PKTINFO per packet
 //! (mobile node, whose care-of address changes), hop limit from
 //! IPV6_UNICAST_HOPS, traffic class from IPV6_TCLASS (per packet when it

@@ -1,4 +1,4 @@
-//! Mobility signalling sockets for a stock kernel (DESIGN.md facts 1-4).
+//! Mobility signalling sockets for a stock kernel (docs/ARCHITECTURE.md, kernel facts 1-4).
 //!
 //! - [`RawRecvSocket`]: a raw IPv6 socket of one protocol that only
 //!   receives. Protocol 60 (destination options) gets a copy of every BU

@@ -1,6 +1,6 @@
 //! Mobile IPv6 signalling sockets for a stock kernel (no CONFIG_IPV6_MIP6),
 //! and the nftables table that keeps the kernel from answering our
-//! signalling with errors (DESIGN.md, stock-kernel facts 1-4).
+//! signalling with errors (docs/ARCHITECTURE.md, kernel facts 1-4).
 //!
 //! - [`SignalSocket::mobility`]: a raw socket of protocol 135. It sends
 //!   Binding Updates: the Home Address option goes in IPV6_DSTOPTS

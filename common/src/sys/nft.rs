@@ -3,7 +3,7 @@
 //!
 //! [`param_problem_ruleset`] is the table that keeps a stock kernel from
 //! answering Mobile IPv6 signalling with ICMPv6 Parameter Problems
-//! (DESIGN.md fact 3), narrowed to the packets that carried the headers it
+//! (docs/ARCHITECTURE.md, kernel fact 3), narrowed to the packets that carried the headers it
 //! does not know. The 8-octet ICMPv6 header is followed by the invoking
 //! packet, whose Next Header octet is at offset 8 + 6 = 14 (bit 112):
 //!

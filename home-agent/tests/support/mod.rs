@@ -11,7 +11,8 @@
 //! The mobile node is played by this process inside `mn`'s namespace: BUs
 //! built with `common::wire` (or `HomeRegistration`), sent with a Home
 //! Address option through an IPPROTO_RAW socket, BAs read through a
-//! protocol-43 socket as DESIGN.md fact 2 says.
+//! protocol-43 socket as docs/ARCHITECTURE.md
+//! (kernel fact 2) says.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::Ipv6Addr;

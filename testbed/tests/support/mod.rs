@@ -12,7 +12,7 @@
 //! DAD anywhere, no router advertisements: every address is usable at
 //! once. r reaches the home address through the home agent by a static
 //! route; the mobile node sends from the care-of address through
-//! `ip -6 rule from <CoA> lookup 100` (DESIGN.md recipe).
+//! `ip -6 rule from <CoA> lookup 100` (docs/ARCHITECTURE.md, the mobile node's recipe).
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;

@@ -2,7 +2,7 @@
 //!
 //! A home agent sends a Binding Acknowledgement with a type 2 routing
 //! header through an IPPROTO_RAW socket, header included, because the
-//! kernel refuses that header in ancillary data (DESIGN.md fact 4); this is
+//! kernel refuses that header in ancillary data (docs/ARCHITECTURE.md, kernel fact 4); this is
 //! what builds it. The layout is RFC 8200 4.1's order: IPv6 header, routing
 //! header, the Destination Options header holding the Home Address option
 //! (RFC 6275 6.3 puts it after the routing header), upper layer.

@@ -2,8 +2,8 @@
 //!
 //! MIPv6 signalling reaches the daemons with a Home Address option or a type
 //! 2 routing header in front of the Mobility Header, and a stock kernel
-//! drops such packets before any protocol-135 socket sees them (DESIGN.md
-//! fact 2), so the daemons parse the chain themselves.
+//! drops such packets before any protocol-135 socket sees them (docs/ARCHITECTURE.md,
+//! kernel fact 2), so the daemons parse the chain themselves.
 
 use std::net::Ipv6Addr;
 

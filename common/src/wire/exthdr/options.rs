@@ -21,7 +21,7 @@ pub enum UnrecognizedAction {
     DiscardAndReport,
     /// `11`: discard and send Parameter Problem code 2 unless the destination
     /// was multicast. The Home Address option carries these bits, which is
-    /// why a kernel without MIPv6 rejects it (DESIGN.md fact 2).
+    /// why a kernel without MIPv6 rejects it (docs/ARCHITECTURE.md, kernel fact 2).
     DiscardAndReportUnicast,
 }
 

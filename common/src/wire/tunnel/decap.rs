@@ -60,7 +60,7 @@ pub struct InnerPacket<'a> {
 }
 
 /// Checks an inner packet on its own, as a protocol-41 raw socket delivers
-/// it (DESIGN.md fact 5: the outer source is then the socket address).
+/// it (docs/ARCHITECTURE.md, kernel fact 5: the outer source is then the socket address).
 /// Octets past its own length are cut off; fewer is an error.
 pub fn parse_inner(inner: &[u8]) -> Result<InnerPacket<'_>> {
     let h = inner_header(inner)?;

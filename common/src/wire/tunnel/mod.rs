@@ -2,7 +2,7 @@
 //! node away from home and back (RFC 6275 10.4.2, 11.3.1).
 //!
 //! On Linux the data plane sends through a protocol-41 raw socket and gets
-//! only inner packets back (DESIGN.md fact 5): it uses `write_outer_header`
+//! only inner packets back (docs/ARCHITECTURE.md, kernel fact 5): it uses `write_outer_header`
 //! or `encapsulate_in_place` going out and `parse_inner` coming in.
 //! `decapsulate` is for whole captured packets.
 
