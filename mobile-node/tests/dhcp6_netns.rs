@@ -241,7 +241,7 @@ fn globals(iface: &Iface) -> Vec<(Ipv6Addr, u8, bool, bool, Option<u64>)> {
                 a.prefixlen,
                 a.nodad,
                 a.tentative,
-                a.valid_life_time.map(u64::from),
+                a.valid_life_time,
             )),
             _ => None,
         })
