@@ -442,7 +442,7 @@ fn settle(
             }
             printer.print(&ev, &io.ifname);
             if let Some(d) = dhcp.as_mut() {
-                d.on_slaac_event(now, &ev.kind);
+                d.on_slaac_event(now, &ev.kind, &[]);
             }
         }
         if !busy {

@@ -127,16 +127,24 @@ impl Dhcp6Link {
 
     /// Follows what the interface's SLAAC engine reported: link changes,
     /// the RA's flags, the link-local address becoming usable (our source
-    /// address), DAD conflicts on the leased address.
-    pub fn on_slaac_event(&mut self, now: Instant, ev: &EventKind) {
+    /// address), DAD conflicts on the leased address. `on_link` are the
+    /// prefixes the link's RAs announce on-link (empty: not known): a lease
+    /// outside them belongs to another link and is not worth a Confirm.
+    pub fn on_slaac_event(&mut self, now: Instant, ev: &EventKind, on_link: &[(Ipv6Addr, u8)]) {
         match ev {
             EventKind::LinkDown => self.engine.handle_link_down(now),
-            EventKind::RouterFlags { managed, other, .. } => match self.mode {
-                AutoconfMode::Auto if *managed => self.engine.start(now, true, true),
-                AutoconfMode::Auto if *other => self.engine.start(now, false, true),
-                AutoconfMode::Dhcpv6 => self.engine.start(now, true, true),
-                _ => {}
-            },
+            EventKind::RouterFlags { managed, other, .. } => {
+                let stateful = *managed || self.mode == AutoconfMode::Dhcpv6;
+                if stateful
+                    && !on_link.is_empty()
+                    && let Some(a) = self.leased()
+                    && self.engine.state() == Dhcp6State::Idle
+                    && !on_link.iter().any(|(p, l)| covers(*p, *l, a))
+                {
+                    self.engine.forget(now);
+                }
+                self.on_flags(now, *managed, *other);
+            }
             // In dhcpv6 mode there is no need to wait for an RA: the server
             // is on the link as soon as we have a source address.
             EventKind::AddressState {
@@ -151,6 +159,20 @@ impl Dhcp6Link {
             } => self.engine.handle_dad_conflict(now, *addr),
             _ => {}
         }
+    }
+
+    fn on_flags(&mut self, now: Instant, managed: bool, other: bool) {
+        match self.mode {
+            AutoconfMode::Auto if managed => self.engine.start(now, true, true),
+            AutoconfMode::Auto if other => self.engine.start(now, false, true),
+            AutoconfMode::Dhcpv6 => self.engine.start(now, true, true),
+            _ => {}
+        }
+    }
+
+    /// Whether the engine has actions or events waiting.
+    pub fn has_output(&self) -> bool {
+        self.engine.has_output()
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
@@ -213,6 +235,17 @@ impl Dhcp6Link {
         }
         Ok(dropped)
     }
+}
+
+/// Whether `addr` is in `prefix`/`len`.
+fn covers(prefix: Ipv6Addr, len: u8, addr: Ipv6Addr) -> bool {
+    let len = u32::from(len.min(128));
+    let mask = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - len)
+    };
+    u128::from(prefix) & mask == u128::from(addr) & mask
 }
 
 fn ms(d: std::time::Duration) -> f64 {

@@ -236,13 +236,9 @@ fn globals(iface: &Iface) -> Vec<(Ipv6Addr, u8, bool, bool, Option<u64>)> {
         .expect("addresses")
         .into_iter()
         .filter_map(|a| match a.local {
-            IpAddr::V6(v6) if a.scope == "global" => Some((
-                v6,
-                a.prefixlen,
-                a.nodad,
-                a.tentative,
-                a.valid_life_time,
-            )),
+            IpAddr::V6(v6) if a.scope == "global" => {
+                Some((v6, a.prefixlen, a.nodad, a.tentative, a.valid_life_time))
+            }
             _ => None,
         })
         .collect()
