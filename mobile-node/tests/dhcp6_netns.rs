@@ -10,6 +10,7 @@
 
 mod support;
 
+use mip6_testbed::dhcp6_server::{DhcpServer as Server, DhcpSettings, start};
 use mip6_testbed::harness::{Child, Iface, Lab, Node, NodeOptions};
 use serde_json::Value;
 use std::net::{IpAddr, Ipv6Addr};
@@ -21,28 +22,6 @@ const ROUTER_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xd, 0, 0, 0, 0, 1);
 const DNS: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xd, 0, 0, 0, 0, 0x53);
 const POOL_FIRST: u16 = 0x100;
 const POOL_LAST: u16 = 0x1ff;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Server {
-    Dnsmasq,
-    Kea,
-}
-
-impl Server {
-    /// What the server logs when it hands out, extends, takes back a
-    /// declined, and takes back a released lease.
-    fn markers(self) -> [&'static str; 4] {
-        match self {
-            Server::Dnsmasq => ["DHCPREPLY", "DHCPRENEW", "DHCPDECLINE", "DHCPRELEASE"],
-            Server::Kea => [
-                "DHCP6_LEASE_ALLOC",
-                "DHCP6_LEASE_RENEW",
-                "DHCP6_DECLINE_LEASE",
-                "DHCP6_RELEASE_NA",
-            ],
-        }
-    }
-}
 
 /// A managed link: our RA sender (M=1, O=1, prefix on-link, not
 /// autonomous) and a DHCPv6 server on the router, the host under test, and
@@ -105,69 +84,12 @@ fn pool_addr(low: u16) -> Ipv6Addr {
 }
 
 fn start_server(lab: &Lab, router: &Node, kind: Server) -> Child {
-    let dir = lab.workdir();
-    let (first, last) = (pool_addr(POOL_FIRST), pool_addr(POOL_LAST));
-    let mut child = match kind {
-        Server::Dnsmasq => {
-            let leases = dir.join("dnsmasq.leases");
-            let pid = dir.join("dnsmasq.pid");
-            router
-                .spawn(&[
-                    "dnsmasq",
-                    "--keep-in-foreground",
-                    "--conf-file=/dev/null",
-                    "--user=root",
-                    "--port=0",
-                    "--interface=eth0",
-                    "--bind-interfaces",
-                    // dnsmasq's shortest lease: T1 at half of it.
-                    &format!("--dhcp-range={first},{last},64,2m"),
-                    &format!("--dhcp-option=option6:dns-server,[{DNS}]"),
-                    &format!("--dhcp-leasefile={}", leases.display()),
-                    &format!("--pid-file={}", pid.display()),
-                    "--log-dhcp",
-                    "--log-facility=-",
-                ])
-                .expect("start dnsmasq")
-        }
-        Server::Kea => {
-            let conf = dir.join("kea-dhcp6.json");
-            let config = serde_json::json!({"Dhcp6": {
-                "server-id": {"type": "LL", "persist": false},
-                "interfaces-config": {"interfaces": ["eth0"]},
-                "lease-database": {"type": "memfile", "persist": true, "lfc-interval": 0,
-                    "name": dir.join("kea-leases6.csv")},
-                "renew-timer": 2, "rebind-timer": 4,
-                "preferred-lifetime": 8, "valid-lifetime": 10,
-                "subnet6": [{"subnet": format!("{PREFIX}/64"), "interface": "eth0",
-                    "rapid-commit": true,
-                    "pools": [{"pool": format!("{first}-{last}")}],
-                    "option-data": [{"name": "dns-servers", "data": DNS.to_string()}]}],
-                "loggers": [{"name": "kea-dhcp6", "severity": "INFO",
-                    "output_options": [{"output": "stdout"}]}]
-            }});
-            std::fs::write(&conf, config.to_string()).expect("write Kea configuration");
-            let dir_env = format!("{}", dir.display());
-            router
-                .spawn(&[
-                    "env",
-                    &format!("KEA_PIDFILE_DIR={dir_env}"),
-                    &format!("KEA_LOCKFILE_DIR={dir_env}"),
-                    "kea-dhcp6",
-                    "-c",
-                    conf.to_str().expect("utf-8 path"),
-                ])
-                .expect("start kea-dhcp6")
-        }
-    };
-    let ready = match kind {
-        Server::Dnsmasq => "DHCPv6, IP range",
-        Server::Kea => "DHCP6_STARTED",
-    };
-    child
-        .wait_log(ready, Duration::from_secs(20))
-        .expect("DHCPv6 server up");
-    child
+    let mut settings = DhcpSettings::for_link(kind, "eth0", PREFIX);
+    settings.pool = (pool_addr(POOL_FIRST), pool_addr(POOL_LAST));
+    settings.dns = Some(DNS);
+    // Kea renews at 5 s; dnsmasq's floor is 120 s (T1 at 60 s).
+    settings.valid_s = 10;
+    start(router, lab.workdir(), &settings).expect("DHCPv6 server up")
 }
 
 /// What one `mip6-mn autoconf --json` run printed.
@@ -258,7 +180,7 @@ fn flush(node: &Node) {
 /// whole life of a DHCPv6 care-of address against one server.
 fn lease_life(kind: Server, tag: &str, renew_wait: Duration) {
     let mut n = net(tag, kind);
-    let [m_alloc, m_renew, m_decline, m_release] = kind.markers();
+    let [m_alloc, m_renew, m_decline, m_release] = kind.log_markers();
 
     // 1. Obtained in two messages, DAD run on it, installed as a /128.
     let run = autoconf(&n.host, &[]);
