@@ -1,13 +1,16 @@
 //! `mip6-mn autoconf`: the SLAAC and DAD engine alone on one interface, with
-//! every state change printed as it happens. What a teacher runs to show
-//! the mechanisms live, and what the end-to-end tests drive.
+//! every state change printed as it happens, and with `--dhcpv6` the DHCPv6
+//! client beside it. What a teacher runs to show the mechanisms live, and
+//! what the end-to-end tests drive.
 
 use anyhow::{Context, bail};
 use clap::Args;
 use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
+use mip6_common::dhcp6::Dhcp6State;
 use mip6_common::slaac::{AddrState, Event, EventKind, GeneratorIids, Slaac, SlaacConfig};
 use mip6_common::sys::netlink::{LinkMonitor, MonitorEvent};
 use mip6_common::sys::slaac_io::SlaacIo;
+use mip6_mobile_node::dhcp6::{AutoconfMode, Dhcp6Link};
 use serde_json::json;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
@@ -57,6 +60,27 @@ pub struct AutoconfArgs {
     /// Secret key file for stable identifiers (RFC 7217), created if absent.
     #[arg(long, default_value = "/var/lib/mip6/stable-secret")]
     pub secret_file: PathBuf,
+    /// Lease an address by DHCPv6 (RFC 8415) whatever the RA says; short
+    /// for `--autoconf dhcpv6`.
+    #[arg(long)]
+    pub dhcpv6: bool,
+    /// slaac, dhcpv6, or auto (DHCPv6 when the RA has M=1, DNS servers only
+    /// by DHCPv6 when it has O=1).
+    #[arg(long, default_value = "slaac")]
+    pub autoconf: AutoconfMode,
+    /// Do not ask for the two-message exchange (RFC 8415 Rapid Commit).
+    #[arg(long)]
+    pub no_rapid_commit: bool,
+}
+
+impl AutoconfArgs {
+    fn mode(&self) -> AutoconfMode {
+        if self.dhcpv6 {
+            AutoconfMode::Dhcpv6
+        } else {
+            self.autoconf
+        }
+    }
 }
 
 fn parse_mode(s: &str) -> Result<IidMode, String> {
@@ -125,6 +149,21 @@ impl Printer {
         }
     }
 
+    fn print_dhcp6(&self, ev: &mip6_common::dhcp6::Dhcp6Event, ifname: &str) {
+        let t_ms = ev.at.saturating_duration_since(self.start).as_secs_f64() * 1000.0;
+        if self.json {
+            let mut v = mip6_mobile_node::dhcp6::event_json(&ev.kind);
+            v["t_ms"] = json!((t_ms * 1000.0).round() / 1000.0);
+            v["iface"] = json!(ifname);
+            out!("{v}");
+        } else {
+            out!(
+                "{t_ms:10.3} ms  {}",
+                mip6_mobile_node::dhcp6::event_text(&ev.kind)
+            );
+        }
+    }
+
     fn note(&self, what: &str) {
         if self.json {
             out!("{}", json!({ "event": "note", "message": what }));
@@ -186,7 +225,7 @@ fn event_text(kind: &EventKind) -> String {
         } => format!(
             "router {router}: managed={managed} other-config={other} home-agent={home_agent}{}",
             if *managed || *other {
-                " (DHCPv6 is not run by this tool)"
+                " (DHCPv6 runs with --dhcpv6 or --autoconf auto)"
             } else {
                 ""
             }
@@ -271,6 +310,15 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
             ^ u64::from(std::process::id())
     });
     let mut engine = build_engine(&args, io.mac, seed)?;
+    let mut dhcp = Dhcp6Link::open(
+        args.mode(),
+        &io.ifname,
+        io.ifindex,
+        io.mac,
+        !args.no_rapid_commit,
+        seed ^ 0xd6,
+    )
+    .context("cannot open the DHCPv6 client socket (UDP port 546)")?;
     let start = Instant::now();
     let printer = Printer {
         json: args.json,
@@ -281,11 +329,15 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
         &args,
         &mut io,
         &mut engine,
+        &mut dhcp,
         &mut monitor,
         &printer,
         deadline,
     );
     let now = Instant::now();
+    if args.remove {
+        release(&mut dhcp, &mut io, &mut engine, &printer);
+    }
     if args.remove {
         engine.clear(now);
     }
@@ -331,7 +383,8 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
         out!(
             "{}",
             json!({"event": "done", "outcome": summary, "addresses": addrs,
-                   "removed": args.remove})
+                   "removed": args.remove,
+                   "dhcp6_lease": dhcp.as_ref().and_then(Dhcp6Link::leased)})
         );
     } else {
         out!("{:>10}     {summary}", "");
@@ -351,10 +404,88 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
     ))
 }
 
+/// Runs both engines' actions and events until neither has any left: a
+/// lease becomes a SLAAC action (DAD), a SLAAC event a DHCPv6 input.
+fn settle(
+    io: &mut SlaacIo,
+    engine: &mut Slaac,
+    dhcp: &mut Option<Dhcp6Link>,
+    printer: &Printer,
+    failure: &mut Option<String>,
+    now: Instant,
+) -> anyhow::Result<()> {
+    loop {
+        let mut busy = false;
+        if let Some(d) = dhcp.as_mut() {
+            // Printed before the SLAAC events they cause (DAD on a lease).
+            while let Some(ev) = d.poll_event() {
+                busy = true;
+                printer.print_dhcp6(&ev, &io.ifname);
+            }
+            d.apply(now, engine);
+        }
+        while let Some(a) = engine.poll_action() {
+            busy = true;
+            io.apply(&a)
+                .with_context(|| format!("{}: cannot carry out {a:?}", io.ifname))?;
+        }
+        while let Some(ev) = engine.poll_event() {
+            busy = true;
+            match &ev.kind {
+                EventKind::GaveUp { prefix, reason } => {
+                    *failure = Some(format!("{prefix}: {reason}"));
+                }
+                EventKind::Ipv6Disabled => {
+                    *failure = Some("hardware-derived link-local address is a duplicate".into());
+                }
+                _ => {}
+            }
+            printer.print(&ev, &io.ifname);
+            if let Some(d) = dhcp.as_mut() {
+                d.on_slaac_event(now, &ev.kind, &[]);
+            }
+        }
+        if !busy {
+            return Ok(());
+        }
+    }
+}
+
+/// Hands the lease back and waits a moment for the server's Reply, so the
+/// server has it before we go (the Release itself is sent at once).
+fn release(dhcp: &mut Option<Dhcp6Link>, io: &mut SlaacIo, engine: &mut Slaac, printer: &Printer) {
+    let now = Instant::now();
+    let Some(d) = dhcp.as_mut() else { return };
+    d.release(now);
+    let mut failure = None;
+    // Clean-up: an error here changes nothing about the outcome.
+    let _ = settle(io, engine, dhcp, printer, &mut failure, now);
+    let until = now + Duration::from_millis(1500);
+    if let Some(link) = dhcp.as_mut() {
+        while link.state() == Dhcp6State::Releasing && Instant::now() < until {
+            let mut fds = [libc::pollfd {
+                fd: link.fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            }];
+            // SAFETY: fds is a valid array of pollfd for the call's duration.
+            unsafe { libc::poll(fds.as_mut_ptr(), 1, 50) };
+            let now = Instant::now();
+            let _ = link.receive(now);
+            link.handle_timeout(now);
+            link.apply(now, engine);
+            while let Some(ev) = link.poll_event() {
+                printer.print_dhcp6(&ev, &io.ifname);
+            }
+        }
+    }
+}
+
 fn drive(
     args: &AutoconfArgs,
     io: &mut SlaacIo,
     engine: &mut Slaac,
+    dhcp: &mut Option<Dhcp6Link>,
     monitor: &mut LinkMonitor,
     printer: &Printer,
     deadline: Instant,
@@ -368,22 +499,10 @@ fn drive(
     loop {
         let now = Instant::now();
         engine.handle_timeout(now);
-        while let Some(a) = engine.poll_action() {
-            io.apply(&a)
-                .with_context(|| format!("{}: cannot carry out {a:?}", io.ifname))?;
+        if let Some(d) = dhcp.as_mut() {
+            d.handle_timeout(now);
         }
-        while let Some(ev) = engine.poll_event() {
-            match &ev.kind {
-                EventKind::GaveUp { prefix, reason } => {
-                    failure = Some(format!("{prefix}: {reason}"));
-                }
-                EventKind::Ipv6Disabled => {
-                    failure = Some("hardware-derived link-local address is a duplicate".into());
-                }
-                _ => {}
-            }
-            printer.print(&ev, &io.ifname);
-        }
+        settle(io, engine, dhcp, printer, &mut failure, now)?;
         if STOP.load(Ordering::SeqCst) {
             return Ok(Outcome::Interrupted);
         }
@@ -391,8 +510,17 @@ fn drive(
             if engine.is_disabled() {
                 return Ok(Outcome::Failed(failure.unwrap_or_default()));
             }
-            if engine.is_link_up() && !engine.dad_pending() {
-                if engine.heard_router() {
+            let dhcp_done = dhcp.as_ref().is_none_or(|d| {
+                d.leased().is_some_and(|a| {
+                    engine
+                        .addresses()
+                        .any(|x| x.addr == a && x.state == AddrState::Preferred)
+                })
+            });
+            if engine.is_link_up() && !engine.dad_pending() && dhcp_done {
+                // A lease is a configured address even where no router
+                // speaks (yet): DHCPv6 needs none.
+                if engine.heard_router() || dhcp.as_ref().is_some_and(|d| d.leased().is_some()) {
                     return Ok(match failure {
                         Some(f) => Outcome::Failed(f),
                         None => Outcome::Configured,
@@ -407,7 +535,13 @@ fn drive(
                 return Ok(Outcome::TimedOut);
             }
         }
-        let wake = engine.poll_timeout();
+        let wake = match (
+            engine.poll_timeout(),
+            dhcp.as_ref().and_then(Dhcp6Link::poll_timeout),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let wake = if args.watch {
             wake
         } else {
@@ -429,6 +563,12 @@ fn drive(
                 events: libc::POLLIN,
                 revents: 0,
             },
+            libc::pollfd {
+                // poll ignores negative descriptors.
+                fd: dhcp.as_ref().map_or(-1, Dhcp6Link::fd),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         // SAFETY: fds is a valid array of pollfd for the call's duration.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
@@ -446,6 +586,13 @@ fn drive(
         if fds[0].revents != 0 {
             for d in io.receive(engine, now)? {
                 tracing::debug!(iface = %io.ifname, ?d, "dropped ND packet");
+            }
+        }
+        if fds[2].revents != 0
+            && let Some(d) = dhcp.as_mut()
+        {
+            for why in d.receive(now)? {
+                tracing::debug!(iface = %io.ifname, ?why, "dropped DHCPv6 datagram");
             }
         }
     }

@@ -53,6 +53,10 @@ pub struct InterfaceConfig {
     /// any interface that hears the home prefix in a Router Advertisement).
     #[serde(default)]
     pub home_link: bool,
+    /// How care-of addresses are made here: slaac, dhcpv6 (RFC 8415), or
+    /// auto (DHCPv6 when the RA has M=1).
+    #[serde(default)]
+    pub autoconf: crate::dhcp6::AutoconfMode,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -771,6 +775,7 @@ interfaces:
         assert_eq!(c.spi, 4660);
         assert_eq!(c.interfaces[1].iid_mode, IidModeConfig::Random);
         assert_eq!(c.interfaces[0].iid_mode, IidModeConfig::Stable);
+        assert_eq!(c.interfaces[0].autoconf, crate::dhcp6::AutoconfMode::Slaac);
         assert_eq!(c.tunnel.mtu, 1460);
         assert_eq!(c.tunnel.name, "mip6tun0");
         assert_eq!(c.binding_lifetime, Duration::from_secs(600));

@@ -395,6 +395,10 @@ impl Daemon {
         let d = wake.saturating_duration_since(Instant::now());
         // Round up so we never wake a hair early and spin.
         let timeout_ms = i32::try_from(d.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
+        // DHCPv6 sockets last, with the interface each belongs to.
+        let dhcp_fds: Vec<(usize, std::os::fd::RawFd)> = (self.ifaces.iter().enumerate())
+            .filter_map(|(i, f)| Some((i, f.dhcp_fd()?)))
+            .collect();
         let mut fds: Vec<libc::pollfd> = [
             self.monitor.as_raw_fd(),
             self.mh.as_raw_fd(),
@@ -409,6 +413,7 @@ impl Daemon {
                 .and_then(|link| self.ifaces.get(link))
                 .and_then(ManagedIface::probe_fd),
         )
+        .chain(dhcp_fds.iter().map(|(_, fd)| *fd))
         .map(|fd| libc::pollfd {
             fd,
             events: libc::POLLIN,
@@ -442,8 +447,16 @@ impl Daemon {
                 f.receive(now);
             }
         }
-        if fds.get(3 + n_ifaces).is_some_and(|p| p.revents != 0) {
+        if self.dhaad_sock.is_some() && fds.get(3 + n_ifaces).is_some_and(|p| p.revents != 0) {
             self.read_dhaad(now);
+        }
+        let first_dhcp = fds.len() - dhcp_fds.len();
+        for (k, (i, _)) in dhcp_fds.iter().enumerate() {
+            if fds[first_dhcp + k].revents != 0
+                && let Some(f) = self.ifaces.get_mut(*i)
+            {
+                f.receive_dhcp(now);
+            }
         }
         Ok(())
     }
@@ -662,6 +675,7 @@ impl Daemon {
                     kind: "away",
                     link: f.name.clone(),
                     coa: Some(coa),
+                    coa_source: Some(f.coa_source(&coa)),
                     previous_coa,
                     link_event_unix_ms: event,
                     ra_unix_ms: ra_at.map(|t| self.clock.unix_ms(t)),
@@ -675,6 +689,7 @@ impl Daemon {
                     kind: "home",
                     link: f.name.clone(),
                     coa: None,
+                    coa_source: None,
                     previous_coa,
                     link_event_unix_ms: link_event,
                     ra_unix_ms: f.ra_at.map(|t| self.clock.unix_ms(t)),

@@ -12,8 +12,13 @@
 //! therefore first removes the old address and its rule (the engine drops
 //! every address when the carrier goes), then adds the new ones, and only
 //! then does the daemon send the BU.
+//!
+//! With `autoconf: dhcpv6 | auto` a DHCPv6 client ([`Dhcp6Link`]) runs
+//! beside the engine; a leased address goes through the engine's DAD and
+//! from there the same way as a SLAAC one.
 
 use crate::config::{Config, InterfaceConfig};
+use crate::dhcp6::Dhcp6Link;
 use anyhow::Context;
 use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
 use mip6_common::slaac::{Action, AddrState, EventKind, GeneratorIids, Slaac, SlaacConfig};
@@ -63,6 +68,7 @@ pub struct ManagedIface {
     /// optimistic DAD is on; the addresses in it now.
     optimistic_table: Option<String>,
     optimistic: BTreeSet<Ipv6Addr>,
+    dhcp: Option<Dhcp6Link>,
 }
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
@@ -188,6 +194,9 @@ impl ManagedIface {
             ..SlaacConfig::default()
         };
         let engine = Slaac::new(config, Box::new(GeneratorIids::new(generator, seed)), seed);
+        // Rapid Commit always: a handover pays for every round trip.
+        let dhcp = Dhcp6Link::open(ic.autoconf, &ic.name, index, io.mac, true, seed ^ 0xd6)
+            .with_context(|| format!("{}: cannot open the DHCPv6 client socket", ic.name))?;
         Ok(Self {
             name: ic.name.clone(),
             index,
@@ -210,6 +219,7 @@ impl ManagedIface {
             probe: None,
             optimistic_table: cfg.optimistic_dad.then(|| cfg.nft_table.clone()),
             optimistic: BTreeSet::new(),
+            dhcp,
         })
     }
 
@@ -247,13 +257,59 @@ impl ManagedIface {
     }
 
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.engine.poll_timeout()
+        let d = self.dhcp.as_ref().and_then(Dhcp6Link::poll_timeout);
+        match (self.engine.poll_timeout(), d) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Runs the engine's timers and carries out what it asks.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.engine.handle_timeout(now);
+        if let Some(d) = &mut self.dhcp {
+            d.handle_timeout(now);
+        }
         self.drain(now);
+    }
+
+    /// The DHCPv6 client's socket, when it runs here.
+    pub fn dhcp_fd(&self) -> Option<RawFd> {
+        self.dhcp.as_ref().map(Dhcp6Link::fd)
+    }
+
+    /// Reads waiting DHCPv6 datagrams into the client.
+    pub fn receive_dhcp(&mut self, now: Instant) {
+        if let Some(d) = &mut self.dhcp {
+            match d.receive(now) {
+                Ok(dropped) => {
+                    for why in dropped {
+                        tracing::debug!(iface = self.name, ?why, "dropped DHCPv6 datagram");
+                    }
+                }
+                Err(e) => tracing::warn!(iface = self.name, error = %e, "DHCPv6 receive failed"),
+            }
+        }
+        self.drain(now);
+    }
+
+    /// How `addr` was obtained: "dhcpv6" for the lease, else "slaac".
+    pub fn coa_source(&self, addr: &Ipv6Addr) -> &'static str {
+        if self.dhcp.as_ref().is_some_and(|d| d.is_leased(*addr)) {
+            "dhcpv6"
+        } else {
+            "slaac"
+        }
+    }
+
+    /// The DHCPv6 client's actions (leases to DAD) and events (logged).
+    fn drain_dhcp(&mut self, now: Instant) {
+        let Some(d) = &mut self.dhcp else { return };
+        while let Some(ev) = d.poll_event() {
+            let v = crate::dhcp6::event_json(&ev.kind);
+            tracing::info!(iface = self.name, event = %v, "dhcpv6");
+        }
+        d.apply(now, &mut self.engine);
     }
 
     /// Reads waiting ND packets into the engine.
@@ -271,12 +327,48 @@ impl ManagedIface {
 
     fn drain(&mut self, now: Instant) {
         let mut router_gone = false;
-        while let Some(a) = self.engine.poll_action() {
-            if let Err(e) = self.apply(&a) {
-                tracing::warn!(iface = self.name, action = ?a, error = %e, "cannot carry out");
+        loop {
+            self.drain_dhcp(now);
+            let mut busy = false;
+            while let Some(a) = self.engine.poll_action() {
+                busy = true;
+                if let Err(e) = self.apply(&a) {
+                    tracing::warn!(iface = self.name, action = ?a, error = %e, "cannot carry out");
+                }
+            }
+            while let Some(ev) = self.engine.poll_event() {
+                busy = true;
+                router_gone |= self.on_event(&ev);
+                if let Some(d) = &mut self.dhcp {
+                    let prefixes: Vec<(Ipv6Addr, u8)> = self.prefixes.iter().copied().collect();
+                    d.on_slaac_event(now, &ev.kind, &prefixes);
+                }
+            }
+            if !busy && self.dhcp.as_ref().is_none_or(|d| !d.has_output()) {
+                break;
             }
         }
-        while let Some(ev) = self.engine.poll_event() {
+        self.reconcile_rules();
+        if router_gone && self.routers.is_empty() && self.carrier {
+            // The current default router is gone (RFC 6275 11.5.1 movement
+            // detection): start over on this link, soliciting at once.
+            tracing::info!(
+                iface = self.name,
+                "no default router left: soliciting again"
+            );
+            self.engine.handle_link_down(now);
+            self.engine.handle_link_up(now);
+            self.link_up_at = Some(now);
+            self.ra_at = None;
+            self.drain(now);
+        }
+    }
+
+    /// Logs one engine event and keeps the bookkeeping it implies; true
+    /// when a default router expired.
+    fn on_event(&mut self, ev: &mip6_common::slaac::Event) -> bool {
+        let mut router_gone = false;
+        {
             match &ev.kind {
                 EventKind::RaReceived { router } => {
                     if self.ra_at.is_none() {
@@ -327,20 +419,7 @@ impl ManagedIface {
                 other => tracing::debug!(iface = self.name, event = ?other, "slaac"),
             }
         }
-        self.reconcile_rules();
-        if router_gone && self.routers.is_empty() && self.carrier {
-            // The current default router is gone (RFC 6275 11.5.1 movement
-            // detection): start over on this link, soliciting at once.
-            tracing::info!(
-                iface = self.name,
-                "no default router left: soliciting again"
-            );
-            self.engine.handle_link_down(now);
-            self.engine.handle_link_up(now);
-            self.link_up_at = Some(now);
-            self.ra_at = None;
-            self.drain(now);
-        }
+        router_gone
     }
 
     fn apply(&mut self, a: &Action) -> io::Result<()> {
@@ -649,6 +728,13 @@ impl ManagedIface {
     /// made goes, the sysctls are restored, the kernel's link-local
     /// addresses come back.
     pub fn shutdown(&mut self, now: Instant) {
+        // Leaving the link: give the lease back while we still can speak
+        // on it (RFC 8415 18.2.7). One Release goes out; no one waits for
+        // the Reply on the way out.
+        if let Some(d) = &mut self.dhcp {
+            d.release(now);
+            d.apply(now, &mut self.engine);
+        }
         self.engine.clear(now);
         while let Some(a) = self.engine.poll_action() {
             if let Err(e) = self.apply(&a) {

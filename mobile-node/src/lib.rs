@@ -6,6 +6,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dhaad;
+pub mod dhcp6;
 pub mod history;
 pub mod iface;
 pub mod metrics;

@@ -130,6 +130,9 @@ pub struct Handover {
     pub kind: String,
     pub link: String,
     pub coa: Option<Ipv6Addr>,
+    /// How the care-of address was obtained: "slaac" or "dhcpv6".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coa_source: Option<String>,
     pub previous_coa: Option<Ipv6Addr>,
     /// The carrier change (or daemon start) that led here.
     pub link_event_unix_ms: Option<f64>,
@@ -401,6 +404,7 @@ mod tests {
                 kind: "away".into(),
                 link: "eth0".into(),
                 coa: Some("2001:db8:a::5".parse().expect("a")),
+                coa_source: Some("slaac".into()),
                 previous_coa: None,
                 link_event_unix_ms: Some(1000.0),
                 ra_unix_ms: Some(1010.0),

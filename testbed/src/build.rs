@@ -233,12 +233,19 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
             b.iface(&r.name, l)?
                 .wait_link_local(lab.timeouts().addr)
                 .with_context(|| format!("{} has no link-local address on {l}", r.name))?;
+            let managed = r.dhcpv6.contains_key(l);
+            if let Some(server) = r.dhcpv6.get(l) {
+                let settings =
+                    crate::dhcp6_server::DhcpSettings::for_link(*server, &ifn, prefix_of(spec)?);
+                b.advertisers
+                    .push(crate::dhcp6_server::start(&node, lab.workdir(), &settings)?);
+            }
             match r.ra {
                 RaDaemon::None => {}
                 RaDaemon::Own => {
                     let exe = ra_sender.to_str().ok_or_else(|| anyhow!("odd exe path"))?;
                     let interval = r.ra_interval_ms.to_string();
-                    b.advertisers.push(node.spawn(&[
+                    let mut argv = vec![
                         exe,
                         "ra-sender",
                         &ifn,
@@ -246,11 +253,19 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
                         &spec.prefix,
                         "--interval-ms",
                         &interval,
-                    ])?);
+                    ];
+                    if managed {
+                        argv.push("--managed");
+                    }
+                    b.advertisers.push(node.spawn(&argv)?);
                 }
                 RaDaemon::Radvd => {
                     let conf = lab.workdir().join(format!("radvd-{}-{l}.conf", r.name));
-                    std::fs::write(&conf, radvd_conf(&ifn, &spec.prefix, r.ra_interval_ms))?;
+                    let mut text = radvd_conf(&ifn, &spec.prefix, r.ra_interval_ms);
+                    if managed {
+                        text = radvd_managed(&text);
+                    }
+                    std::fs::write(&conf, text)?;
                     let pid = lab.workdir().join(format!("radvd-{}-{l}.pid", r.name));
                     b.advertisers.push(node.spawn(&[
                         "radvd",
@@ -279,6 +294,17 @@ pub fn build(lab: &Lab, t: &Topology, ra_sender: &Path) -> anyhow::Result<Built>
     Ok(b)
 }
 
+/// A radvd configuration turned into a managed link's: M=1, O=1, the
+/// prefix not autonomous.
+fn radvd_managed(conf: &str) -> String {
+    conf.replacen(
+        "{\n",
+        "{\n AdvManagedFlag on;\n AdvOtherConfigFlag on;\n",
+        1,
+    )
+    .replace(" { };", " { AdvAutonomous off; };")
+}
+
 /// radvd's configuration for one link. Below radvd's floor of 4 s for
 /// MaxRtrAdvInterval this takes RFC 6275 7.5's values for routers that
 /// serve mobile nodes (radvd's "Mobile IPv6 extensions": the Advertisement
@@ -305,7 +331,20 @@ pub fn radvd_conf(ifname: &str, prefix: &str, interval_ms: u64) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::radvd_conf;
+    use super::{radvd_conf, radvd_managed};
+
+    #[test]
+    fn a_managed_link_has_m_and_o_and_no_autonomous_prefix() {
+        let c = radvd_managed(&radvd_conf("b", "2001:db8:b::/64", 200));
+        assert!(
+            c.starts_with("interface b {\n AdvManagedFlag on;\n AdvOtherConfigFlag on;\n"),
+            "{c}"
+        );
+        assert!(
+            c.contains("prefix 2001:db8:b::/64 { AdvAutonomous off; };"),
+            "{c}"
+        );
+    }
 
     #[test]
     fn radvd_gets_mobile_ipv6_timers_below_four_seconds_only() {

@@ -35,6 +35,10 @@ pub struct DemoOptions {
     pub tcp_rate: u64,
     /// The daemons' `data_plane` (`auto`, `ebpf`, `tun`).
     pub data_plane: mip6_common::dataplane::PathChoice,
+    /// Run this DHCPv6 server on foreign link B (M=1 there): the mobile
+    /// node leases its care-of address on B and makes one by SLAAC on A,
+    /// in the same run.
+    pub dhcpv6: Option<crate::dhcp6_server::DhcpServer>,
 }
 
 impl Default for DemoOptions {
@@ -46,6 +50,7 @@ impl Default for DemoOptions {
             optimistic: false,
             tcp_rate: 2 << 20,
             data_plane: mip6_common::dataplane::PathChoice::default(),
+            dhcpv6: None,
         }
     }
 }
@@ -214,6 +219,10 @@ pub(crate) fn write_mn_config(
             "  - name: {}\n    priority: {}\n    iid_mode: {}\n",
             f.name, f.priority, f.mode
         ));
+        // DHCPv6 where a router says M=1, SLAAC elsewhere.
+        if t.has_dhcpv6() {
+            ifs.push_str("    autoconf: auto\n");
+        }
     }
     let secret = if stem == "mn" {
         "stable-secret".to_string()
@@ -288,7 +297,15 @@ struct Move {
 pub fn run(opts: &DemoOptions) -> anyhow::Result<Report> {
     require_root().map_err(|e| anyhow!("{e}"))?;
     check_kernel().map_err(|e| anyhow!("{e}"))?;
-    let t = Topology::parse(DEFAULT_TOPOLOGY)?;
+    let mut t = Topology::parse(DEFAULT_TOPOLOGY)?;
+    if let Some(server) = opts.dhcpv6 {
+        let r = t
+            .routers
+            .iter_mut()
+            .find(|r| r.links.iter().any(|l| l == "b"))
+            .ok_or_else(|| anyhow!("no router on link b"))?;
+        r.dhcpv6.insert("b".into(), server);
+    }
     let lab = Lab::new("demo")?;
     let b = build(&lab, &t, &opts.bin_dir.join("mip6-testbed"))?;
     let dir = lab.workdir().to_path_buf();

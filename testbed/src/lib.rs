@@ -3,6 +3,7 @@
 
 pub mod build;
 pub mod demo;
+pub mod dhcp6_server;
 pub mod harness;
 pub mod probe;
 pub mod report;

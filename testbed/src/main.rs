@@ -138,6 +138,11 @@ struct DemoArgs {
     /// it), ebpf, tun (user space).
     #[arg(long, default_value = "auto")]
     data_plane: mip6_common::dataplane::PathChoice,
+    /// Make foreign link B a DHCPv6 link (M=1, a real server): the care-of
+    /// address there is leased (RFC 8415), on A made by SLAAC. The value
+    /// names the server: dnsmasq or kea.
+    #[arg(long, num_args = 0..=1, default_missing_value = "dnsmasq")]
+    dhcpv6: Option<mip6_testbed::dhcp6_server::DhcpServer>,
 }
 
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -147,15 +152,18 @@ fn demo(args: DemoArgs) -> anyhow::Result<()> {
         optimistic: args.optimistic,
         dwell: std::time::Duration::from_millis(args.dwell_ms),
         data_plane: args.data_plane,
+        dhcpv6: args.dhcpv6,
         ..Default::default()
     };
     eprintln!(
-        "mip6-testbed demo: building the default topology and moving the mobile node home -> a -> b -> home ({} DAD)...",
+        "mip6-testbed demo: building the default topology and moving the mobile node home -> a -> b -> home ({} DAD{})...",
         if opts.optimistic {
             "optimistic"
         } else {
             "standard"
-        }
+        },
+        opts.dhcpv6
+            .map_or(String::new(), |s| format!(", DHCPv6 by {} on b", s.name()))
     );
     let report = mip6_testbed::demo::run(&opts)?;
     print!("{}", report.table());
@@ -207,6 +215,10 @@ struct RaSenderArgs {
     /// with the R flag.
     #[arg(long)]
     home_agent: Option<std::net::Ipv6Addr>,
+    /// A managed link (RFC 4861 4.2): M=1 and O=1, the prefixes on-link
+    /// but not autonomous, so hosts lease addresses by DHCPv6.
+    #[arg(long)]
+    managed: bool,
 }
 
 static STOP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -228,11 +240,13 @@ fn ra_sender(args: RaSenderArgs) -> anyhow::Result<()> {
             valid: Some(args.valid),
             preferred: Some(args.preferred),
             on_link: true,
-            autonomous: true,
+            autonomous: !args.managed,
             router_address: args.home_agent.filter(|ha| prefix.contains(*ha)),
         });
     }
     let content = RaContent {
+        managed: args.managed,
+        other: args.managed,
         router_lifetime: args.router_lifetime,
         retrans_timer: args.retrans_ms,
         mtu: args.mtu,

@@ -77,6 +77,10 @@ pub struct Handover {
     /// When the move began, since the run started.
     pub at_ms: f64,
     pub care_of_address: Option<String>,
+    /// How the mobile node obtained the care-of address: "slaac" or
+    /// "dhcpv6" (none for a return home).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coa_source: Option<String>,
     pub link_to_ra_ms: Option<f64>,
     /// Router Advertisement to a usable care-of address (DAD, or none with
     /// optimistic DAD).
@@ -219,10 +223,11 @@ impl Report {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "{:<6} {:>2} {:<14} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>6} {:>8} {:>6}",
+            "{:<6} {:>2} {:<14} {:<6} {:>9} {:>8} {:>8} {:>9} {:>10} {:>8} {:>6} {:>8} {:>6}",
             "mn",
             "#",
             "move",
+            "CoA by",
             "at ms",
             "RA ms",
             "DAD ms",
@@ -236,10 +241,11 @@ impl Report {
         for h in &self.handovers {
             let _ = writeln!(
                 s,
-                "{:<6} {:>2} {:<14} {:>9.0} {:>8} {:>8} {:>9} {:>10} {:>8.1} {:>6} {:>8} {:>6}",
+                "{:<6} {:>2} {:<14} {:<6} {:>9.0} {:>8} {:>8} {:>9} {:>10} {:>8.1} {:>6} {:>8} {:>6}",
                 h.mn,
                 h.index,
                 format!("{}->{}", h.from_link, h.to_link),
+                h.coa_source.as_deref().unwrap_or("-"),
                 h.at_ms,
                 opt(h.link_to_ra_ms),
                 opt(h.dad_ms),
@@ -504,6 +510,7 @@ mod tests {
             cause: None,
             at_ms: 1000.0 * i as f64,
             care_of_address: Some("2001:db8:a::1".into()),
+            coa_source: Some("slaac".into()),
             link_to_ra_ms: Some(5.0),
             dad_ms: dad,
             link_to_bu_ms: Some(6.0),
@@ -614,6 +621,7 @@ mod tests {
         let r = report();
         let t = r.table();
         assert_eq!(t.matches("home->a").count(), 3);
+        assert_eq!(t.matches(" slaac ").count(), 3, "{t}");
         assert!(t.contains("TCP connections survived: 1/1 (all)"));
         let svg = r.svg();
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));

@@ -954,6 +954,7 @@ pub(crate) fn analyse(
             cause: m.cause.clone(),
             at_ms,
             care_of_address: coa,
+            coa_source: d.and_then(|h| h["coa_source"].as_str()).map(str::to_string),
             link_to_ra_ms: diff(link, fresh("ra_unix_ms")),
             dad_ms: diff(fresh("ra_unix_ms"), fresh("coa_usable_unix_ms")),
             link_to_bu_ms: diff(link, get("bu_sent_unix_ms")),

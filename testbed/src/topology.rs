@@ -59,6 +59,11 @@ pub struct RouterSpec {
     /// Interface identifier (low 64 bits) of its addresses.
     #[serde(default = "one")]
     pub host: u64,
+    /// Links where it runs a DHCPv6 server (dnsmasq or kea) and announces
+    /// M=1 and O=1 with the prefix not autonomous: mobile nodes lease
+    /// their care-of addresses there (RFC 8415) instead of SLAAC.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dhcpv6: BTreeMap<String, crate::dhcp6_server::DhcpServer>,
 }
 
 fn default_ra_interval() -> u64 {
@@ -193,6 +198,11 @@ impl Topology {
         Ok(t)
     }
 
+    /// Whether any router serves DHCPv6 somewhere.
+    pub fn has_dhcpv6(&self) -> bool {
+        self.routers.iter().any(|r| !r.dhcpv6.is_empty())
+    }
+
     pub fn link(&self, name: &str) -> Option<&LinkSpec> {
         self.links.iter().find(|l| l.name == name)
     }
@@ -248,6 +258,20 @@ impl Topology {
         for (i, r) in self.routers.iter().enumerate() {
             for (j, l) in r.links.iter().enumerate() {
                 known(format!("routers[{i}].links[{j}]"), l)?;
+            }
+            for l in r.dhcpv6.keys() {
+                if !r.links.contains(l) {
+                    return Err(err(
+                        format!("routers[{i}].dhcpv6.{l}"),
+                        format!("{} is not on a link named {l:?}", r.name),
+                    ));
+                }
+                if r.ra == RaDaemon::None {
+                    return Err(err(
+                        format!("routers[{i}].dhcpv6.{l}"),
+                        "needs RAs (ra: own or radvd) to announce M=1",
+                    ));
+                }
             }
             if r.ra_interval_ms < 70 {
                 return Err(err(
@@ -453,6 +477,23 @@ mod tests {
         }
         let r = &routes["r"];
         assert!(r.iter().any(|x| x.to_link == "home" && x.via_node == "ha"));
+    }
+
+    #[test]
+    fn dhcpv6_links_must_be_the_routers_own() {
+        let good =
+            DEFAULT_TOPOLOGY.replace("    host: 1\n", "    host: 1\n    dhcpv6: { b: kea }\n");
+        let t = Topology::parse(&good).expect("dhcpv6 on b");
+        assert!(t.has_dhcpv6());
+        assert_eq!(
+            t.routers[0].dhcpv6.get("b"),
+            Some(&crate::dhcp6_server::DhcpServer::Kea)
+        );
+        let bad = good.replace("{ b: kea }", "{ home: dnsmasq }");
+        let e = Topology::parse(&bad).expect_err("not its link").to_string();
+        assert!(e.contains("routers[0].dhcpv6.home"), "{e}");
+        let bad = good.replace("{ b: kea }", "{ b: isc }");
+        assert!(Topology::parse(&bad).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ fn full_report() -> Report {
         cause: Some("carrier down eth0".into()),
         at_ms: 2000.0,
         care_of_address: Some("2001:db8:a::1".into()),
+        coa_source: Some("dhcpv6".into()),
         link_to_ra_ms: None,
         dad_ms: None,
         link_to_bu_ms: Some(0.3),
@@ -113,6 +114,10 @@ fn the_schema_catches_what_a_change_could_break() {
         (
             "tcp_survived as a number",
             Box::new(|v| v["tcp_survived"] = 1.into()),
+        ),
+        (
+            "a care-of address obtained some other way",
+            Box::new(|v| v["handovers"][0]["coa_source"] = "static".into()),
         ),
         (
             "a negative loss",

@@ -228,6 +228,23 @@ impl Dhcp6 {
         &self.dns
     }
 
+    /// Whether actions or events wait to be polled.
+    pub fn has_output(&self) -> bool {
+        !self.actions.is_empty() || !self.events.is_empty()
+    }
+
+    /// Drops the lease without a word to its server: we are on another
+    /// link (its prefixes do not cover the address), where a Confirm would
+    /// only cost a round trip to learn NotOnLink, and the server that gave
+    /// it is out of reach for a Release.
+    pub fn forget(&mut self, now: Instant) {
+        if let Some(l) = self.lease.take() {
+            self.actions
+                .push_back(Dhcp6Action::RemoveAddress { addr: l.addr });
+            self.event(now, Dhcp6EventKind::NotOnLink { addr: l.addr });
+        }
+    }
+
     pub fn poll_action(&mut self) -> Option<Dhcp6Action> {
         self.actions.pop_front()
     }

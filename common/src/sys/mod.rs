@@ -42,6 +42,7 @@
 //!   `keep_addr_on_down`); losing carrier does not.
 //! - An MTU below 1280 removes every IPv6 address of the link.
 
+pub mod dhcp6_io;
 pub mod icmp6;
 pub mod instance;
 pub mod metrics_http;

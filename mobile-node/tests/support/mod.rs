@@ -13,6 +13,7 @@ use std::time::Duration;
 pub const MN: &str = env!("CARGO_BIN_EXE_mip6-mn");
 
 /// Whether `a` is in the /64 `prefix`.
+#[allow(dead_code)]
 pub fn in_prefix(a: &Ipv6Addr, prefix: &Ipv6Addr) -> bool {
     a.segments()[..4] == prefix.segments()[..4]
 }
@@ -25,19 +26,38 @@ pub struct OwnRouter {
 }
 
 impl OwnRouter {
+    #[allow(dead_code)]
     pub fn start(router: &Node, ifname: &'static str, prefix: Ipv6Addr) -> OwnRouter {
+        Self::start_with(router, ifname, prefix, false)
+    }
+
+    /// A managed link (RFC 4861 4.2): M=1 and O=1, the prefix on-link but
+    /// not autonomous, so addresses come only from a DHCPv6 server.
+    #[allow(dead_code)]
+    pub fn start_managed(router: &Node, ifname: &'static str, prefix: Ipv6Addr) -> OwnRouter {
+        Self::start_with(router, ifname, prefix, true)
+    }
+
+    fn start_with(
+        router: &Node,
+        ifname: &'static str,
+        prefix: Ipv6Addr,
+        managed: bool,
+    ) -> OwnRouter {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread = router
             .thread_in(move || {
                 let content = RaContent {
+                    managed,
+                    other: managed,
                     prefixes: vec![PrefixConfig {
                         prefix,
                         len: 64,
                         valid: Some(86400),
                         preferred: Some(14400),
                         on_link: true,
-                        autonomous: true,
+                        autonomous: !managed,
                         router_address: None,
                     }],
                     ..RaContent::default()
