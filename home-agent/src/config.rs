@@ -712,14 +712,6 @@ impl Config {
                      use other octets, and every BU fail as MIPV6-AUTH-FAIL): \
                      write it as key_hex",
                 ),
-                (Some(k), None) => c.warn(
-                    &at("key"),
-                    format!(
-                        "deprecated (a text key): write key_hex: \"{}\" (the same \
-                         octets, in the format the mobile node's key_hex takes)",
-                        encode_hex(k.as_bytes())
-                    ),
-                ),
                 (None, Some(h)) if decode_hex(h).is_none() => {
                     c.fail(&at("key_hex"), "not an even number of hex digits")
                 }
@@ -731,6 +723,14 @@ impl Config {
                          short keys offline until the authenticator matches, then take the \
                          home address (RFC 2104 3 asks for the hash's 20 octets)",
                         mn.key_bytes().len()
+                    ),
+                ),
+                (Some(k), None) => c.warn(
+                    &at("key"),
+                    format!(
+                        "deprecated (a text key): write key_hex: \"{}\" (the same \
+                         octets, in the format the mobile node's key_hex takes)",
+                        encode_hex(k.as_bytes())
                     ),
                 ),
                 _ => {}
