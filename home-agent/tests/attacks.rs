@@ -21,6 +21,7 @@ use support::*;
 /// the binding the mobile node had removed.
 #[test]
 fn registration_replayed_after_a_clean_restart_is_refused() {
+    mip6_common::require_root!();
     // A wide window: the replay lands inside it however slow the restart.
     let w = World::new("ha-replay", "replay_window: 300\n");
     let ha = w.start_ha();
@@ -52,6 +53,7 @@ fn registration_replayed_after_a_clean_restart_is_refused() {
 /// configuration does not hold (or under another SPI) is not served.
 #[test]
 fn state_file_bindings_the_configuration_does_not_hold_are_dropped() {
+    mip6_common::require_root!();
     let w = World::new("ha-forged-state", "");
     let expires = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -88,6 +90,7 @@ fn state_file_bindings_the_configuration_does_not_hold_are_dropped() {
 /// fails at once, naming the first, and the first keeps serving.
 #[test]
 fn second_instance_fails_before_touching_anything() {
+    mip6_common::require_root!();
     let w = World::new("ha-twice", "");
     let mut ha = w.start_ha();
     let c = mn1();
@@ -141,6 +144,7 @@ const SYSCTLS: [&str; 5] = [
 /// restores the host's values, not the killed run's.
 #[test]
 fn sysctls_changed_by_a_killed_run_are_restored_by_the_next() {
+    mip6_common::require_root!();
     let w = World::new("ha-sysctl", "");
     // accept_ra=1 on the home link, as on a host that learns its route.
     w.ha.sysctl("net.ipv6.conf.eth0.accept_ra", "1").unwrap();
@@ -180,6 +184,7 @@ fn sysctls_changed_by_a_killed_run_are_restored_by_the_next() {
 /// by line (once 322 octets of log each, 251 MB in 8 s).
 #[test]
 fn rejected_bu_flood_is_counted_not_logged() {
+    mip6_common::require_root!();
     let w = World::new("ha-logflood", "");
     let ha = w.start_ha_quiet(bin());
     let forged = Creds {
@@ -252,6 +257,7 @@ fn neigh_mac(node: &mip6_testbed::harness::Node, a: std::net::Ipv6Addr) -> Optio
 /// neighbours keep sending the home address's traffic to the home agent.
 #[test]
 fn forged_neighbor_advertisement_for_a_bound_home_address_is_answered() {
+    mip6_common::require_root!();
     use mip6_common::sys::icmp6::NdSocket;
     use mip6_common::wire::nd::{ALL_NODES, NdOption, NdRepr, NeighborAdvert};
     let w = World::new("ha-forgedna", "");
@@ -314,6 +320,7 @@ fn forged_neighbor_advertisement_for_a_bound_home_address_is_answered() {
 /// anyone's) gets a bounded number of replies, each a small one.
 #[test]
 fn dhaad_request_flood_gets_a_bounded_reply_budget() {
+    mip6_common::require_root!();
     use mip6_common::wire::dhaad::{DhaadRepr, HaadRequest};
     use mip6_home_agent::daemon::DHAAD_REPLIES_PER_SECOND;
     use mip6_home_agent::icmp_io::Icmp6Socket;

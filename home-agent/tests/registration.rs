@@ -292,6 +292,7 @@ fn deregistration_restores_home_link() {
 /// deregistration.
 #[test]
 fn bas_to_a_node_at_home_take_the_home_link() {
+    mip6_common::require_root!();
     use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
     use mip6_common::wire::checksum::proto;
     use mip6_common::wire::exthdr::Ipv6Repr;
@@ -357,6 +358,7 @@ fn bas_to_a_node_at_home_take_the_home_link() {
 /// with a Home Address option and no binding gets Binding Error status 1.
 #[test]
 fn bad_mobility_headers_and_unbound_home_address_options_are_answered() {
+    mip6_common::require_root!();
     use mip6_common::sys::icmp6::NdSocket;
     use mip6_common::sys::mh_io::{RawRecvSocket, RawSender};
     use mip6_common::wire::checksum::proto;

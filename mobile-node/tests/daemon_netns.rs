@@ -1476,6 +1476,7 @@ fn sysctl_state(node: &Node, ifaces: &[&str]) -> String {
 /// nftables table, its registration and its traffic.
 #[test]
 fn second_daemon_with_the_same_configuration_touches_nothing() {
+    mip6_common::require_root!();
     let n = net("mntwice", false);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
     let first = n.spawn_daemon(&cfg);
@@ -1507,6 +1508,7 @@ fn second_daemon_with_the_same_configuration_touches_nothing() {
 /// next start, and that one's clean stop leaves the host's own values.
 #[test]
 fn sysctls_changed_by_a_killed_daemon_are_restored_by_the_next() {
+    mip6_common::require_root!();
     let n = net("mnsysctl", false);
     let before = sysctl_state(&n.mn, &["eth0"]);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
@@ -1540,6 +1542,7 @@ fn sysctls_changed_by_a_killed_daemon_are_restored_by_the_next() {
 /// from the home agent's side and read with tshark.
 #[test]
 fn daemon_back_home_solicits_the_home_agent_from_the_unspecified_address() {
+    mip6_common::require_root!();
     let n = net_with("mnhomens", false, false);
     let ha = ProjectHa::start(&n);
     let (mn, sock) = n.start_daemon(ETH0, "");
@@ -1556,7 +1559,9 @@ fn daemon_back_home_solicits_the_home_agent_from_the_unspecified_address() {
     n.wait_status(&sock, "deregistration at home", |s| {
         s.location == "home" && s.binding_update_list[0].state == "at_home"
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // tcpdump -U writes each packet at once, but on a loaded machine it
+    // may be scheduled late: give it a second before it stops.
+    std::thread::sleep(Duration::from_millis(1000));
     let _ = cap.stop();
     let out = std::process::Command::new("tshark")
         .args([
@@ -1619,6 +1624,7 @@ fn daemon_back_home_solicits_the_home_agent_from_the_unspecified_address() {
 /// after them with it (by the kernel). Captured on the router.
 #[test]
 fn optimistic_care_of_address_is_answered_without_override() {
+    mip6_common::require_root!();
     let n = net("mnopt", false);
     let (daemon, sock) = n.start_daemon(ETH0, "optimistic_dad: true\ndad_transmits: 10\n");
     let start = Instant::now();
@@ -1706,6 +1712,7 @@ fn optimistic_care_of_address_is_answered_without_override() {
 /// (once 83 s of silently dropped traffic).
 #[test]
 fn mobile_node_registers_again_when_the_home_agent_lost_its_binding() {
+    mip6_common::require_root!();
     let n = net_with("mnlostbind", false, false);
     let ha = ProjectHa::start(&n);
     // A long lifetime: the next refresh is minutes away.
@@ -1750,6 +1757,7 @@ fn mobile_node_registers_again_when_the_home_agent_lost_its_binding() {
 /// status, and logged a few at a time, not one line each.
 #[test]
 fn stray_binding_acknowledgements_are_counted_not_logged() {
+    mip6_common::require_root!();
     use mip6_common::sys::mh_io::RawSender;
     use mip6_common::wire::exthdr::Ipv6Repr;
     use mip6_common::wire::mh::{BaFlags, BaStatus, BindingAck, fill_checksum};
@@ -1798,6 +1806,7 @@ fn stray_binding_acknowledgements_are_counted_not_logged() {
 /// other network, not looked for on a link that is no longer there.
 #[test]
 fn kernel_slaac_of_the_first_link_is_removed() {
+    mip6_common::require_root!();
     let n = net_opts("mnkslaac", false, true, true);
     let kernel_addr = n
         .lab
@@ -1847,6 +1856,7 @@ fn kernel_slaac_of_the_first_link_is_removed() {
 /// old one's rules; once the old one is gone, a start works.
 #[test]
 fn start_while_the_old_daemon_still_deregisters_fails_cleanly() {
+    mip6_common::require_root!();
     let n = net("mnderegrace", false);
     let (cfg, sock) = write_config(&n.lab, ETH0, "");
     let first = n.spawn_daemon(&cfg);
