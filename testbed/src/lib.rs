@@ -2,6 +2,7 @@
 //! scenarios and measurements.
 
 pub mod build;
+pub mod daemons;
 pub mod demo;
 pub mod dhcp6_server;
 pub mod harness;

@@ -56,6 +56,17 @@ struct RunArgs {
     /// lab is removed.
     #[arg(long, value_name = "DIR")]
     keep_logs: Option<PathBuf>,
+    /// Optimistic DAD (RFC 4429) on every mobile node.
+    #[arg(long)]
+    optimistic: bool,
+    /// The daemons' tunnel data plane: auto (eBPF where the kernel takes
+    /// it), ebpf, tun (user space).
+    #[arg(long, default_value = "auto")]
+    data_plane: mip6_common::dataplane::PathChoice,
+    /// Keep pcaps of every home link and every mobile node's first
+    /// interface in DIR.
+    #[arg(long, value_name = "DIR")]
+    capture: Option<PathBuf>,
 }
 
 /// The report's and the timeline's paths: `--report`/`--svg` if given, else
@@ -80,10 +91,13 @@ fn run_file(args: RunArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let exp = mip6_testbed::scenario::Experiment::load(&args.file)?;
     let opts = mip6_testbed::run::RunOptions {
-        bin_dir: mip6_testbed::demo::find_bin_dir()?,
+        bin_dir: mip6_testbed::daemons::find_bin_dir()?,
         mobile_nodes: args.mobile_nodes.or(exp.scenario.mobile_nodes),
         seed: args.seed.or(exp.scenario.seed).unwrap_or(1),
         keep: args.keep_logs.clone(),
+        optimistic: args.optimistic,
+        data_plane: args.data_plane,
+        capture: args.capture.clone(),
     };
     let n = opts.mobile_nodes.unwrap_or(exp.topology.mobile_nodes.len());
     eprintln!(
@@ -148,7 +162,7 @@ struct DemoArgs {
 fn demo(args: DemoArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let opts = mip6_testbed::demo::DemoOptions {
-        bin_dir: mip6_testbed::demo::find_bin_dir()?,
+        bin_dir: mip6_testbed::daemons::find_bin_dir()?,
         optimistic: args.optimistic,
         dwell: std::time::Duration::from_millis(args.dwell_ms),
         data_plane: args.data_plane,

@@ -6,7 +6,7 @@
 //! seeded random timelines, for scale runs.
 
 use crate::build::{Built, build};
-use crate::demo::{
+use crate::daemons::{
     MnCred, mn_status, path_str, scrape_metrics, unix_ms, wait_status, write_ha_config,
     write_mn_config,
 };
@@ -14,7 +14,7 @@ use crate::harness::{Child, Lab, MoveOptions, Node, check_kernel, require_root};
 use crate::probe::{self, ProbeLog, ProbeStream};
 use crate::report::{Gap, Handover, Report, SCHEMA, Segment, Summary, TcpResult};
 use crate::scenario::{Experiment, Fault, MoveSpec, Rng, random_moves};
-use crate::topology::{MobileNodeSpec, RaDaemon, host_addr, prefix_of};
+use crate::topology::{MobileNodeSpec, RaDaemon, Topology, host_addr, prefix_of};
 use crate::traffic::{self, StreamResult};
 use anyhow::{Context, anyhow, bail};
 use serde_json::Value;
@@ -48,6 +48,15 @@ pub struct RunOptions {
     /// Copy the lab's work directory (every daemon's log and config, the
     /// iperf3 JSON) here before it is removed.
     pub keep: Option<PathBuf>,
+    /// Optimistic DAD (RFC 4429) on every mobile node, whatever the
+    /// topology says.
+    pub optimistic: bool,
+    /// The daemons' tunnel data plane.
+    pub data_plane: mip6_common::dataplane::PathChoice,
+    /// Keep pcaps of every home agent's home link and every mobile node's
+    /// first interface here (`home-link.pcap` and `mobile-node.pcap` when
+    /// there is one of each, else named after the node).
+    pub capture: Option<PathBuf>,
 }
 
 /// The experiment as it will run: with `n`, the first mobile node becomes
@@ -305,6 +314,49 @@ fn iperf3_installed() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// tcpdump on every home agent's home link and every mobile node's first
+/// interface, into `opts.capture`; stopped (and flushed) when dropped.
+fn start_captures(opts: &RunOptions, t: &Topology, b: &Built) -> anyhow::Result<Vec<Child>> {
+    let Some(out) = &opts.capture else {
+        return Ok(Vec::new());
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut targets = Vec::new();
+    for h in &t.home_agents {
+        let file = if t.home_agents.len() == 1 {
+            "home-link.pcap".to_string()
+        } else {
+            format!("home-link-{}.pcap", h.name)
+        };
+        targets.push((h.name.clone(), "eth0".to_string(), file));
+    }
+    for m in &t.mobile_nodes {
+        let Some(f) = m.interfaces.first() else {
+            continue;
+        };
+        let file = if t.mobile_nodes.len() == 1 {
+            "mobile-node.pcap".to_string()
+        } else {
+            format!("mobile-node-{}.pcap", m.name)
+        };
+        targets.push((m.name.clone(), f.name.clone(), file));
+    }
+    let mut captures = Vec::new();
+    for (node, ifn, file) in targets {
+        let f = out.join(file);
+        captures.push(b.node(&node)?.spawn(&[
+            "tcpdump",
+            "-i",
+            &ifn,
+            "-U",
+            "-w",
+            path_str(&f)?,
+            "ip6",
+        ])?);
+    }
+    Ok(captures)
+}
+
 fn drive(
     opts: &RunOptions,
     e: &Experiment,
@@ -327,6 +379,7 @@ fn drive(
             key_hex: key_hex(m),
         })
         .collect();
+    let captures = start_captures(opts, t, b)?;
     let mut has = Vec::new();
     for h in &t.home_agents {
         let mine: Vec<MnCred> = t
@@ -336,7 +389,7 @@ fn drive(
             .filter(|(m, _)| m.home_agent == h.name)
             .map(|(_, c)| c.clone())
             .collect();
-        let conf = write_ha_config(t, h, dir, &mine, "mip6ha_run")?;
+        let conf = write_ha_config(t, h, dir, &mine, "mip6ha_run", opts.data_plane)?;
         let node = b.node(&h.name)?.clone();
         let argv = vec![
             path_str(&ha_bin)?.to_string(),
@@ -357,7 +410,7 @@ fn drive(
     // Every mobile node's daemon, then wait for all of them to be home.
     let mut mns = Vec::new();
     for (m, cred) in t.mobile_nodes.iter().zip(&creds) {
-        let conf = write_mn_config(t, m, cred, dir, &m.name, false)?;
+        let conf = write_mn_config(t, m, cred, dir, &m.name, opts.optimistic, opts.data_plane)?;
         let node = b.node(&m.name)?.clone();
         let daemon = node.spawn(&[path_str(&mn_bin)?, "run", "-c", path_str(&conf)?])?;
         mns.push(MnRun {
@@ -874,6 +927,9 @@ fn drive(
         if let Some(c) = h.child {
             let _ = c.stop();
         }
+    }
+    for c in captures {
+        let _ = c.stop();
     }
 
     Ok(Report {

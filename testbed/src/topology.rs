@@ -509,46 +509,4 @@ mod tests {
             .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
-
-    #[test]
-    fn home_agents_share_an_uplink_and_mobile_nodes_name_their_correspondent() {
-        let multi = include_str!("../topologies/multi.yaml");
-        let t = crate::scenario::Experiment::parse(multi)
-            .expect("multi")
-            .topology;
-        assert_eq!(t.uplink_host(&t.home_agents[0]), 2);
-        assert_eq!(t.uplink_host(&t.home_agents[1]), 3);
-        assert_eq!(t.correspondent_of(0).map(|c| c.name.as_str()), Some("cn1"));
-        assert_eq!(t.correspondent_of(1).map(|c| c.name.as_str()), Some("cn2"));
-        let routes = t.routes();
-        let r = &routes["r"];
-        assert!(
-            r.iter()
-                .any(|x| x.to_link == "home1" && x.via_node == "ha1")
-        );
-        assert!(
-            r.iter()
-                .any(|x| x.to_link == "home2" && x.via_node == "ha2")
-        );
-        // Without a named one, mobile nodes take the correspondents in turn.
-        let mut t2 = t.clone();
-        for m in &mut t2.mobile_nodes {
-            m.correspondent = None;
-        }
-        assert_eq!(t2.correspondent_of(1).map(|c| c.name.as_str()), Some("cn2"));
-        let bad = multi.replace("correspondent: cn2", "correspondent: cn9");
-        let e = crate::scenario::Experiment::parse(&bad)
-            .expect_err("cn9")
-            .to_string();
-        assert!(e.contains("mobile_nodes[1].correspondent"), "{e}");
-        // The router already holds ::1 on transit.
-        let bad = multi.replace(
-            "address: \"2001:db8:2::1\", uplink: transit",
-            "address: \"2001:db8:2::1\", uplink: transit, uplink_host: 1",
-        );
-        let e = crate::scenario::Experiment::parse(&bad)
-            .expect_err("collision")
-            .to_string();
-        assert!(e.contains("home_agents[1].uplink_host"), "{e}");
-    }
 }

@@ -226,7 +226,7 @@ fn wire_decodes_in_tshark(pcap: &Path, coas: &[String]) {
             [coa.as_str(), HA, HOA, &bu[3], "1", "1"],
             "a BU from away: {bus:?}"
         );
-        assert_eq!(bu[6], "mn@demo.mip6", "MN-ID: {bu:?}");
+        assert_eq!(bu[6], "mn@testbed.mip6", "MN-ID: {bu:?}");
         assert_eq!(bu[7], "4660", "SPI: {bu:?}");
     }
     let seqs: Vec<u32> = bus.iter().map(|b| b[3].parse().expect("seq")).collect();
