@@ -5,7 +5,8 @@
 //! ```text
 //! cargo bench -p mip6-testbed --bench tunnel
 //! MIP6_BENCH_SECS=10 cargo bench -p mip6-testbed --bench tunnel   # longer runs
-//! MIP6_BENCH_ONLY=tunnel cargo bench -p mip6-testbed --bench tunnel  # rows whose name contains it
+//! MIP6_BENCH_ONLY=tunnel cargo bench -p mip6-testbed --bench tunnel  # rows whose name contains it ('|' between several)
+//! MIP6_BENCH_ROUNDS=3 cargo bench -p mip6-testbed --bench tunnel  # interleaved rounds, medians
 //! ```
 //!
 //! Topology (tests/support, shared with tests/dataplane.rs):
@@ -229,15 +230,75 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let only = std::env::var("MIP6_BENCH_ONLY").unwrap_or_default();
+    let rounds: usize = std::env::var("MIP6_BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let t = Topo::new("bench-tunnel");
-    let mut rows: Vec<Row> = Vec::new();
-    let want = |name: &str| only.is_empty() || name.contains(&only);
+    let mut all: Vec<Row> = Vec::new();
+    let want = |name: &str| only.is_empty() || only.split('|').any(|o| name.contains(o));
 
-    eprintln!("tunnel bench: {secs} s per measurement");
+    eprintln!("tunnel bench: {secs} s per measurement, {rounds} round(s)");
+    for round in 0..rounds {
+        eprintln!("round {}", round + 1);
+        all.extend(one_round(&t, secs, &want));
+    }
+    let mut rows = medians(all);
+    // Last, as it changes the links for good: the kernel without
+    // offloads, one packet at a time like our tunnel's outer side.
+    if want("kernel, via ha, offloads off") {
+        offloads_off(&t);
+        t.mn.sh(MN_PLAIN_ON).expect("mn plain");
+        t.r.sh(R_VIA_HA_ON).expect("r via ha");
+        t.ha.sh(HA_VIA_ON).expect("ha via r");
+        rows.push(measure(&t, "kernel, via ha, offloads off", secs, &|| {
+            "veth TSO/GSO/GRO off".into()
+        }));
+    }
+    print_table(&rows, secs, rounds);
+    let _ = &t.ha;
+    t.lab.cleanup().expect("cleanup");
+}
+
+/// Per row name (first-seen order), the median of each figure over the
+/// rounds; the note of the last round.
+fn medians(all: Vec<Row>) -> Vec<Row> {
+    let mut names: Vec<String> = Vec::new();
+    for r in &all {
+        if !names.contains(&r.name) {
+            names.push(r.name.clone());
+        }
+    }
+    let median = |mut v: Vec<f64>| -> Option<f64> {
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    };
+    names
+        .into_iter()
+        .map(|n| {
+            let rs: Vec<&Row> = all.iter().filter(|r| r.name == n).collect();
+            Row {
+                tcp_gbps: median(rs.iter().filter_map(|r| r.tcp_gbps).collect()),
+                tcp_rev_gbps: median(rs.iter().filter_map(|r| r.tcp_rev_gbps).collect()),
+                udp_kpps: median(rs.iter().filter_map(|r| r.udp_kpps).collect()),
+                note: rs.last().map(|r| r.note.clone()).unwrap_or_default(),
+                name: n,
+            }
+        })
+        .collect()
+}
+
+/// Every row but the last (offloads off), once.
+fn one_round(t: &Topo, secs: u64, want: &dyn Fn(&str) -> bool) -> Vec<Row> {
+    let mut rows = Vec::new();
     if want("kernel, cn-r-mn") {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_DIRECT_ON).expect("r direct");
-        rows.push(measure(&t, "kernel, cn-r-mn", secs, &|| {
+        rows.push(measure(t, "kernel, cn-r-mn", secs, &|| {
             "yardstick (kernel fact 7)".into()
         }));
         t.r.sh(R_DIRECT_OFF).expect("r undo");
@@ -247,7 +308,7 @@ fn main() {
         t.mn.sh(MN_PLAIN_ON).expect("mn plain");
         t.r.sh(R_VIA_HA_ON).expect("r via ha");
         t.ha.sh(HA_VIA_ON).expect("ha via r");
-        rows.push(measure(&t, "kernel, via ha", secs, &|| "reference".into()));
+        rows.push(measure(t, "kernel, via ha", secs, &|| "reference".into()));
         t.ha.sh(HA_VIA_OFF).expect("ha undo");
         t.r.sh(R_VIA_HA_OFF).expect("r undo");
         t.mn.sh(MN_PLAIN_OFF).expect("mn undo");
@@ -296,24 +357,16 @@ fn main() {
         };
         assert_eq!(ha.path(), wanted, "{}", ha.path_reason());
         assert_eq!(mn.path(), wanted, "{}", mn.path_reason());
-        rows.push(measure(&t, name, secs, &|| {
+        rows.push(measure(t, name, secs, &|| {
             summary(&ha.stats(), &mn.stats())
         }));
         ha.shutdown().expect("ha shutdown");
         mn.shutdown().expect("mn shutdown");
     }
+    rows
+}
 
-    // Last, as it changes the links for good: the kernel without
-    // offloads, one packet at a time like our tunnel's outer side.
-    if want("kernel, via ha, offloads off") {
-        offloads_off(&t);
-        t.mn.sh(MN_PLAIN_ON).expect("mn plain");
-        t.r.sh(R_VIA_HA_ON).expect("r via ha");
-        t.ha.sh(HA_VIA_ON).expect("ha via r");
-        rows.push(measure(&t, "kernel, via ha, offloads off", secs, &|| {
-            "veth TSO/GSO/GRO off".into()
-        }));
-    }
+fn print_table(rows: &[Row], secs: u64, rounds: usize) {
     let reference = rows.iter().find(|r| r.name == "kernel, via ha");
     let ref_tcp = reference.and_then(|r| r.tcp_gbps);
     let ref_rev = reference.and_then(|r| r.tcp_rev_gbps);
@@ -328,7 +381,7 @@ fn main() {
         (Some(v), Some(r)) if r > 0.0 => format!("{:.2}", v / r),
         _ => "-".to_owned(),
     };
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} | {} |",
             r.name,
@@ -342,10 +395,11 @@ fn main() {
         );
     }
     println!();
+    if rounds > 1 {
+        println!("medians of {rounds} interleaved rounds (the last row: one run after them)");
+    }
     println!("commands (MN server, CN client; {secs} s each):");
     println!("  [mn] iperf3 -s -1 --forceflush -B 2001:db8:1::100");
     println!("  [cn] iperf3 -c 2001:db8:1::100 -t {secs} -O 1 -J [-R]");
     println!("  [cn] iperf3 -c 2001:db8:1::100 -u -b 0 -l 64 -t {secs} -J");
-    let _ = &t.ha;
-    t.lab.cleanup().expect("cleanup");
 }

@@ -322,6 +322,57 @@ mod tests {
         );
     }
 
+    /// `ip -6 route add ... encap bpf xmit fd 7 name mip6_encap headroom
+    /// 40` as iproute2 lays it out (linux/lwtunnel.h): RTA_ENCAP_TYPE 21 =
+    /// LWTUNNEL_ENCAP_BPF 6, RTA_ENCAP 22 (nested) holding LWT_BPF_XMIT 3
+    /// (nested: PROG_FD 1, PROG_NAME 2) and LWT_BPF_XMIT_HEADROOM 4. Only
+    /// additions carry it.
+    #[test]
+    fn bpf_encapsulation_layout() {
+        let r = RouteSpec {
+            oif: Some(9),
+            encap: Some(RouteEncap {
+                prog_fd: 7,
+                name: "mip6_encap".into(),
+                headroom: 40,
+            }),
+            ..RouteSpec::new("2001:db8::100".parse().expect("addr"), 128)
+        };
+        let m = r.request(true).finish(1);
+        let attrs: Vec<(u16, Vec<u8>)> =
+            msg::attrs(&m[28..]).map(|(t, p)| (t, p.to_vec())).collect();
+        let get = |ty: u16| {
+            attrs
+                .iter()
+                .find(|(t, _)| t & c::NLA_TYPE_MASK == ty)
+                .map(|(_, p)| p.clone())
+                .expect("attribute")
+        };
+        assert_eq!(get(21), 6u16.to_ne_bytes());
+        let encap = get(22);
+        let inner: Vec<(u16, Vec<u8>)> = msg::attrs(&encap).map(|(t, p)| (t, p.to_vec())).collect();
+        assert_eq!(inner.len(), 2);
+        assert_eq!(inner[0].0, 3, "LWT_BPF_XMIT");
+        assert_eq!(
+            u16::from_ne_bytes([encap[2], encap[3]]),
+            3 | 0x8000,
+            "flagged NLA_F_NESTED"
+        );
+        assert_eq!((inner[1].0, &inner[1].1[..]), (4, &40u32.to_ne_bytes()[..]));
+        let prog: Vec<(u16, Vec<u8>)> = msg::attrs(&inner[0].1)
+            .map(|(t, p)| (t, p.to_vec()))
+            .collect();
+        assert_eq!(
+            prog,
+            vec![
+                (1, 7i32.to_ne_bytes().to_vec()),
+                (2, b"mip6_encap\0".to_vec())
+            ]
+        );
+        let d = r.request(false).finish(2);
+        assert!(msg::attrs(&d[28..]).all(|(t, _)| t & c::NLA_TYPE_MASK != 22));
+    }
+
     #[test]
     fn big_table_goes_in_attribute_only() {
         let r = RouteSpec {
