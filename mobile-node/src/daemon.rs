@@ -507,6 +507,7 @@ impl Daemon {
                 Ok(MonitorEvent::Address(a)) => {
                     if let Some(link) = self.ifaces.iter().position(|f| f.index == a.index) {
                         let usable = !a.removed && !a.flags.tentative();
+                        self.ifaces[link].address_reported(now, a.addr, usable);
                         self.movement.address_changed(now, link, a.addr, usable);
                     }
                 }

@@ -33,7 +33,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io;
 use std::net::Ipv6Addr;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A managed interface. See the module docs.
 #[derive(Debug)]
@@ -69,7 +69,16 @@ pub struct ManagedIface {
     optimistic_table: Option<String>,
     optimistic: BTreeSet<Ipv6Addr>,
     dhcp: Option<Dhcp6Link>,
+    /// Addresses of this interface the kernel reported usable (RTM_NEWADDR,
+    /// not tentative) and has not removed since.
+    reported: BTreeSet<Ipv6Addr>,
+    /// An RS from a link-local address the kernel has not reported yet,
+    /// and when it leaves anyway (see [`ManagedIface::address_reported`]).
+    held_rs: Option<(Action, Instant)>,
 }
+
+/// How long an RS waits for the kernel to report its source address.
+const RS_SOURCE_WAIT: Duration = Duration::from_millis(200);
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
     match r {
@@ -215,6 +224,8 @@ impl ManagedIface {
             link_up_at: None,
             ra_at: None,
             usable_at: HashMap::new(),
+            reported: BTreeSet::new(),
+            held_rs: None,
             na: None,
             probe: None,
             optimistic_table: cfg.optimistic_dad.then(|| cfg.nft_table.clone()),
@@ -258,14 +269,58 @@ impl ManagedIface {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let d = self.dhcp.as_ref().and_then(Dhcp6Link::poll_timeout);
-        match (self.engine.poll_timeout(), d) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        [
+            self.engine.poll_timeout(),
+            d,
+            self.held_rs.as_ref().map(|h| h.1),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// The kernel reported `addr` on this interface usable (`true`) or
+    /// gone or tentative (`false`).
+    ///
+    /// An RS from a link-local address just configured waits for this
+    /// report: the kernel takes a `nodad` address as a source at once, but
+    /// takes packets *to* it only once its address work has run, and a
+    /// router that answers the RS by unicast (radvd's default) is back
+    /// within a fraction of a millisecond. Its RA was dropped
+    /// (Ip6InAddrErrors) and the next RS left seconds later: behind a
+    /// stock radvd, two handovers in three lost 2 to 4 s.
+    pub fn address_reported(&mut self, now: Instant, addr: Ipv6Addr, usable: bool) {
+        if usable {
+            self.reported.insert(addr);
+        } else {
+            self.reported.remove(&addr);
+        }
+        if usable
+            && let Some((Action::SendRs { src: Some(src), .. }, _)) = &self.held_rs
+            && *src == addr
+        {
+            self.send_held_rs(now);
+        }
+    }
+
+    fn send_held_rs(&mut self, now: Instant) {
+        if let Some((rs, _)) = self.held_rs.take() {
+            if let Err(e) = self.io.apply(&rs) {
+                tracing::warn!(iface = self.name, error = %e, "cannot send the RS");
+            }
+            self.drain(now);
         }
     }
 
     /// Runs the engine's timers and carries out what it asks.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if self.held_rs.as_ref().is_some_and(|h| h.1 <= now) {
+            tracing::debug!(
+                iface = self.name,
+                "the kernel did not report the RS source; sending anyway"
+            );
+            self.send_held_rs(now);
+        }
         self.engine.handle_timeout(now);
         if let Some(d) = &mut self.dhcp {
             d.handle_timeout(now);
@@ -332,6 +387,12 @@ impl ManagedIface {
             let mut busy = false;
             while let Some(a) = self.engine.poll_action() {
                 busy = true;
+                if let Action::SendRs { src: Some(src), .. } = &a
+                    && !self.reported.contains(src)
+                {
+                    self.held_rs = Some((a, now + RS_SOURCE_WAIT));
+                    continue;
+                }
                 if let Err(e) = self.apply(&a) {
                     tracing::warn!(iface = self.name, action = ?a, error = %e, "cannot carry out");
                 }
