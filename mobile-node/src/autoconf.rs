@@ -514,7 +514,7 @@ fn drive(
                 return Ok(Outcome::Failed(failure.unwrap_or_default()));
             }
             let dhcp_done = dhcp.as_ref().is_none_or(|d| {
-                d.leased().is_some_and(|a| {
+                d.settled(|a| {
                     engine
                         .addresses()
                         .any(|x| x.addr == a && x.state == AddrState::Preferred)

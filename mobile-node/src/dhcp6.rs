@@ -203,6 +203,21 @@ impl Dhcp6Link {
         }
     }
 
+    /// Whether nothing more is to come for now: in dhcpv6 mode a lease whose
+    /// address `ready` says is through DAD; in auto mode also no stateful
+    /// exchange asked for (M=0) or only other configuration (O=1).
+    pub fn settled(&self, ready: impl Fn(Ipv6Addr) -> bool) -> bool {
+        if self.leased().is_some_and(&ready) {
+            return true;
+        }
+        self.mode == AutoconfMode::Auto
+            && self.pending.is_none_or(|(stateful, _)| !stateful)
+            && matches!(
+                self.engine.state(),
+                Dhcp6State::Idle | Dhcp6State::InformationRequest | Dhcp6State::Informed
+            )
+    }
+
     /// Whether the engine has actions or events waiting.
     pub fn has_output(&self) -> bool {
         self.engine.has_output()
