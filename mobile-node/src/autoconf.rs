@@ -125,6 +125,8 @@ enum Outcome {
 struct Printer {
     json: bool,
     start: Instant,
+    /// A DHCPv6 client runs beside the engine.
+    dhcp: bool,
 }
 
 impl Printer {
@@ -145,7 +147,7 @@ impl Printer {
             v["iface"] = json!(ifname);
             out!("{v}");
         } else {
-            out!("{t_ms:10.3} ms  {}", event_text(&ev.kind));
+            out!("{t_ms:10.3} ms  {}", event_text(&ev.kind, self.dhcp));
         }
     }
 
@@ -211,7 +213,7 @@ fn event_json(kind: &EventKind) -> serde_json::Value {
     }
 }
 
-fn event_text(kind: &EventKind) -> String {
+fn event_text(kind: &EventKind, dhcp: bool) -> String {
     match kind {
         EventKind::LinkUp => "link up".into(),
         EventKind::LinkDown => "link down".into(),
@@ -224,7 +226,7 @@ fn event_text(kind: &EventKind) -> String {
             home_agent,
         } => format!(
             "router {router}: managed={managed} other-config={other} home-agent={home_agent}{}",
-            if *managed || *other {
+            if (*managed || *other) && !dhcp {
                 " (DHCPv6 runs with --dhcpv6 or --autoconf auto)"
             } else {
                 ""
@@ -323,6 +325,7 @@ pub fn run(args: AutoconfArgs) -> anyhow::Result<bool> {
     let printer = Printer {
         json: args.json,
         start,
+        dhcp: dhcp.is_some(),
     };
     let deadline = start + Duration::from_secs_f64(args.timeout);
     let result = drive(
@@ -511,7 +514,7 @@ fn drive(
                 return Ok(Outcome::Failed(failure.unwrap_or_default()));
             }
             let dhcp_done = dhcp.as_ref().is_none_or(|d| {
-                d.leased().is_some_and(|a| {
+                d.settled(|a| {
                     engine
                         .addresses()
                         .any(|x| x.addr == a && x.state == AddrState::Preferred)

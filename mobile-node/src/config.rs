@@ -828,6 +828,15 @@ interfaces:
     }
 
     #[test]
+    fn autoconf_mode_per_interface() {
+        let text = GOOD.replace("iid_mode: random", "iid_mode: random\n    autoconf: auto");
+        let c = parse(&text, None).expect("autoconf: auto");
+        assert_eq!(c.interfaces[1].autoconf, crate::dhcp6::AutoconfMode::Auto);
+        let e = errors(&GOOD.replace("iid_mode: random", "iid_mode: random\n    autoconf: dhcp"));
+        assert!(e[0].message.contains("interfaces[1].autoconf"), "{}", e[0]);
+    }
+
+    #[test]
     fn bad_values_name_field_and_line() {
         let text = GOOD.replace("iid_mode: random", "iid_mode: bogus");
         let e = errors(&text);

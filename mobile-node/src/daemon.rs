@@ -665,7 +665,9 @@ impl Daemon {
                 // change (a new router, renumbering): that RA is the event.
                 let mut ra_at = f.ra_at;
                 let mut event = link_event;
+                // A lease is made after the RA that asked for it: not an event.
                 if let (Some(first_ra), Some(created)) = (f.ra_at, f.created_at(&coa))
+                    && f.coa_source(&coa) == "slaac"
                     && created > first_ra
                     && created > self.last_link_event
                 {

@@ -68,6 +68,11 @@ pub struct Dhcp6Link {
     pub mode: AutoconfMode,
     engine: Dhcp6,
     sock: Dhcp6Socket,
+    /// A usable link-local address exists: our source (RFC 8415 13.1).
+    /// Before it, a datagram could not leave.
+    source_ready: bool,
+    /// What the RA asked for (stateful, DNS) while we had no source yet.
+    pending: Option<(bool, bool)>,
 }
 
 /// A stable IAID per interface name (RFC 8415 12: the same across restarts).
@@ -104,7 +109,13 @@ impl Dhcp6Link {
         };
         let engine = Dhcp6::new(config, Box::new(StdRng::seed_from_u64(seed)));
         let sock = Dhcp6Socket::open(ifname, ifindex)?;
-        Ok(Some(Self { mode, engine, sock }))
+        Ok(Some(Self {
+            mode,
+            engine,
+            sock,
+            source_ready: false,
+            pending: None,
+        }))
     }
 
     pub fn engine(&self) -> &Dhcp6 {
@@ -132,7 +143,11 @@ impl Dhcp6Link {
     /// outside them belongs to another link and is not worth a Confirm.
     pub fn on_slaac_event(&mut self, now: Instant, ev: &EventKind, on_link: &[(Ipv6Addr, u8)]) {
         match ev {
-            EventKind::LinkDown => self.engine.handle_link_down(now),
+            EventKind::LinkDown => {
+                self.source_ready = false;
+                self.pending = None;
+                self.engine.handle_link_down(now);
+            }
             EventKind::RouterFlags { managed, other, .. } => {
                 let stateful = *managed || self.mode == AutoconfMode::Dhcpv6;
                 if stateful
@@ -145,14 +160,20 @@ impl Dhcp6Link {
                 }
                 self.on_flags(now, *managed, *other);
             }
-            // In dhcpv6 mode there is no need to wait for an RA: the server
-            // is on the link as soon as we have a source address.
             EventKind::AddressState {
                 link_local: true,
                 to,
                 ..
-            } if to.usable() && self.mode == AutoconfMode::Dhcpv6 => {
-                self.engine.start(now, true, true);
+            } => {
+                self.source_ready = to.usable();
+                if let Some((stateful, dns)) = self.pending.take().filter(|_| self.source_ready) {
+                    self.begin(now, stateful, dns);
+                }
+                // In dhcpv6 mode there is no need to wait for an RA: the
+                // server is on the link as soon as we have a source.
+                if self.source_ready && self.mode == AutoconfMode::Dhcpv6 {
+                    self.begin(now, true, true);
+                }
             }
             EventKind::DadConflict {
                 addr, retry: None, ..
@@ -163,11 +184,38 @@ impl Dhcp6Link {
 
     fn on_flags(&mut self, now: Instant, managed: bool, other: bool) {
         match self.mode {
-            AutoconfMode::Auto if managed => self.engine.start(now, true, true),
-            AutoconfMode::Auto if other => self.engine.start(now, false, true),
-            AutoconfMode::Dhcpv6 => self.engine.start(now, true, true),
+            AutoconfMode::Auto if managed => self.begin(now, true, true),
+            AutoconfMode::Auto if other => self.begin(now, false, true),
+            AutoconfMode::Dhcpv6 => self.begin(now, true, true),
             _ => {}
         }
+    }
+
+    /// Starts the client now, or once the link-local address is usable:
+    /// with standard DAD that is one RetransTimer after the link came up,
+    /// and a Solicit sent before it would be lost (and retransmitted only
+    /// about a second later).
+    fn begin(&mut self, now: Instant, stateful: bool, dns: bool) {
+        if self.source_ready {
+            self.engine.start(now, stateful, dns);
+        } else {
+            self.pending = Some((stateful, dns));
+        }
+    }
+
+    /// Whether nothing more is to come for now: in dhcpv6 mode a lease whose
+    /// address `ready` says is through DAD; in auto mode also no stateful
+    /// exchange asked for (M=0) or only other configuration (O=1).
+    pub fn settled(&self, ready: impl Fn(Ipv6Addr) -> bool) -> bool {
+        if self.leased().is_some_and(&ready) {
+            return true;
+        }
+        self.mode == AutoconfMode::Auto
+            && self.pending.is_none_or(|(stateful, _)| !stateful)
+            && matches!(
+                self.engine.state(),
+                Dhcp6State::Idle | Dhcp6State::InformationRequest | Dhcp6State::Informed
+            )
     }
 
     /// Whether the engine has actions or events waiting.
@@ -341,5 +389,26 @@ pub fn event_text(kind: &Dhcp6EventKind) -> String {
         ),
         K::Status { code, message } => format!("DHCPv6 server status {code}: {message}"),
         K::GaveUp { msg } => format!("DHCPv6 {msg} unanswered, giving up on it"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_prefixes_cover() {
+        assert_eq!("auto".parse::<AutoconfMode>(), Ok(AutoconfMode::Auto));
+        assert!("dhcp".parse::<AutoconfMode>().is_err());
+        let p: Ipv6Addr = "2001:db8:b::".parse().expect("prefix");
+        assert!(covers(p, 64, "2001:db8:b::1000".parse().expect("a")));
+        assert!(!covers(p, 64, "2001:db8:a::1000".parse().expect("a")));
+        assert!(covers(Ipv6Addr::UNSPECIFIED, 0, p));
+    }
+
+    #[test]
+    fn iaid_is_stable_per_name() {
+        assert_eq!(iaid("eth0"), iaid("eth0"));
+        assert_ne!(iaid("eth0"), iaid("eth1"));
     }
 }

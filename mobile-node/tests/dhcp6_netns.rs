@@ -38,6 +38,12 @@ struct Net {
 }
 
 fn net(tag: &str, kind: Server) -> Net {
+    net_with(tag, kind, true)
+}
+
+/// `managed`: RAs with M=1 and the prefix not autonomous; else a plain
+/// SLAAC link (the server runs all the same, unasked).
+fn net_with(tag: &str, kind: Server, managed: bool) -> Net {
     let lab = Lab::new(tag).expect("lab");
     let fast = NodeOptions::default().no_dad_delay();
     let router = lab.node_with("rtr", &fast).expect("router");
@@ -64,7 +70,11 @@ fn net(tag: &str, kind: Server) -> Net {
             "nodad",
         ])
         .expect("router address");
-    let ra = OwnRouter::start_managed(&router, "eth0", PREFIX);
+    let ra = if managed {
+        OwnRouter::start_managed(&router, "eth0", PREFIX)
+    } else {
+        OwnRouter::start(&router, "eth0", PREFIX)
+    };
     let server = start_server(&lab, &router, kind);
     Net {
         server,
@@ -133,6 +143,13 @@ impl Run {
 }
 
 fn autoconf(node: &Node, extra: &[&str]) -> Run {
+    let mut argv = vec!["--dhcpv6"];
+    argv.extend_from_slice(extra);
+    autoconf_plain(node, &argv)
+}
+
+/// `mip6-mn autoconf` with `extra` and no mode forced.
+fn autoconf_plain(node: &Node, extra: &[&str]) -> Run {
     let mut argv = vec![
         MN,
         "autoconf",
@@ -142,7 +159,6 @@ fn autoconf(node: &Node, extra: &[&str]) -> Run {
         "30",
         "--mode",
         "random",
-        "--dhcpv6",
     ];
     argv.extend_from_slice(extra);
     let out = node
@@ -356,4 +372,40 @@ fn kea_lease_decline_renew_release() {
 fn dnsmasq_lease_decline_renew_release() {
     // dnsmasq's shortest lease is 2 minutes: T1 comes after one.
     lease_life(Server::Dnsmasq, "dhdnsm", Duration::from_secs(90));
+}
+
+#[test]
+fn auto_mode_leases_where_the_ra_says_managed_and_uses_slaac_elsewhere() {
+    for managed in [true, false] {
+        let n = net_with(
+            if managed { "dhautom" } else { "dhautos" },
+            Server::Kea,
+            managed,
+        );
+        let run = autoconf_plain(&n.host, &["--autoconf", "auto"]);
+        assert!(
+            run.ok && run.outcome() == "configured",
+            "managed={managed}: {}\n{}",
+            run.outcome(),
+            run.raw
+        );
+        let leased = run.addrs("dhcp6_leased");
+        let on: Vec<Ipv6Addr> = globals(&n.host_eth).iter().map(|g| g.0).collect();
+        if managed {
+            assert_eq!(leased.len(), 1, "{}", run.raw);
+            assert!(in_pool(leased[0]) && on.contains(&leased[0]), "{on:?}");
+        } else {
+            assert!(
+                leased.is_empty() && run.of("dhcp6_sent").is_empty(),
+                "{}",
+                run.raw
+            );
+            assert!(
+                on.iter()
+                    .any(|a| !in_pool(*a) && a.segments()[..4] == PREFIX.segments()[..4]),
+                "{on:?}"
+            );
+        }
+        drop(n);
+    }
 }

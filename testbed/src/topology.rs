@@ -480,6 +480,17 @@ mod tests {
     }
 
     #[test]
+    fn the_dhcpv6_example_mixes_slaac_and_dhcpv6_links() {
+        let text = include_str!("../topologies/dhcpv6.yaml");
+        let t = crate::scenario::Experiment::parse(text)
+            .expect("dhcpv6.yaml")
+            .topology;
+        assert!(t.has_dhcpv6());
+        assert_eq!(t.routers[0].dhcpv6.len(), 1);
+        assert!(t.routers[0].dhcpv6.contains_key("b"));
+    }
+
+    #[test]
     fn dhcpv6_links_must_be_the_routers_own() {
         let good =
             DEFAULT_TOPOLOGY.replace("    host: 1\n", "    host: 1\n    dhcpv6: { b: kea }\n");

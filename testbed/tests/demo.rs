@@ -265,3 +265,29 @@ fn wire_decodes_in_tshark(pcap: &Path, coas: &[String]) {
         "{text}"
     );
 }
+
+#[test]
+fn demo_with_a_dhcpv6_link() {
+    // Link b runs ISC Kea with M=1 RAs: the care-of address on a is made by
+    // SLAAC, the one on b leased by DHCPv6 (Rapid Commit), in one run.
+    let (r, out) = run_demo(&["--optimistic", "--dhcpv6=kea"], "dhcp");
+    check(&r, &out, 3000.0);
+    let [a, b, home] = &r.handovers[..] else {
+        panic!("{out}");
+    };
+    assert_eq!(a.coa_source.as_deref(), Some("slaac"), "{a:?}");
+    assert_eq!(b.coa_source.as_deref(), Some("dhcpv6"), "{b:?}");
+    assert_eq!(home.coa_source, None, "{home:?}");
+    // From the server's pool (prefix::1000 - prefix::1fff), not a SLAAC
+    // identifier.
+    let coa: std::net::Ipv6Addr = b
+        .care_of_address
+        .as_deref()
+        .and_then(|c| c.parse().ok())
+        .expect("care-of address on b");
+    assert_eq!(coa.segments()[..7], [0x2001, 0xdb8, 0xb, 0, 0, 0, 0]);
+    assert!((0x1000..=0x1fff).contains(&coa.segments()[7]), "{coa}");
+    // Optimistic DAD: one server round trip more than SLAAC, no DAD wait.
+    assert!(b.gap_ms < 500.0, "{b:?}\n{out}");
+    assert!(out.contains(" dhcpv6 "), "{out}");
+}

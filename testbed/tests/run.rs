@@ -379,3 +379,64 @@ fn mobile_nodes_behind_a_stock_radvd() {
     }
     assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
 }
+
+#[test]
+fn slaac_and_dhcpv6_links_in_one_run() {
+    let logs = std::env::temp_dir().join(format!("mip6-run-dhcp-logs-{}", std::process::id()));
+    let logs_arg = logs.to_str().expect("utf-8").to_string();
+    let (r, out, _, pid) = run("dhcpv6.yaml", &["--keep-logs", &logs_arg], "dhcp");
+    assert_eq!(r.topology, "dhcpv6");
+    let moves: Vec<String> = r
+        .handovers
+        .iter()
+        .map(|h| format!("{}->{}", h.from_link, h.to_link))
+        .collect();
+    assert_eq!(
+        moves,
+        ["home->a", "a->b", "b->a", "a->b", "b->a", "a->home"],
+        "{out}"
+    );
+    assert!(r.tcp_survived, "TCP did not survive: {:?}\n{out}", r.tcp);
+    // Each care-of address says how it was made: SLAAC on a, leased from
+    // the server's pool (b::1000 - b::1fff) on b.
+    let mut seen = (0, 0);
+    for h in &r.handovers {
+        let Some(coa) = h.care_of_address.as_deref() else {
+            assert_eq!(h.coa_source, None, "{h:?}");
+            continue;
+        };
+        let a: std::net::Ipv6Addr = coa.parse().expect("address");
+        let s = a.segments();
+        match s[2] {
+            0xa => {
+                assert_eq!(h.coa_source.as_deref(), Some("slaac"), "{h:?}\n{out}");
+                seen.0 += 1;
+            }
+            0xb => {
+                assert_eq!(h.coa_source.as_deref(), Some("dhcpv6"), "{h:?}\n{out}");
+                assert!(
+                    s[4..7] == [0, 0, 0] && (0x1000..=0x1fff).contains(&s[7]),
+                    "{coa}"
+                );
+                seen.1 += 1;
+            }
+            _ => panic!("{h:?}"),
+        }
+        // Optimistic DAD and Rapid Commit: no DAD wait either way
+        // (generous: two busy cores).
+        assert!(h.gap_ms < 2000.0, "{h:?}\n{out}");
+    }
+    assert!(seen.0 >= 2 && seen.1 >= 1, "{seen:?}\n{out}");
+    let mn_log: String = std::fs::read_dir(&logs)
+        .expect("kept logs")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().contains("mip6-mn"))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect();
+    assert!(
+        mn_log.contains("dhcp6_confirmed"),
+        "no Confirm on return:\n{mn_log}"
+    );
+    std::fs::remove_dir_all(&logs).ok();
+    assert!(left_behind(pid).is_empty(), "{:?}", left_behind(pid));
+}

@@ -307,6 +307,13 @@ impl Dhcp6 {
             self.set_state(now, Dhcp6State::Idle);
             return;
         };
+        if self.state == Dhcp6State::Idle {
+            // Off the lease's link (the carrier went, nothing confirmed
+            // since): its server is out of reach. The lease just lapses.
+            self.actions
+                .push_back(Dhcp6Action::RemoveAddress { addr: l.addr });
+            return;
+        }
         self.actions
             .push_back(Dhcp6Action::RemoveAddress { addr: l.addr });
         self.event(now, Dhcp6EventKind::Released { addr: l.addr });

@@ -638,3 +638,19 @@ fn the_initial_delay_is_random_below_one_second_unless_skipped() {
     c.handle_timeout(w);
     assert_eq!(sent(&mut c).len(), 1);
 }
+
+#[test]
+fn a_lease_held_off_its_link_is_dropped_without_a_release() {
+    let mut c = client(false);
+    let t = bind(&mut c, Instant::now());
+    c.handle_link_down(t);
+    actions(&mut c);
+    c.release(t);
+    assert_eq!(
+        actions(&mut c),
+        vec![Dhcp6Action::RemoveAddress { addr: LEASED }]
+    );
+    assert!(c.lease().is_none());
+    assert_eq!(c.state(), Dhcp6State::Idle);
+    assert_eq!(c.poll_timeout(), None);
+}
