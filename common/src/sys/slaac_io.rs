@@ -11,6 +11,7 @@ use crate::wire::nd::{
     ALL_ROUTERS, LinkLayerAddress, NdOption, NdOptions, NdRepr, NeighborAdvert,
     solicited_node_multicast,
 };
+use std::collections::HashMap;
 use std::io;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
@@ -35,7 +36,14 @@ pub struct SlaacIo {
     nd: NdSocket,
     guard: SysctlGuard,
     buf: Vec<u8>,
+    /// The link-layer addresses the latest Neighbor Solicitations from
+    /// unicast sources carried (bounded), for the answers to them from an
+    /// optimistic address: see [`Action::SendOptimisticNa`] in `apply`.
+    solicitors: HashMap<Ipv6Addr, [u8; 6]>,
 }
+
+/// How many solicitors' link-layer addresses are remembered.
+const MAX_SOLICITORS: usize = 64;
 
 impl SlaacIo {
     /// Takes `ifname` over: the kernel stops configuring and probing
@@ -59,7 +67,7 @@ impl SlaacIo {
         };
         guard.disable_kernel_autoconf(ifname)?;
         for a in nl.list_addresses(ifindex)? {
-            if a.addr.segments()[0] & 0xffc0 == 0xfe80 {
+            if is_link_local(&a.addr) {
                 nl.del_address(ifindex, a.addr, a.prefix_len)?;
             }
         }
@@ -73,6 +81,7 @@ impl SlaacIo {
             nd,
             guard,
             buf: vec![0; 2048],
+            solicitors: HashMap::new(),
         })
     }
 
@@ -104,6 +113,14 @@ impl SlaacIo {
                     .map(drop)
             }
             Action::SendOptimisticNa { target, dst } => {
+                // Unicast to the solicitor needs its link-layer address, and
+                // the kernel would solicit it from the optimistic address,
+                // which RFC 4429 3.3 forbids (the mobile node's nftables set
+                // drops it): take it from the NS's option, as RFC 4861
+                // 7.2.3 has the kernel do when the address is its own.
+                if let Some(mac) = self.solicitors.get(dst) {
+                    let _ = self.nl.set_neigh(ifindex, *dst, *mac);
+                }
                 let options = self
                     .mac
                     .map(|m| vec![NdOption::TargetLinkLayerAddr(LinkLayerAddress::from_mac(m))])
@@ -153,7 +170,11 @@ impl SlaacIo {
                         valid: *valid,
                         preferred,
                         nodad: true,
-                        noprefixroute: true,
+                        // The engine routes its prefixes itself; fe80::/64
+                        // is the kernel's, and without it nothing can be
+                        // sent to a link-local neighbour (ENETUNREACH: an
+                        // optimistic address's own Neighbor Advertisement).
+                        noprefixroute: !is_link_local(addr),
                         replace: true,
                         ..AddrOptions::default()
                     },
@@ -213,6 +234,14 @@ impl SlaacIo {
             match &repr {
                 NdRepr::RouterAdvert(ra) => engine.handle_ra(now, &ra_info(info.src, ra)),
                 NdRepr::NeighborSolicit(ns) => {
+                    if !info.src.is_unspecified()
+                        && let Some(mac) = ns.options.source_lla().and_then(|a| a.mac())
+                    {
+                        if self.solicitors.len() >= MAX_SOLICITORS {
+                            self.solicitors.clear();
+                        }
+                        self.solicitors.insert(info.src, mac);
+                    }
                     engine.handle_ns(now, info.src, ns.target, ns.options.nonce())
                 }
                 NdRepr::NeighborAdvert(na) => engine.handle_na(now, na.target),
@@ -251,4 +280,8 @@ fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
         }
         other => other,
     }
+}
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
 }
