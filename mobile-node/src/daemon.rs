@@ -41,7 +41,9 @@ use mip6_common::movement::{Action as MoveAction, LinkView, Location, Movement, 
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
-use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
+use mip6_common::sys::netlink::{
+    AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec, ignore_missing,
+};
 use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use std::io;
@@ -143,20 +145,6 @@ impl std::fmt::Debug for Daemon {
             .field("location", &self.movement.location())
             .field("hoa_on", &self.hoa_on)
             .finish_non_exhaustive()
-    }
-}
-
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
     }
 }
 

@@ -23,7 +23,7 @@ use anyhow::Context;
 use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
 use mip6_common::slaac::{Action, AddrState, EventKind, GeneratorIids, Slaac, SlaacConfig};
 use mip6_common::sys::icmp6::NdSocket;
-use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec};
+use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec, ignore_missing};
 use mip6_common::sys::slaac_io::SlaacIo;
 use mip6_common::wire::nd::{
     ALL_NODES, NdOption, NdOptions, NdRepr, NeighborAdvert, NeighborSolicit,
@@ -69,20 +69,6 @@ pub struct ManagedIface {
     optimistic_table: Option<String>,
     optimistic: BTreeSet<Ipv6Addr>,
     dhcp: Option<Dhcp6Link>,
-}
-
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
 }
 
 fn is_link_local(a: &Ipv6Addr) -> bool {

@@ -40,6 +40,7 @@ use std::os::fd::AsRawFd;
 use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Socket, Type};
 
+pub use super::rawsock::set_opt;
 use super::rawsock::{ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from};
 use crate::wire::checksum::{self, proto};
 
@@ -287,28 +288,16 @@ impl NdSocket {
     }
 }
 
-/// Sets ICMP6_FILTER on `sock` to pass exactly `types`.
-fn apply_filter(sock: &Socket, types: &[u8]) -> io::Result<()> {
+/// Sets ICMP6_FILTER on `sock` to pass exactly `types`. Public for the
+/// home agent's DHAAD socket, which needs the same filter on a socket of
+/// its own.
+pub fn apply_filter(sock: &impl AsRawFd, types: &[u8]) -> io::Result<()> {
     // struct icmp6_filter: a set bit blocks the type (Linux semantics).
     let mut data = [u32::MAX; 8];
     for &t in types {
         data[usize::from(t >> 5)] &= !(1u32 << (t & 31));
     }
-    // SAFETY: the pointer and length describe `data`, a live [u32; 8] laid
-    // out like struct icmp6_filter.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_ICMPV6,
-            ICMPV6_FILTER,
-            data.as_ptr().cast(),
-            std::mem::size_of_val(&data) as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_opt(sock, libc::IPPROTO_ICMPV6, ICMPV6_FILTER, &data)
 }
 
 /// The ARPHRD_* type of `ifname` (SIOCGIFHWADDR).

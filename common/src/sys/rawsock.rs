@@ -51,14 +51,27 @@ pub(crate) fn set_int(
     name: libc::c_int,
     value: libc::c_int,
 ) -> io::Result<()> {
-    // SAFETY: the pointer and length describe a live c_int.
+    set_opt(sock, level, name, &value)
+}
+
+/// Sets a socket option by number to the plain-data `value` (a C struct
+/// or integer laid out as the kernel expects): the one `setsockopt` call
+/// behind the options neither socket2 nor nix wraps (ICMP6_FILTER,
+/// IPV6_JOIN_ANYCAST, IPV6_CHECKSUM).
+pub fn set_opt<T: Copy>(
+    sock: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `value`, alive for the call.
     let r = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             level,
             name,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
     if r < 0 {

@@ -3,7 +3,7 @@
 //! [`crate::slaac::Slaac`].
 
 use super::icmp6::NdSocket;
-use super::netlink::{AddrOptions, Netlink, RouteSpec};
+use super::netlink::{AddrOptions, Netlink, RouteSpec, ignore_missing};
 use super::sysctl::SysctlGuard;
 use crate::slaac::from_nd::{dad_probe, ra_info, router_solicit};
 use crate::slaac::{Action, Slaac};
@@ -236,19 +236,4 @@ impl SlaacIo {
 
 fn wire_err(e: crate::wire::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
-}
-
-/// Removing what is already gone (expired, or taken with the link) is fine.
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                super::netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
 }

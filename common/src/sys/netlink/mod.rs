@@ -77,6 +77,23 @@ pub fn errno(err: &io::Error) -> Option<i32> {
     })
 }
 
+/// Removing what is already gone (an address expired or taken with its
+/// link, a route or link deleted meanwhile) is fine: `Ok` for those errnos,
+/// so the mobile node's clean-up paths share one list of them.
+pub fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e)
+            if matches!(
+                errno(&e),
+                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// Wraps a local failure (socket call) in the same "operation: cause" form.
 fn op_error(op: String, e: io::Error) -> io::Error {
     match e.raw_os_error() {
