@@ -33,3 +33,10 @@ macro_rules! require_root {
         }
     };
 }
+
+/// `mip6-{tag}-{pid}` in the temporary directory: a path of this test
+/// process's own, so parallel runs of the suite (and the other tests of this
+/// run, with another `tag`) never share sockets, locks or files.
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mip6-{tag}-{}", std::process::id()))
+}

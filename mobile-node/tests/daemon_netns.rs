@@ -849,7 +849,7 @@ fn daemon_retransmits_a_lost_binding_acknowledgement() {
 
 #[test]
 fn bad_configuration_names_field_and_line() {
-    let dir = std::env::temp_dir().join(format!("mip6-mn-cfg-{}", std::process::id()));
+    let dir = mip6_common::testing::scratch_dir("mn-cfg");
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = dir.join("bad.yaml");
     std::fs::write(
@@ -883,7 +883,7 @@ fn bad_configuration_names_field_and_line() {
 /// root needed), warns about deprecated names, fails on mistakes.
 #[test]
 fn check_validates_a_configuration() {
-    let dir = std::env::temp_dir().join(format!("mip6-mn-check-{}", std::process::id()));
+    let dir = mip6_common::testing::scratch_dir("mn-check");
     std::fs::create_dir_all(&dir).expect("dir");
     let check = |text: &str| {
         let cfg = dir.join("mn.yaml");

@@ -26,3 +26,15 @@ macro_rules! from_variants {
     };
 }
 pub(crate) use from_variants;
+
+/// A flags word from a reserved or base value and each bit whose `bool`
+/// is set: how the RA, NA and Prefix Information emitters, and the netlink
+/// address request, turn their named booleans into bits in one place.
+pub(crate) fn flag_word<T>(base: T, bits: &[(bool, T)]) -> T
+where
+    T: Copy + core::ops::BitOr<Output = T>,
+{
+    bits.iter()
+        .filter(|(set, _)| *set)
+        .fold(base, |word, &(_, bit)| word | bit)
+}

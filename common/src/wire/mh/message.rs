@@ -7,6 +7,7 @@ use std::net::Ipv6Addr;
 use super::options::{MhOption, emit_options, padded_len, parse_options};
 use super::{MAX_LEN, MhPacket, field, fixed_len, mh_type};
 use crate::wire::checksum::proto;
+use crate::wire::error::room;
 use crate::wire::{Error, Result};
 
 /// Lifetimes in BU and BA (and the BRA refresh interval) count units of 4
@@ -461,12 +462,7 @@ impl MhRepr {
                 detail: format!("{len} octets; the length must be a multiple of 8 up to {MAX_LEN}"),
             });
         }
-        let have = buf.len();
-        let buf = buf.get_mut(..len).ok_or(Error::Truncated {
-            what: "mobility header emit buffer",
-            need: len,
-            have,
-        })?;
+        let buf = room(buf, len, "mobility header emit buffer")?;
         buf.fill(0);
         let header = [proto::NO_NEXT, (len / 8 - 1) as u8, self.mh_type()];
         put(buf, 0, &header);

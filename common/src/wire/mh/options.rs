@@ -5,6 +5,7 @@
 use std::net::Ipv6Addr;
 
 use super::MAX_LEN;
+use crate::wire::error::room;
 use crate::wire::{Error, Result};
 
 /// Mobility option types (IANA "Mobility Options" registry).
@@ -468,12 +469,7 @@ pub(super) fn emit_options(options: &[MhOption], buf: &mut [u8], start: usize) -
             detail: format!("{end} octets, at most {MAX_LEN} fit"),
         });
     }
-    let have = buf.len();
-    let buf = buf.get_mut(..end).ok_or(Error::Truncated {
-        what: "mobility header emit buffer",
-        need: end,
-        have,
-    })?;
+    let buf = room(buf, end, "mobility header emit buffer")?;
     let mut off = start;
     for (opt, &at) in options.iter().zip(&starts) {
         emit_padding(buf.get_mut(off..).unwrap_or_default(), at - off);

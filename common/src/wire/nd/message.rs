@@ -9,7 +9,7 @@ use std::net::Ipv6Addr;
 
 use super::icmpv6::{self, HEADER_LEN, Icmpv6Packet};
 use super::option::{NdOption, emit_options, options_len, parse_options};
-use crate::wire::{Error, Result};
+use crate::wire::{Error, Result, flag_word};
 
 /// ICMPv6 types of the ND messages (RFC 4861 4).
 pub mod msg_type {
@@ -153,20 +153,15 @@ impl RouterAdvert {
     }
 
     fn flags(&self) -> u8 {
-        let mut f = self.reserved | (self.preference.bits() << ra_flag::PRF_SHIFT);
-        if self.managed {
-            f |= ra_flag::MANAGED;
-        }
-        if self.other {
-            f |= ra_flag::OTHER;
-        }
-        if self.home_agent {
-            f |= ra_flag::HOME_AGENT;
-        }
-        if self.proxy {
-            f |= ra_flag::PROXY;
-        }
-        f
+        flag_word(
+            self.reserved | (self.preference.bits() << ra_flag::PRF_SHIFT),
+            &[
+                (self.managed, ra_flag::MANAGED),
+                (self.other, ra_flag::OTHER),
+                (self.home_agent, ra_flag::HOME_AGENT),
+                (self.proxy, ra_flag::PROXY),
+            ],
+        )
     }
 }
 
@@ -434,16 +429,14 @@ impl NdRepr {
                 put(8, &m.target.octets());
             }
             Self::NeighborAdvert(m) => {
-                let mut word = m.reserved;
-                if m.router {
-                    word |= na_flag::ROUTER;
-                }
-                if m.solicited {
-                    word |= na_flag::SOLICITED;
-                }
-                if m.override_flag {
-                    word |= na_flag::OVERRIDE;
-                }
+                let word = flag_word(
+                    m.reserved,
+                    &[
+                        (m.router, na_flag::ROUTER),
+                        (m.solicited, na_flag::SOLICITED),
+                        (m.override_flag, na_flag::OVERRIDE),
+                    ],
+                );
                 put(4, &word.to_be_bytes());
                 put(8, &m.target.octets());
             }
