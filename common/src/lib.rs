@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod binding;
+pub mod config_check;
 pub mod dataplane;
 pub mod dhcp6;
 pub mod movement;
