@@ -15,4 +15,5 @@ pub mod ratelimit;
 pub mod slaac;
 pub mod sys;
 pub mod testing;
+pub mod timed;
 pub mod wire;

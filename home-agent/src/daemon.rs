@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use mip6_common::binding::BindingCache;
-use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
+use mip6_common::binding::cache::{Action, BuContext, Event, EventKind};
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::ratelimit::RateLimiter;
 use mip6_common::sys::icmp6::NdSocket;
@@ -656,16 +656,11 @@ impl Daemon {
             Action::StartDad { hoa, link_local } => {
                 self.dad.start(now, hoa, link_local, rand::random);
             }
-            Action::SendBa {
-                to_coa,
-                from,
-                hoa,
-                ba,
-                mh_bytes,
-            } => {
-                let ip = ba_ipv6_header(from, to_coa, hoa);
-                debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
-                self.bas.push((hoa, ip, mh_bytes));
+            Action::SendBa(send) => {
+                let ip = send.ipv6_header();
+                let (hoa, ba) = (send.hoa, &send.ba);
+                debug!(%hoa, coa = %send.to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
+                self.bas.push((hoa, ip, send.mh_bytes));
             }
             Action::SendBindingError {
                 to, from, mh_bytes, ..

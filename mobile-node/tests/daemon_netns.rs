@@ -209,16 +209,9 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
         while let Some(a) = cache.poll_action() {
             let mut s = state.lock().expect("state");
             match a {
-                cache::Action::SendBa {
-                    to_coa,
-                    from,
-                    hoa,
-                    ba,
-                    mh_bytes,
-                } => {
-                    let pkt = cache::ba_ipv6_header(from, to_coa, hoa)
-                        .build(&mh_bytes)
-                        .expect("BA packet");
+                cache::Action::SendBa(send) => {
+                    let (to_coa, ba) = (send.to_coa, &send.ba);
+                    let pkt = send.ipv6_header().build(&send.mh_bytes).expect("BA packet");
                     let to = SockAddr::from(SocketAddrV6::new(to_coa, 0, 0, 0));
                     let sent = raw.send_to(&pkt.bytes, &to);
                     s.ba_sent += 1;

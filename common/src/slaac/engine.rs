@@ -959,27 +959,19 @@ impl Slaac {
         let Some(e) = self.remove_entry(now, idx, AddrState::Duplicate) else {
             return;
         };
+        // The event when this address gets no other identifier.
+        let final_conflict = EventKind::DadConflict {
+            addr: e.info.addr,
+            attempt: e.info.attempt,
+            retry: None,
+        };
         if e.managed {
-            self.event(
-                now,
-                EventKind::DadConflict {
-                    addr: e.info.addr,
-                    attempt: e.info.attempt,
-                    retry: None,
-                },
-            );
+            self.event(now, final_conflict);
             return;
         }
         let kind = self.iids.kind();
         if e.info.link_local && kind == IidKind::Eui64 {
-            self.event(
-                now,
-                EventKind::DadConflict {
-                    addr: e.info.addr,
-                    attempt: e.info.attempt,
-                    retry: None,
-                },
-            );
+            self.event(now, final_conflict);
             self.disabled = true;
             self.clear(now);
             self.actions.push_back(Action::DisableIpv6);

@@ -205,15 +205,13 @@ impl DhaadRepr {
 
     /// Parses a message held in `bytes` (ICMPv6 header first).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::parse(&Icmpv6Packet::new_checked(bytes)?)
+        nd::parse_bytes(bytes, None, Self::parse)
     }
 
     /// Checks the checksum for `src` and `dst` (the home address where the
     /// module docs say so), then parses.
     pub fn parse_verified(bytes: &[u8], src: &Ipv6Addr, dst: &Ipv6Addr) -> Result<Self> {
-        let packet = Icmpv6Packet::new_checked(bytes)?;
-        packet.check_checksum(src, dst)?;
-        Self::parse(&packet)
+        nd::parse_bytes(bytes, Some((src, dst)), Self::parse)
     }
 
     pub fn msg_type(&self) -> u8 {

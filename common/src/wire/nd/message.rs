@@ -349,14 +349,12 @@ impl NdRepr {
 
     /// Parses an ND message held in `bytes` (ICMPv6 header first).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::parse(&Icmpv6Packet::new_checked(bytes)?)
+        icmpv6::parse_bytes(bytes, None, Self::parse)
     }
 
     /// Checks the checksum for `src` and `dst`, then parses.
     pub fn parse_verified(bytes: &[u8], src: &Ipv6Addr, dst: &Ipv6Addr) -> Result<Self> {
-        let packet = Icmpv6Packet::new_checked(bytes)?;
-        packet.check_checksum(src, dst)?;
-        Self::parse(&packet)
+        icmpv6::parse_bytes(bytes, Some((src, dst)), Self::parse)
     }
 
     /// The ICMPv6 type this message is sent with.
