@@ -32,6 +32,7 @@ use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
 use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
+use mip6_common::sys::next_ready;
 use mip6_common::sys::nft::{MISSING_NFT, NftTable, param_problem_ruleset};
 use mip6_common::sys::radv_io::RaSender;
 use mip6_common::sys::sysctl::{self, SysctlGuard};
@@ -1026,13 +1027,11 @@ impl Daemon {
             } else {
                 &self.sock135
             };
-            let meta = match sock.recv(&mut buf) {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "signalling socket");
-                    break;
-                }
+            let Some(meta) = next_ready(
+                sock.recv(&mut buf),
+                |e| debug!(error = %e, "signalling socket"),
+            ) else {
+                break;
             };
             let now = Instant::now();
             self.handle_packet(now, &meta, buf.get(..meta.len).unwrap_or_default());
@@ -1190,15 +1189,10 @@ impl Daemon {
 
     fn read_home_nd(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let info = match self.nd.recv(&mut buf) {
-                Ok(i) => i,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "home link ND socket");
-                    break;
-                }
-            };
+        while let Some(info) = next_ready(
+            self.nd.recv(&mut buf),
+            |e| debug!(error = %e, "home link ND socket"),
+        ) {
             let now = Instant::now();
             let Ok(msg) = NdRepr::from_bytes(buf.get(..info.len).unwrap_or_default()) else {
                 continue;
@@ -1232,15 +1226,10 @@ impl Daemon {
     /// gets our home agents list, most preferred first, from our address.
     fn read_dhaad(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let (len, src, dst) = match self.dhaad.recv(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "DHAAD socket");
-                    break;
-                }
-            };
+        while let Some((len, src, dst)) = next_ready(
+            self.dhaad.recv(&mut buf),
+            |e| debug!(error = %e, "DHAAD socket"),
+        ) {
             let msg = match DhaadRepr::from_bytes(buf.get(..len).unwrap_or_default()) {
                 Ok(m) => m,
                 Err(e) => {

@@ -96,26 +96,14 @@ const RA: [u8; 80] = [
 
 fn ra_repr() -> RouterAdvert {
     RouterAdvert {
-        cur_hop_limit: 64,
         managed: false,
         other: true,
-        home_agent: true,
         preference: RouterPreference::High,
         proxy: false,
         reserved: 0,
-        router_lifetime: 1800,
         reachable_time: 30_000,
         retrans_timer: 1000,
-        options: vec![
-            NdOption::source_mac(HA_MAC),
-            NdOption::mtu(1500),
-            NdOption::PrefixInformation(PrefixInformation {
-                router_address: true,
-                ..PrefixInformation::new(a("2001:db8:1::1"), 64, 86_400, 14_400)
-            }),
-            NdOption::adv_interval(3000),
-            NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
-        ],
+        ..crate::testing::ha_router_advert(HA_MAC, a("2001:db8:1::1"), 3000)
     }
 }
 
