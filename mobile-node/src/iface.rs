@@ -71,6 +71,18 @@ pub struct ManagedIface {
     dhcp: Option<Dhcp6Link>,
 }
 
+/// The secret key stable identifiers (RFC 7217) need, from `file` (made
+/// there on first use); `None` for the other modes. The daemon and
+/// `mip6-mn autoconf` load it the same way.
+pub fn secret_for(mode: IidMode, file: &std::path::Path) -> anyhow::Result<Option<SecretKey>> {
+    if mode != IidMode::Stable {
+        return Ok(None);
+    }
+    let key = SecretKey::load_or_create(file)
+        .with_context(|| format!("stable identifiers need a secret key at {}", file.display()))?;
+    Ok(Some(key))
+}
+
 fn is_link_local(a: &Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
@@ -157,18 +169,7 @@ impl ManagedIface {
             );
         }
         let mode: IidMode = ic.iid_mode.into();
-        let secret = if mode == IidMode::Stable {
-            Some(
-                SecretKey::load_or_create(&cfg.stable_secret_file).with_context(|| {
-                    format!(
-                        "stable identifiers need a secret key at {}",
-                        cfg.stable_secret_file.display()
-                    )
-                })?,
-            )
-        } else {
-            None
-        };
+        let secret = secret_for(mode, &cfg.stable_secret_file)?;
         let mac = Mac::new(io.mac.unwrap_or_default());
         let generator = IidGenerator::new(mode, mac, secret.as_ref(), ic.name.as_bytes())
             .with_context(|| format!("{}: cannot make interface identifiers", ic.name))?;

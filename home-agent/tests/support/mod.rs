@@ -236,22 +236,25 @@ pub struct Creds {
     pub nai: Option<String>,
 }
 
-pub fn mn1() -> Creds {
-    Creds {
-        hoa: HOA,
-        spi: SPI,
-        key: KEY.as_bytes().to_vec(),
-        nai: Some(NAI.into()),
+impl Creds {
+    /// A mobile node the test configuration knows: its home address, SPI,
+    /// key and NAI.
+    fn configured(hoa: Ipv6Addr, spi: u32, key: &str, nai: &str) -> Self {
+        Self {
+            hoa,
+            spi,
+            key: key.as_bytes().to_vec(),
+            nai: Some(nai.into()),
+        }
     }
 }
 
+pub fn mn1() -> Creds {
+    Creds::configured(HOA, SPI, KEY, NAI)
+}
+
 pub fn mn2() -> Creds {
-    Creds {
-        hoa: HOA2,
-        spi: SPI2,
-        key: KEY2.as_bytes().to_vec(),
-        nai: Some(NAI2.into()),
-    }
+    Creds::configured(HOA2, SPI2, KEY2, NAI2)
 }
 
 pub fn now_ntp() -> u64 {
