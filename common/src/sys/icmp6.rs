@@ -40,8 +40,8 @@ use std::os::fd::AsRawFd;
 use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Socket, Type};
 
-pub use super::rawsock::set_opt;
 use super::rawsock::{ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from};
+pub use super::rawsock::{send_to_link, set_opt};
 use crate::wire::checksum::{self, proto};
 
 pub use super::rawsock::RecvInfo;
@@ -53,7 +53,6 @@ pub const MIPV6_TYPES: [u8; 4] = [144, 145, 146, 147];
 
 const ICMPV6_FILTER: libc::c_int = 1; // linux/icmpv6.h
 const IPV6_HEADER_LEN: usize = 40;
-const ETH_P_IPV6: u16 = 0x86dd; // linux/if_ether.h
 
 /// How a multicast packet from `::` reaches the link (from the ARPHRD_*
 /// type of the interface, linux/if_arp.h).
@@ -249,34 +248,8 @@ impl NdSocket {
     /// Sends a whole IPv6 packet through the AF_PACKET socket to link-layer
     /// address `ll[..halen]`.
     fn send_packet(&self, packet: &[u8], ll: &[u8; 8], halen: u8) -> io::Result<usize> {
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as libc::sa_family_t;
-        sll.sll_protocol = ETH_P_IPV6.to_be();
-        sll.sll_ifindex = i32::try_from(self.ifindex).unwrap_or(0);
-        sll.sll_halen = halen;
-        sll.sll_addr = *ll;
-        loop {
-            // SAFETY: `packet` is readable for its length and `sll` is a
-            // live sockaddr_ll of the length given.
-            let n = unsafe {
-                libc::sendto(
-                    self.packet.as_raw_fd(),
-                    packet.as_ptr().cast(),
-                    packet.len(),
-                    0,
-                    (&raw const sll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
+        let ll = ll.get(..usize::from(halen)).unwrap_or(ll);
+        send_to_link(&self.packet, self.ifindex, packet, ll)
     }
 
     /// Receives one ICMPv6 message into `buf`. A message longer than `buf`

@@ -245,3 +245,45 @@ pub(crate) fn send_from(
         }
     }
 }
+
+/// Sends the whole IPv6 `packet` through the AF_PACKET socket `sock` out
+/// of interface `ifindex` to link-layer address `ll` (at most 8 octets): for
+/// packets the IPv6 stack would not send as they are (from `::`, or to a
+/// neighbour whose route leads elsewhere). Returns the octets sent.
+pub fn send_to_link(
+    sock: &impl AsRawFd,
+    ifindex: u32,
+    packet: &[u8],
+    ll: &[u8],
+) -> io::Result<usize> {
+    const ETH_P_IPV6: u16 = 0x86dd; // linux/if_ether.h
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as libc::sa_family_t;
+    sll.sll_protocol = ETH_P_IPV6.to_be();
+    sll.sll_ifindex = i32::try_from(ifindex).unwrap_or(0);
+    let halen = ll.len().min(sll.sll_addr.len());
+    sll.sll_halen = halen as u8;
+    sll.sll_addr[..halen].copy_from_slice(&ll[..halen]);
+    loop {
+        // SAFETY: `packet` is readable for its length and `sll` is a live
+        // sockaddr_ll of the length given.
+        let n = unsafe {
+            libc::sendto(
+                sock.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                0,
+                (&raw const sll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}

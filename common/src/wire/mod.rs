@@ -27,6 +27,35 @@ macro_rules! from_variants {
 }
 pub(crate) use from_variants;
 
+/// `contains`, `with` and `|` for a flags newtype that keeps its whole
+/// word (so unnamed bits survive a round trip): the BU's 16-bit and the
+/// BA's 8-bit flags.
+macro_rules! flags_ops {
+    ($ty:ident) => {
+        impl $ty {
+            pub const fn contains(self, other: Self) -> bool {
+                self.0 & other.0 == other.0
+            }
+
+            pub const fn with(self, other: Self, on: bool) -> Self {
+                if on {
+                    Self(self.0 | other.0)
+                } else {
+                    Self(self.0 & !other.0)
+                }
+            }
+        }
+
+        impl core::ops::BitOr for $ty {
+            type Output = Self;
+            fn bitor(self, rhs: Self) -> Self {
+                Self(self.0 | rhs.0)
+            }
+        }
+    };
+}
+pub(crate) use flags_ops;
+
 /// A flags word from a reserved or base value and each bit whose `bool`
 /// is set: how the RA, NA and Prefix Information emitters, and the netlink
 /// address request, turn their named booleans into bits in one place.

@@ -8,7 +8,7 @@ use super::options::{MhOption, emit_options, padded_len, parse_options};
 use super::{MAX_LEN, MhPacket, field, fixed_len, mh_type};
 use crate::wire::checksum::proto;
 use crate::wire::error::room;
-use crate::wire::{Error, Result};
+use crate::wire::{Error, Result, flags_ops};
 
 /// Lifetimes in BU and BA (and the BRA refresh interval) count units of 4
 /// seconds (RFC 6275 6.1.7, 6.1.8, 6.2.4).
@@ -52,18 +52,6 @@ impl BuFlags {
     /// Bulk Binding Update (RFC 6602).
     pub const B: Self = Self(0x0040);
 
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub const fn with(self, other: Self, on: bool) -> Self {
-        if on {
-            Self(self.0 | other.0)
-        } else {
-            Self(self.0 & !other.0)
-        }
-    }
-
     pub const fn ack_requested(self) -> bool {
         self.contains(Self::A)
     }
@@ -81,12 +69,7 @@ impl BuFlags {
     }
 }
 
-impl core::ops::BitOr for BuFlags {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
+flags_ops!(BuFlags);
 
 /// The 8-bit flags octet of a Binding Acknowledgement, kept whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -104,29 +87,12 @@ impl BaFlags {
     /// Bulk Binding Update (RFC 6602).
     pub const B: Self = Self(0x08);
 
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub const fn with(self, other: Self, on: bool) -> Self {
-        if on {
-            Self(self.0 | other.0)
-        } else {
-            Self(self.0 & !other.0)
-        }
-    }
-
     pub const fn key_management(self) -> bool {
         self.contains(Self::K)
     }
 }
 
-impl core::ops::BitOr for BaFlags {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
+flags_ops!(BaFlags);
 
 /// Binding Acknowledgement status (RFC 6275 6.1.8 and the IANA "Status
 /// Codes" registry). Values below 128 accept the binding; unknown values are
