@@ -4,6 +4,7 @@
 //! built with `new_checked`) plus a plain `XxxRepr` with `parse` and `emit`,
 //! and `emit(parse(x)) == x` holds for every well-formed input.
 
+mod be;
 pub mod checksum;
 pub mod dhaad;
 mod error;

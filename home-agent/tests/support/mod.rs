@@ -472,3 +472,26 @@ fn next_ba(s: &MnSockets, buf: &mut [u8]) -> Option<BaStatus> {
         }
     }
 }
+
+/// Reads a non-blocking socket with `recv` for up to `within`, handing each
+/// packet (what `recv` said, and the buffer it filled) to `pick` until that
+/// returns `Some`; `None` when time runs out first.
+pub fn poll_for<M, T>(
+    within: Duration,
+    mut recv: impl FnMut(&mut [u8]) -> std::io::Result<M>,
+    mut pick: impl FnMut(&M, &[u8]) -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + within;
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < deadline {
+        match recv(&mut buf) {
+            Ok(m) => {
+                if let Some(t) = pick(&m, &buf) {
+                    return Some(t);
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    None
+}

@@ -6,6 +6,7 @@ use std::net::Ipv6Addr;
 
 use super::options::{MhOption, emit_options, padded_len, parse_options};
 use super::{MAX_LEN, MhPacket, field, fixed_len, mh_type};
+use crate::wire::be::{be16, octet};
 use crate::wire::checksum::proto;
 use crate::wire::error::room;
 use crate::wire::{Error, Result, flags_ops};
@@ -289,18 +290,6 @@ fn array8(b: &[u8], at: usize) -> [u8; 8] {
         a.copy_from_slice(s);
     }
     a
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    let mut v = [0; 2];
-    if let Some(s) = b.get(at..at + 2) {
-        v.copy_from_slice(s);
-    }
-    u16::from_be_bytes(v)
-}
-
-fn octet(b: &[u8], at: usize) -> u8 {
-    b.get(at).copied().unwrap_or(0)
 }
 
 impl MhRepr {
