@@ -52,13 +52,18 @@ const RS: [u8; 16] = [
     0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // SLLA (4.6.1), Length 1
 ];
 
-#[test]
-fn router_solicitation_fixture() {
-    let expected: NdRepr = RouterSolicit {
+/// The MN's RS of the fixture: its link-layer address and nothing else.
+fn rs_with_slla() -> NdRepr {
+    RouterSolicit {
         reserved: 0,
         options: vec![NdOption::source_mac(MN_MAC)],
     }
-    .into();
+    .into()
+}
+
+#[test]
+fn router_solicitation_fixture() {
+    let expected = rs_with_slla();
     check_fixture(&RS, mn_ll(), ALL_ROUTERS, &expected);
     expected
         .validate(&mn_ll(), &ALL_ROUTERS, 255)
@@ -550,11 +555,7 @@ fn hop_limit_must_be_255() {
 
 #[test]
 fn rs_from_unspecified_must_not_carry_slla() {
-    let with: NdRepr = RouterSolicit {
-        reserved: 0,
-        options: vec![NdOption::source_mac(MN_MAC)],
-    }
-    .into();
+    let with = rs_with_slla();
     let src = Ipv6Addr::UNSPECIFIED;
     assert!(invalid_field(with.validate(&src, &ALL_ROUTERS, 255)).starts_with("RS from ::"));
     let without: NdRepr = RouterSolicit::default().into();
