@@ -11,6 +11,8 @@ mod error;
 pub mod exthdr;
 pub mod mh;
 pub mod nd;
+#[cfg(test)]
+mod test_addrs;
 pub mod tunnel;
 
 pub use error::{Error, Result};

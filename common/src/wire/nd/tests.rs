@@ -11,9 +11,7 @@ use super::strategies;
 use super::*;
 use crate::wire::Error;
 
-fn a(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
+use crate::wire::test_addrs::a;
 
 /// The MN's link-local address (MAC 02:00:00:00:00:01, modified EUI-64).
 fn mn_ll() -> Ipv6Addr {
