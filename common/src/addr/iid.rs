@@ -93,11 +93,7 @@ impl fmt::Display for InterfaceId {
     }
 }
 
-impl fmt::Debug for InterfaceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InterfaceId({self})")
-    }
-}
+debug_as_text!(InterfaceId);
 
 impl FromStr for InterfaceId {
     type Err = AddrError;
