@@ -18,8 +18,9 @@ pub(crate) fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-/// `AsRawFd` and `AsFd` for a socket type through its `Socket` field, so
-/// the daemons can register it with tokio's `AsyncFd` or poll(2).
+/// `AsRawFd` and `AsFd` for a type through the field holding its
+/// descriptor (a `Socket` or an `OwnedFd`), so the daemons can register
+/// it with poll(2).
 macro_rules! fd_through {
     ($ty:ty, $field:ident) => {
         impl std::os::fd::AsRawFd for $ty {

@@ -16,7 +16,7 @@ mod route;
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::socket::{
@@ -181,17 +181,7 @@ pub struct Netlink {
     buf: Vec<u8>,
 }
 
-impl AsRawFd for Netlink {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for Netlink {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+crate::sys::rawsock::fd_through!(Netlink, fd);
 
 /// What a request expects back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
