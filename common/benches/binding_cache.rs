@@ -40,7 +40,7 @@ use criterion::{BenchmarkId, Criterion, Throughput};
 use mip6_common::addr::Prefix;
 use mip6_common::binding::BindingCache;
 use mip6_common::binding::cache::{
-    Action, AuthAlgorithm, BuContext, CacheConfig, HomePrefix, MnPolicy, ba_ipv6_header,
+    Action, AuthAlgorithm, BuContext, CacheConfig, HomePrefix, MnPolicy,
 };
 use mip6_common::binding::ntp::ntp_units;
 use mip6_common::wire::checksum::proto;
@@ -242,17 +242,13 @@ impl Ha {
         let mut changed = false;
         while let Some(a) = self.cache.poll_action() {
             match a {
-                Action::SendBa {
-                    to_coa,
-                    from,
-                    hoa,
-                    ba,
-                    mh_bytes,
-                } => {
-                    let ip = ba_ipv6_header(from, to_coa, hoa);
-                    let len = ip.emit(&mh_bytes, &mut self.ba_packet).expect("BA packet");
+                Action::SendBa(send) => {
+                    let len = send
+                        .ipv6_header()
+                        .emit(&send.mh_bytes, &mut self.ba_packet)
+                        .expect("BA packet");
                     black_box(&self.ba_packet[..len]);
-                    if ba.status.is_accepted() {
+                    if send.ba.status.is_accepted() {
                         self.accepted += 1;
                     }
                 }

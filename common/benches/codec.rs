@@ -7,9 +7,7 @@ use mip6_common::wire::exthdr::parse_ipv6;
 use mip6_common::wire::mh::{
     BaFlags, BaStatus, BindingAck, BindingUpdate, BuFlags, MhOption, MhRepr, mn_ha_sign,
 };
-use mip6_common::wire::nd::{
-    HomeAgentInfo, NdOption, NdRepr, NeighborSolicit, PrefixInformation, RouterAdvert,
-};
+use mip6_common::wire::nd::{NdRepr, NeighborSolicit};
 use std::hint::black_box;
 use std::net::Ipv6Addr;
 
@@ -76,22 +74,11 @@ fn mh(c: &mut Criterion) {
 /// An RA as a home agent's router sends it: SLLA, MTU, prefix with R,
 /// Advertisement Interval, Home Agent Information.
 fn ra() -> NdRepr {
-    NdRepr::RouterAdvert(RouterAdvert {
-        cur_hop_limit: 64,
-        home_agent: true,
-        router_lifetime: 1800,
-        options: vec![
-            NdOption::source_mac([2, 0, 0, 0, 0, 1]),
-            NdOption::mtu(1500),
-            NdOption::PrefixInformation(PrefixInformation {
-                router_address: true,
-                ..PrefixInformation::new(HA, 64, 86400, 14400)
-            }),
-            NdOption::adv_interval(1000),
-            NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
-        ],
-        ..RouterAdvert::default()
-    })
+    NdRepr::RouterAdvert(mip6_common::testing::ha_router_advert(
+        [2, 0, 0, 0, 0, 1],
+        HA,
+        1000,
+    ))
 }
 
 /// A DAD probe with an RFC 7527 nonce.

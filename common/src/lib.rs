@@ -6,6 +6,7 @@
 
 pub mod addr;
 pub mod binding;
+pub mod config_check;
 pub mod dataplane;
 pub mod dhcp6;
 pub mod movement;
@@ -14,4 +15,5 @@ pub mod ratelimit;
 pub mod slaac;
 pub mod sys;
 pub mod testing;
+pub mod timed;
 pub mod wire;

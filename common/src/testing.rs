@@ -33,3 +33,39 @@ macro_rules! require_root {
         }
     };
 }
+
+/// `mip6-{tag}-{pid}` in the temporary directory: a path of this test
+/// process's own, so parallel runs of the suite (and the other tests of this
+/// run, with another `tag`) never share sockets, locks or files.
+pub fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("mip6-{tag}-{}", std::process::id()))
+}
+
+/// A Router Advertisement as a home agent's router sends it (RFC 6275 7.1,
+/// 7.2): hop limit 64, H flag, lifetime 1800 s; options SLLA `mac`, MTU
+/// 1500, the prefix of `router` /64 with the R flag, Advertisement
+/// Interval `adv_interval_ms`, Home Agent Information (preference 10,
+/// 1800 s). Tests set the other fields with `..` on top of it.
+pub fn ha_router_advert(
+    mac: [u8; 6],
+    router: std::net::Ipv6Addr,
+    adv_interval_ms: u32,
+) -> crate::wire::nd::RouterAdvert {
+    use crate::wire::nd::{HomeAgentInfo, NdOption, PrefixInformation, RouterAdvert};
+    RouterAdvert {
+        cur_hop_limit: 64,
+        home_agent: true,
+        router_lifetime: 1800,
+        options: vec![
+            NdOption::source_mac(mac),
+            NdOption::mtu(1500),
+            NdOption::PrefixInformation(PrefixInformation {
+                router_address: true,
+                ..PrefixInformation::new(router, 64, 86_400, 14_400)
+            }),
+            NdOption::adv_interval(adv_interval_ms),
+            NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
+        ],
+        ..RouterAdvert::default()
+    }
+}

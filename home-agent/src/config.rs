@@ -22,29 +22,8 @@ use serde::{Deserialize, Serialize};
 /// The shortest MN-HA key `check` accepts, in octets (128 bits).
 pub const MIN_KEY_OCTETS: usize = 16;
 
-/// A configuration that cannot be used, with where.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The field's path, e.g. `mobile_nodes[1].home_address`; empty for
-    /// the document as a whole.
-    pub field: String,
-    /// 1-based line of the field in the file, when known.
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.line, self.field.is_empty()) {
-            (Some(l), false) => write!(f, "line {l}: {}: {}", self.field, self.message),
-            (Some(l), true) => write!(f, "line {l}: {}", self.message),
-            (None, false) => write!(f, "{}: {}", self.field, self.message),
-            (None, true) => write!(f, "{}", self.message),
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
+pub use mip6_common::config_check::ConfigError;
+use mip6_common::config_check::{Checker, Seg};
 
 fn default_tunnel_device() -> String {
     "mip6ha0".into()
@@ -335,127 +314,6 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// One step of a field path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
-    Key(&'static str),
-    Index(usize),
-}
-
-fn path_text(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for p in path {
-        match p {
-            Seg::Key(k) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(k);
-            }
-            Seg::Index(i) => s.push_str(&format!("[{i}]")),
-        }
-    }
-    s
-}
-
-fn indent_of(line: &str) -> usize {
-    line.len() - line.trim_start_matches(' ').len()
-}
-
-fn is_content(line: &str) -> bool {
-    let t = line.trim();
-    !t.is_empty() && !t.starts_with('#') && t != "---"
-}
-
-/// The 1-based line of the field at `path` in block-style YAML `text`.
-fn locate(text: &str, path: &[Seg]) -> Option<usize> {
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    // The current node's lines: [start, end).
-    let (mut start, mut end) = (0, lines.len());
-    let mut found = None;
-    for seg in path {
-        let child = (start..end).find(|&i| is_content(&lines[i]))?;
-        let ci = indent_of(&lines[child]);
-        let siblings: Vec<usize> = (start..end)
-            .filter(|&i| is_content(&lines[i]) && indent_of(&lines[i]) == ci)
-            .collect();
-        let at = match seg {
-            Seg::Key(k) => *siblings.iter().find(|&&i| {
-                let t = lines[i].trim_start();
-                t.strip_prefix(k).is_some_and(|r| r.starts_with(':'))
-            })?,
-            Seg::Index(n) => {
-                let items: Vec<usize> = siblings
-                    .into_iter()
-                    .filter(|&i| lines[i].trim_start().starts_with('-'))
-                    .collect();
-                let at = *items.get(*n)?;
-                // Read the item's first entry as if the dash were a space.
-                let l = &mut lines[at];
-                let pos = indent_of(l);
-                l.replace_range(pos..pos + 1, " ");
-                at
-            }
-        };
-        found = Some(at);
-        // The node ends at the next line indented no deeper than it; an
-        // item's first line holds its first entry.
-        // (A sequence may sit at its key's own indentation.)
-        let key = matches!(seg, Seg::Key(_));
-        let next = (at + 1..end)
-            .find(|&i| {
-                let l = &lines[i];
-                let d = indent_of(l);
-                is_content(l) && (d < ci || (d == ci && !(key && l.trim_start().starts_with('-'))))
-            })
-            .unwrap_or(end);
-        start = if matches!(seg, Seg::Index(_)) {
-            at
-        } else {
-            at + 1
-        };
-        end = next;
-    }
-    found.map(|i| i + 1)
-}
-
-/// Collects errors and warnings with their lines.
-struct Checker<'a> {
-    text: &'a str,
-    errors: Vec<ConfigError>,
-    warnings: Vec<ConfigError>,
-}
-
-impl Checker<'_> {
-    fn fail(&mut self, path: &[Seg], message: impl Into<String>) {
-        let e = self.located(path, message.into());
-        self.errors.push(e);
-    }
-
-    /// Something that works but should change (a deprecated name).
-    fn warn(&mut self, path: &[Seg], message: impl Into<String>) {
-        let e = self.located(path, message.into());
-        self.warnings.push(e);
-    }
-
-    fn located(&self, path: &[Seg], message: String) -> ConfigError {
-        // Fall back to the nearest ancestor the text shows (a field left to
-        // its default has no line of its own).
-        let mut line = None;
-        for n in (1..=path.len()).rev() {
-            if let Some(l) = locate(self.text, &path[..n]) {
-                line = Some(l);
-                break;
-            }
-        }
-        ConfigError {
-            field: path_text(path),
-            line,
-            message,
-        }
-    }
-}
-
 fn valid_ifname(s: &str) -> bool {
     !s.is_empty() && s.len() < 16 && !s.contains(['/', ' ', '\0']) && s != "." && s != ".."
 }
@@ -504,16 +362,13 @@ impl Config {
                 _ => (String::new(), msg),
             };
             ConfigError {
+                file: None,
                 field,
                 line,
                 message,
             }
         })?;
-        let mut c = Checker {
-            text,
-            errors: Vec::new(),
-            warnings: Vec::new(),
-        };
+        let mut c = Checker::new(text);
         config.check(&mut c);
         match c.errors.into_iter().next() {
             Some(e) => Err(e),

@@ -262,33 +262,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::state::PubBinding;
-    use crate::tunnel::{TunnelCounters, TunnelPlane};
+    use crate::tunnel::FakePlane;
     use mip6_common::wire::mh::BuFlags;
-    use std::collections::HashMap;
     use std::net::Ipv6Addr;
     use std::time::Instant;
 
-    struct Fake;
-    impl TunnelPlane for Fake {
-        fn set_bindings(&self, _: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {}
-        fn counters(&self, _: &Ipv6Addr) -> Option<TunnelCounters> {
-            Some((3, 300, 4, 400))
-        }
-        fn tun_name(&self) -> &str {
-            "tun9"
-        }
-    }
-
     #[test]
     fn status_round_trip_over_the_socket() {
-        let dir = std::env::temp_dir().join(format!("mip6-ha-ctl-{}", std::process::id()));
+        let dir = mip6_common::testing::scratch_dir("ha-ctl");
         let path = dir.join("ha.sock");
-        let shared = Arc::new(Shared::new(
-            "2001:db8:1::1".parse().unwrap(),
-            "eth0".into(),
-            true,
-            Arc::new(Fake),
-        ));
+        let shared = Arc::new(
+            FakePlane {
+                counters: (3, 300, 4, 400),
+                name: "tun9",
+                drops: Vec::new(),
+            }
+            .into_shared("2001:db8:1::1", true),
+        );
         let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
         shared.lock().bindings.insert(
             hoa,

@@ -25,13 +25,14 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use mip6_common::binding::BindingCache;
-use mip6_common::binding::cache::{Action, BuContext, Event, EventKind, ba_ipv6_header};
+use mip6_common::binding::cache::{Action, BuContext, Event, EventKind};
 use mip6_common::binding::ntp::ntp_from_system_time;
 use mip6_common::ratelimit::RateLimiter;
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mh_io::{RawRecvSocket, RawSender, RecvMeta};
 use mip6_common::sys::netlink::{self, Netlink, RouteSpec};
+use mip6_common::sys::next_ready;
 use mip6_common::sys::nft::{MISSING_NFT, NftTable, param_problem_ruleset};
 use mip6_common::sys::radv_io::RaSender;
 use mip6_common::sys::sysctl::{self, SysctlGuard};
@@ -656,16 +657,11 @@ impl Daemon {
             Action::StartDad { hoa, link_local } => {
                 self.dad.start(now, hoa, link_local, rand::random);
             }
-            Action::SendBa {
-                to_coa,
-                from,
-                hoa,
-                ba,
-                mh_bytes,
-            } => {
-                let ip = ba_ipv6_header(from, to_coa, hoa);
-                debug!(%hoa, coa = %to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
-                self.bas.push((hoa, ip, mh_bytes));
+            Action::SendBa(send) => {
+                let ip = send.ipv6_header();
+                let (hoa, ba) = (send.hoa, &send.ba);
+                debug!(%hoa, coa = %send.to_coa, status = ba.status.0, seq = ba.sequence, "sending BA");
+                self.bas.push((hoa, ip, send.mh_bytes));
             }
             Action::SendBindingError {
                 to, from, mh_bytes, ..
@@ -1031,13 +1027,11 @@ impl Daemon {
             } else {
                 &self.sock135
             };
-            let meta = match sock.recv(&mut buf) {
-                Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "signalling socket");
-                    break;
-                }
+            let Some(meta) = next_ready(
+                sock.recv(&mut buf),
+                |e| debug!(error = %e, "signalling socket"),
+            ) else {
+                break;
             };
             let now = Instant::now();
             self.handle_packet(now, &meta, buf.get(..meta.len).unwrap_or_default());
@@ -1195,15 +1189,10 @@ impl Daemon {
 
     fn read_home_nd(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let info = match self.nd.recv(&mut buf) {
-                Ok(i) => i,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "home link ND socket");
-                    break;
-                }
-            };
+        while let Some(info) = next_ready(
+            self.nd.recv(&mut buf),
+            |e| debug!(error = %e, "home link ND socket"),
+        ) {
             let now = Instant::now();
             let Ok(msg) = NdRepr::from_bytes(buf.get(..info.len).unwrap_or_default()) else {
                 continue;
@@ -1237,15 +1226,10 @@ impl Daemon {
     /// gets our home agents list, most preferred first, from our address.
     fn read_dhaad(&mut self) {
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let (len, src, dst) = match self.dhaad.recv(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    debug!(error = %e, "DHAAD socket");
-                    break;
-                }
-            };
+        while let Some((len, src, dst)) = next_ready(
+            self.dhaad.recv(&mut buf),
+            |e| debug!(error = %e, "DHAAD socket"),
+        ) {
             let msg = match DhaadRepr::from_bytes(buf.get(..len).unwrap_or_default()) {
                 Ok(m) => m,
                 Err(e) => {

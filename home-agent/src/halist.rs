@@ -183,6 +183,14 @@ mod tests {
     use super::*;
     use mip6_common::wire::nd::{HomeAgentInfo, NdOption, PrefixInformation};
 
+    /// Now, our own address 2001:db8:1::1, and the list of a home agent
+    /// there with `preference` on 2001:db8:1::/64.
+    fn own_list(preference: i16) -> (Instant, Ipv6Addr, HomeAgentList) {
+        let own: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+        let l = HomeAgentList::new(own, preference, vec!["2001:db8:1::/64".parse().unwrap()]);
+        (Instant::now(), own, l)
+    }
+
     fn ra(addr: &str, pref: i16, lifetime: u16) -> RouterAdvert {
         let mut pi = PrefixInformation::new(addr.parse().unwrap(), 64, 86400, 14400);
         pi.router_address = true;
@@ -199,9 +207,7 @@ mod tests {
 
     #[test]
     fn ordered_by_preference_and_expiring() {
-        let t0 = Instant::now();
-        let own: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
-        let mut l = HomeAgentList::new(own, 5, vec!["2001:db8:1::/64".parse().unwrap()]);
+        let (t0, own, mut l) = own_list(5);
         let ll = "fe80::2".parse().unwrap();
         l.handle_ra(t0, ll, &ra("2001:db8:1::2", 10, 100));
         l.handle_ra(
@@ -258,9 +264,7 @@ mod tests {
     /// names us, and a count of what was refused.
     #[test]
     fn a_flood_of_forged_ras_is_bounded_and_never_drops_us() {
-        let t0 = Instant::now();
-        let own: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
-        let mut l = HomeAgentList::new(own, 0, vec!["2001:db8:1::/64".parse().unwrap()]);
+        let (t0, own, mut l) = own_list(0);
         for k in 0..45_000u128 {
             let src = Ipv6Addr::from(0xfe80_u128 << 112 | (k + 2));
             l.handle_ra(t0, src, &ra_many(0x1000 + k * 3, 3, i16::MAX));
@@ -279,9 +283,7 @@ mod tests {
     /// with one RA carrying many Prefix Information options.
     #[test]
     fn one_router_gets_a_small_share() {
-        let t0 = Instant::now();
-        let own: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
-        let mut l = HomeAgentList::new(own, 0, vec!["2001:db8:1::/64".parse().unwrap()]);
+        let (t0, own, mut l) = own_list(0);
         let src: Ipv6Addr = "fe80::66".parse().unwrap();
         l.handle_ra(t0, src, &ra_many(0x10, 100, i16::MAX));
         assert_eq!(l.len(), MAX_PER_SOURCE);

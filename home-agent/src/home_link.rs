@@ -161,27 +161,7 @@ impl HomeLinkMh {
 
     /// Sends the whole IPv6 `packet` to `mac` on the home link.
     pub fn send(&self, packet: &[u8], mac: [u8; 6]) -> io::Result<()> {
-        let mut sll = sockaddr_ll(self.ifindex);
-        sll.sll_protocol = ETH_P_IPV6.to_be();
-        sll.sll_halen = 6;
-        sll.sll_addr[..6].copy_from_slice(&mac);
-        // SAFETY: `packet` is readable for its length and `sll` is a live
-        // sockaddr_ll of the length given.
-        let n = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                packet.as_ptr().cast(),
-                packet.len(),
-                0,
-                (&raw const sll).cast(),
-                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-            )
-        };
-        if n < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        mip6_common::sys::icmp6::send_to_link(&self.fd, self.ifindex, packet, &mac).map(drop)
     }
 }
 

@@ -9,10 +9,10 @@ use std::io::{self, IoSlice, IoSliceMut};
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
+use mip6_common::sys::icmp6;
 use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Protocol, Socket, Type};
 
-const ICMPV6_FILTER: libc::c_int = 1;
 const IPV6_JOIN_ANYCAST: libc::c_int = 27;
 
 #[derive(Debug)]
@@ -26,39 +26,11 @@ impl AsFd for Icmp6Socket {
     }
 }
 
-fn setsockopt_raw<T>(
-    sock: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    v: &T,
-) -> io::Result<()> {
-    // SAFETY: the pointer and length describe `v`, alive for the call.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            level,
-            name,
-            (v as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 impl Icmp6Socket {
     /// A non-blocking socket receiving only the ICMPv6 `types`.
     pub fn open(types: &[u8]) -> io::Result<Self> {
         let sock = Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::ICMPV6))?;
-        // struct icmp6_filter: a set bit blocks the type.
-        let mut filter = [u32::MAX; 8];
-        for &t in types {
-            filter[usize::from(t >> 5)] &= !(1u32 << (t & 31));
-        }
-        setsockopt_raw(&sock, libc::IPPROTO_ICMPV6, ICMPV6_FILTER, &filter)?;
+        icmp6::apply_filter(&sock, types)?;
         socket::setsockopt(&sock, socket::sockopt::Ipv6RecvPacketInfo, &true)?;
         sock.set_nonblocking(true)?;
         Ok(Self { sock })
@@ -72,7 +44,7 @@ impl Icmp6Socket {
             },
             ipv6mr_interface: ifindex,
         };
-        setsockopt_raw(&self.sock, libc::IPPROTO_IPV6, IPV6_JOIN_ANYCAST, &mreq)
+        icmp6::set_opt(&self.sock, libc::IPPROTO_IPV6, IPV6_JOIN_ANYCAST, &mreq)
             .map_err(|e| io::Error::new(e.kind(), format!("join anycast {addr}: {e}")))
     }
 

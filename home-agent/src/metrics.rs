@@ -254,32 +254,17 @@ pub fn render(shared: &Shared) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::tunnel::{TunnelCounters, TunnelPlane};
-    use std::collections::HashMap;
+    use crate::tunnel::FakePlane;
     use std::net::Ipv6Addr;
-
-    struct Fake;
-    impl TunnelPlane for Fake {
-        fn set_bindings(&self, _: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {}
-        fn counters(&self, _: &Ipv6Addr) -> Option<TunnelCounters> {
-            Some((1, 100, 2, 200))
-        }
-        fn tun_name(&self) -> &str {
-            "tun0"
-        }
-        fn drops(&self) -> Vec<(String, u64)> {
-            vec![("no_binding".into(), 4)]
-        }
-    }
 
     #[test]
     fn exposition_has_the_families() {
-        let shared = Shared::new(
-            "2001:db8::1".parse().unwrap(),
-            "eth0".into(),
-            false,
-            Arc::new(Fake),
-        );
+        let shared = FakePlane {
+            counters: (1, 100, 2, 200),
+            name: "tun0",
+            drops: vec![("no_binding".into(), 4)],
+        }
+        .into_shared("2001:db8::1", false);
         {
             let mut p = shared.lock();
             p.stats.by_status.insert(0, 3);

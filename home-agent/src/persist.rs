@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn round_trip_and_missing_file() {
-        let dir = std::env::temp_dir().join(format!("mip6-ha-persist-{}", std::process::id()));
+        let dir = mip6_common::testing::scratch_dir("ha-persist");
         let path = dir.join("sub/bindings.json");
         assert_eq!(load(&path).unwrap(), Stored::default());
         let r = BindingRecord {

@@ -245,3 +245,40 @@ impl TunnelPlane for UserSpaceTunnel {
         self.plane.path().name()
     }
 }
+
+/// A data plane with fixed answers, for the tests of what reads it (the
+/// status and metrics renderers): every home address has `counters`.
+#[cfg(test)]
+pub(crate) struct FakePlane {
+    pub counters: TunnelCounters,
+    pub name: &'static str,
+    pub drops: Vec<(String, u64)>,
+}
+
+#[cfg(test)]
+impl FakePlane {
+    /// The daemon's published state over this plane, for a home agent at
+    /// `ha_address` on `eth0`.
+    pub fn into_shared(
+        self,
+        ha_address: &str,
+        allow_unauthenticated: bool,
+    ) -> crate::state::Shared {
+        let ha = ha_address.parse().expect("test address");
+        crate::state::Shared::new(ha, "eth0".into(), allow_unauthenticated, Arc::new(self))
+    }
+}
+
+#[cfg(test)]
+impl TunnelPlane for FakePlane {
+    fn set_bindings(&self, _: Arc<HashMap<Ipv6Addr, Ipv6Addr>>) {}
+    fn counters(&self, _: &Ipv6Addr) -> Option<TunnelCounters> {
+        Some(self.counters)
+    }
+    fn tun_name(&self) -> &str {
+        self.name
+    }
+    fn drops(&self) -> Vec<(String, u64)> {
+        self.drops.clone()
+    }
+}

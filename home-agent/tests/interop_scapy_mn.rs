@@ -147,6 +147,18 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
+/// The BA to the second BU after registration (sequence SEQ + 1), which
+/// either failed or deregistered: `status`, lifetime 0, through a type 2
+/// routing header to the home address; `ping_after`, whether the tunnel
+/// still carried a ping after it.
+fn assert_second_ba(step: &Value, status: u64, ping_after: bool) {
+    assert_eq!(step["status"], status, "{step}");
+    assert_eq!(step["seq"], SEQ.wrapping_add(1), "{step}");
+    assert_eq!(step["lifetime"], 0, "{step}");
+    assert_eq!(s(&step["rh2"]), S_HOA.to_string(), "{step}");
+    assert_eq!(step["ping_after"], ping_after, "{step}");
+}
+
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
@@ -202,12 +214,7 @@ fn scapy_mobile_node_registers_tunnels_fails_auth_and_deregisters() {
 
     // (d) A wrong authenticator: 146, nothing changes, the tunnel still
     // carries traffic.
-    let bad = mn.step("bad-auth");
-    assert_eq!(bad["status"], 146, "{bad}");
-    assert_eq!(bad["seq"], SEQ.wrapping_add(1), "{bad}");
-    assert_eq!(bad["lifetime"], 0, "{bad}");
-    assert_eq!(s(&bad["rh2"]), S_HOA.to_string(), "{bad}");
-    assert_eq!(bad["ping_after"], true, "{bad}");
+    assert_second_ba(&mn.step("bad-auth"), 146, true);
     assert_eq!(w.bindings(), before, "the rejected BU changed the binding");
     let st = w.status();
     assert_eq!(st.binding_updates.by_status.get("146"), Some(&1), "{st:?}");
@@ -215,12 +222,7 @@ fn scapy_mobile_node_registers_tunnels_fails_auth_and_deregisters() {
 
     // (e) Deregistration from the care-of address, with the sequence
     // number the rejected BU did not use up.
-    let d = mn.step("deregister");
-    assert_eq!(d["status"], 0, "{d}");
-    assert_eq!(d["seq"], SEQ.wrapping_add(1), "{d}");
-    assert_eq!(d["lifetime"], 0, "{d}");
-    assert_eq!(s(&d["rh2"]), S_HOA.to_string(), "{d}");
-    assert_eq!(d["ping_after"], false, "{d}");
+    assert_second_ba(&mn.step("deregister"), 0, false);
     assert!(w.bindings().is_empty(), "{:?}", w.bindings());
     assert!(!w.route_to_tun(S_HOA), "route left");
     assert!(!w.proxied(S_HOA), "proxy entry left");

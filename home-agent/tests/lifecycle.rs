@@ -295,20 +295,14 @@ fn binding_ack_decodes_in_tshark() {
         std::fs::read_to_string(&log_path).unwrap_or_default(),
         std::fs::metadata(&pcap).map(|m| m.len())
     );
-    let out =
-        w.mn.exec(&[
-            "tshark",
-            "-n",
-            "-r",
-            pcap.to_str().unwrap(),
-            "-V",
-            "-Y",
-            "mipv6",
-        ])
-        .unwrap();
-    let all =
-        w.mn.exec(&["tshark", "-n", "-r", pcap.to_str().unwrap()])
-            .unwrap();
+    // tshark reading the capture, with `args` after "-n -r pcap".
+    let tshark = |args: &[&str]| {
+        let mut cmd = vec!["tshark", "-n", "-r", pcap.to_str().unwrap()];
+        cmd.extend_from_slice(args);
+        w.mn.exec(&cmd).unwrap()
+    };
+    let out = tshark(&["-V", "-Y", "mipv6"]);
+    let all = tshark(&[]);
     assert!(
         out.contains("Binding Acknowledgement"),
         "{out}\n{all}\n{}",
@@ -318,16 +312,10 @@ fn binding_ack_decodes_in_tshark() {
     assert!(out.contains("Type 2 Routing"), "{out}");
     assert!(out.contains("Status: Binding Update accepted (0)"), "{out}");
     assert!(!out.contains("Malformed"), "{out}");
-    let flagged =
-        w.mn.exec(&[
-            "tshark",
-            "-n",
-            "-r",
-            pcap.to_str().unwrap(),
-            "-Y",
-            "mipv6 && (_ws.malformed || _ws.expert.severity >= warning)",
-        ])
-        .unwrap();
+    let flagged = tshark(&[
+        "-Y",
+        "mipv6 && (_ws.malformed || _ws.expert.severity >= warning)",
+    ]);
     assert_eq!(flagged.trim(), "", "tshark flags our packets");
 }
 

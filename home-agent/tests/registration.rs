@@ -126,19 +126,19 @@ fn home_neighbour_resolves_hoa_to_ha_mac() {
         .thread_in(|| {
             let nd = NdSocket::new("eth0").unwrap();
             nd.set_nonblocking(true).unwrap();
-            let deadline = Instant::now() + T;
-            let mut buf = vec![0u8; 2048];
             let (mut na, mut ra) = (None, None);
-            while Instant::now() < deadline && (na.is_none() || ra.is_none()) {
-                match nd.recv(&mut buf) {
-                    Ok(info) => match NdRepr::from_bytes(&buf[..info.len]) {
+            poll_for(
+                T,
+                |buf| nd.recv(buf),
+                |info, buf| {
+                    match NdRepr::from_bytes(&buf[..info.len]) {
                         Ok(NdRepr::NeighborAdvert(a)) if a.target == HOA => na = Some(a),
                         Ok(NdRepr::RouterAdvert(r)) if r.home_agent => ra = Some(r),
                         _ => {}
-                    },
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+                    }
+                    (na.is_some() && ra.is_some()).then_some(())
+                },
+            );
             (na, ra)
         })
         .unwrap();
@@ -326,19 +326,14 @@ fn bas_to_a_node_at_home_take_the_home_link() {
                 let mh = bu(&c, HOA, seq, lifetime, now_ntp());
                 let ip = Ipv6Repr::new(HOA, HA, proto::MOBILITY);
                 tx.send(&ip.build(&mh).unwrap().bytes, 0).unwrap();
-                let deadline = Instant::now() + Duration::from_secs(3);
-                let mut buf = vec![0u8; 2048];
-                let mut ba = None;
-                while Instant::now() < deadline && ba.is_none() {
-                    match rx.recv(&mut buf) {
-                        Ok(m) => {
-                            if let Ok(MhRepr::BindingAck(b)) = MhRepr::parse_bytes(&buf[..m.len]) {
-                                ba = Some((m.src, b.status.0, b.sequence));
-                            }
-                        }
-                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                    }
-                }
+                let ba = poll_for(
+                    Duration::from_secs(3),
+                    |buf| rx.recv(buf),
+                    |m, buf| match MhRepr::parse_bytes(&buf[..m.len]) {
+                        Ok(MhRepr::BindingAck(b)) => Some((m.src, b.status.0, b.sequence)),
+                        _ => None,
+                    },
+                );
                 out.push(ba);
             }
             out
@@ -381,19 +376,16 @@ fn bad_mobility_headers_and_unbound_home_address_options_are_answered() {
                 tx.send(&ip.build(body).unwrap().bytes, 0).unwrap();
             };
             let wait_pprob = || {
-                let deadline = Instant::now() + Duration::from_secs(3);
-                let mut buf = vec![0u8; 2048];
-                while Instant::now() < deadline {
-                    match icmp.recv(&mut buf) {
-                        Ok(r) if r.len >= 8 && buf[0] == 4 => {
+                poll_for(
+                    Duration::from_secs(3),
+                    |buf| icmp.recv(buf),
+                    |r, buf| {
+                        (r.len >= 8 && buf[0] == 4).then(|| {
                             let ptr = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
-                            return Some((r.src, buf[1], ptr));
-                        }
-                        Ok(_) => {}
-                        Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                    }
-                }
-                None
+                            (r.src, buf[1], ptr)
+                        })
+                    },
+                )
             };
             let mut out = Vec::new();
             // Payload Proto 6 (TCP) instead of 59.
@@ -409,19 +401,14 @@ fn bad_mobility_headers_and_unbound_home_address_options_are_answered() {
             out.push(wait_pprob());
             // An Echo Request with a Home Address option, no binding.
             send(proto::ICMPV6, &[128, 0, 0, 0, 0, 1, 0, 1]);
-            let deadline = Instant::now() + Duration::from_secs(3);
-            let mut buf = vec![0u8; 2048];
-            let mut be = None;
-            while Instant::now() < deadline && be.is_none() {
-                match mh_rx.recv(&mut buf) {
-                    Ok(m) => {
-                        if let Ok(MhRepr::BindingError(e)) = MhRepr::parse_bytes(&buf[..m.len]) {
-                            be = Some((m.src, e.status, e.home_address));
-                        }
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
-                }
-            }
+            let be = poll_for(
+                Duration::from_secs(3),
+                |buf| mh_rx.recv(buf),
+                |m, buf| match MhRepr::parse_bytes(&buf[..m.len]) {
+                    Ok(MhRepr::BindingError(e)) => Some((m.src, e.status, e.home_address)),
+                    _ => None,
+                },
+            );
             (out, be)
         })
         .unwrap();

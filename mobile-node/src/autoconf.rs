@@ -5,7 +5,7 @@
 
 use anyhow::{Context, bail};
 use clap::Args;
-use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
+use mip6_common::addr::{IidGenerator, IidMode, Mac};
 use mip6_common::dhcp6::Dhcp6State;
 use mip6_common::slaac::{AddrState, Event, EventKind, GeneratorIids, Slaac, SlaacConfig};
 use mip6_common::sys::netlink::{LinkMonitor, MonitorEvent};
@@ -264,18 +264,7 @@ fn event_text(kind: &EventKind, dhcp: bool) -> String {
 
 fn build_engine(args: &AutoconfArgs, mac: Option<[u8; 6]>, seed: u64) -> anyhow::Result<Slaac> {
     let mac = Mac::new(mac.unwrap_or_default());
-    let secret = if args.mode == IidMode::Stable {
-        Some(
-            SecretKey::load_or_create(&args.secret_file).with_context(|| {
-                format!(
-                    "stable identifiers need a secret key at {}",
-                    args.secret_file.display()
-                )
-            })?,
-        )
-    } else {
-        None
-    };
+    let secret = mip6_mobile_node::iface::secret_for(args.mode, &args.secret_file)?;
     let generator = IidGenerator::new(args.mode, mac, secret.as_ref(), args.iface.as_bytes())
         .context("cannot make interface identifiers")?;
     let config = SlaacConfig {

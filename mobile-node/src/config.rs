@@ -241,155 +241,8 @@ pub fn mask(addr: Ipv6Addr, len: u8) -> Ipv6Addr {
     Ipv6Addr::from(u128::from(addr) & m)
 }
 
-/// A configuration problem: the field, the line when known, what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub file: Option<PathBuf>,
-    /// Field path, e.g. `interfaces[1].iid_mode`; empty for the whole file.
-    pub field: String,
-    pub line: Option<usize>,
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(file) = &self.file {
-            write!(f, "{}", file.display())?;
-            if let Some(l) = self.line {
-                write!(f, ":{l}")?;
-            }
-            write!(f, ": ")?;
-        } else if let Some(l) = self.line {
-            write!(f, "line {l}: ")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
-        }
-        write!(f, "{}", self.message)
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// One step of a field path.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Seg {
-    Key(&'static str),
-    Index(usize),
-}
-
-fn path_string(path: &[Seg]) -> String {
-    let mut s = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                if !s.is_empty() {
-                    s.push('.');
-                }
-                s.push_str(k);
-            }
-            Seg::Index(i) => s.push_str(&format!("[{i}]")),
-        }
-    }
-    s
-}
-
-/// Finds the line (1-based) of a field in block-style YAML: good enough for
-/// error messages, `None` for flow style or a missing field.
-fn locate(text: &str, path: &[Seg]) -> Option<usize> {
-    // Logical entries (line, indent, text); "- key: v" is split into a
-    // "-" entry and a "key: v" entry two columns deeper.
-    let mut entries: Vec<(usize, usize, &str)> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let t = line.trim_start();
-        if t.is_empty() || t.starts_with('#') || t.starts_with("---") {
-            continue;
-        }
-        let indent = line.len() - t.len();
-        if t == "-" || t.starts_with("- ") {
-            entries.push((n + 1, indent, "-"));
-            let rest = t[1..].trim_start();
-            if !rest.is_empty() && !rest.starts_with('#') {
-                let extra = t.len() - rest.len();
-                entries.push((n + 1, indent + extra, rest));
-            }
-        } else {
-            entries.push((n + 1, indent, t));
-        }
-    }
-    let mut pos = 0;
-    let mut parent: isize = -1;
-    let mut found = None;
-    for seg in path {
-        let mut child = None;
-        let mut count = 0;
-        let mut hit = None;
-        for (j, &(_, ind, t)) in entries.iter().enumerate().skip(pos) {
-            let ind_i = isize::try_from(ind).unwrap_or(isize::MAX);
-            if ind_i <= parent {
-                break;
-            }
-            let ci = *child.get_or_insert(ind);
-            if ind != ci {
-                continue;
-            }
-            match seg {
-                Seg::Key(k) => {
-                    let key = t.split(':').next().unwrap_or("").trim();
-                    let key = key.trim_matches(|c| c == '"' || c == '\'');
-                    if t.contains(':') && key == *k {
-                        hit = Some(j);
-                        break;
-                    }
-                }
-                Seg::Index(n) => {
-                    if t == "-" {
-                        if count == *n {
-                            hit = Some(j);
-                            break;
-                        }
-                        count += 1;
-                    }
-                }
-            }
-        }
-        let Some(j) = hit else {
-            return found;
-        };
-        found = Some(entries[j].0);
-        parent = isize::try_from(entries[j].1).unwrap_or(isize::MAX);
-        pos = j + 1;
-    }
-    found
-}
-
-/// Collects errors with their locations.
-struct Checker<'a> {
-    text: &'a str,
-    errors: Vec<ConfigError>,
-    warnings: Vec<ConfigError>,
-}
-
-impl Checker<'_> {
-    fn err(&mut self, path: &[Seg], message: impl Into<String>) {
-        let e = self.located(path, message.into());
-        self.errors.push(e);
-    }
-
-    fn warn(&mut self, path: &[Seg], message: impl Into<String>) {
-        let e = self.located(path, message.into());
-        self.warnings.push(e);
-    }
-
-    fn located(&self, path: &[Seg], message: String) -> ConfigError {
-        ConfigError {
-            file: None,
-            field: path_string(path),
-            line: locate(self.text, path),
-            message,
-        }
-    }
-}
+pub use mip6_common::config_check::ConfigError;
+use mip6_common::config_check::{Checker, Seg};
 
 fn is_global_unicast(a: Ipv6Addr) -> bool {
     !(a.is_unspecified()
@@ -433,27 +286,23 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             }]);
         }
     };
-    let mut c = Checker {
-        text,
-        errors: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut c = Checker::new(text);
     use Seg::{Index, Key};
     if !is_global_unicast(raw.home_address) {
-        c.err(
+        c.fail(
             &[Key("home_address")],
             format!("{} is not a global unicast address", raw.home_address),
         );
     }
     if !(1..=128).contains(&raw.home_prefix_len) {
-        c.err(&[Key("home_prefix_len")], "must be between 1 and 128");
+        c.fail(&[Key("home_prefix_len")], "must be between 1 and 128");
     }
     let home_agent = match raw.home_agent {
         // Discovered with DHAAD (RFC 6275 11.4.1), which needs room for the
         // Home-Agents anycast address in the home prefix.
         None => {
             if raw.home_prefix_len > 121 {
-                c.err(
+                c.fail(
                     &[Key("home_agent")],
                     "missing, and a home prefix longer than /121 has no Home-Agents anycast address to discover it with",
                 );
@@ -461,14 +310,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             None
         }
         Some(a) if !is_global_unicast(a) => {
-            c.err(
+            c.fail(
                 &[Key("home_agent")],
                 format!("{a} is not a global unicast address"),
             );
             Some(a)
         }
         Some(a) if a == raw.home_address => {
-            c.err(&[Key("home_agent")], "is the home address itself");
+            c.fail(&[Key("home_agent")], "is the home address itself");
             Some(a)
         }
         Some(a) => Some(a),
@@ -476,14 +325,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
     if let Some(id) = &raw.mn_id
         && (id.is_empty() || id.len() > 253)
     {
-        c.err(
+        c.fail(
             &[Key("mn_id")],
             "must be 1 to 253 characters (an NAI, user@realm)",
         );
     }
     let (spi, key) = match &raw.security {
         None => {
-            c.err(
+            c.fail(
                 &[Key("security")],
                 "missing: give spi and key_hex (or key_file), or unauthenticated: true for a lab",
             );
@@ -492,7 +341,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         Some(s) => {
             let spi = match s.spi {
                 Some(spi) if spi < MIN_SPI => {
-                    c.err(
+                    c.fail(
                         &[Key("security"), Key("spi")],
                         format!(
                             "{spi} is reserved; SPIs below {MIN_SPI} cannot be used (RFC 4285 5)"
@@ -503,14 +352,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                 Some(spi) => spi,
                 None if s.unauthenticated => 0,
                 None => {
-                    c.err(&[Key("security"), Key("spi")], "missing");
+                    c.fail(&[Key("security"), Key("spi")], "missing");
                     0
                 }
             };
             // `key` and `key_hex` are one field under two names.
             let (hex, hex_name) = match (&s.key_hex, &s.key) {
                 (Some(_), Some(_)) => {
-                    c.err(
+                    c.fail(
                         &[Key("security"), Key("key")],
                         "give key_hex or key (the same thing), not both",
                     );
@@ -529,14 +378,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             };
             let key = match (hex, &s.key_file, s.unauthenticated) {
                 (Some(_), Some(_), _) => {
-                    c.err(
+                    c.fail(
                         &[Key("security"), Key("key_file")],
                         format!("give {hex_name} or key_file, not both"),
                     );
                     None
                 }
                 (Some(_), _, true) | (_, Some(_), true) => {
-                    c.err(
+                    c.fail(
                         &[Key("security"), Key("unauthenticated")],
                         "unauthenticated: true with a key; remove one of them",
                     );
@@ -545,7 +394,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                 (Some(k), None, false) => match parse_hex(k) {
                     Some(k) => Some(k),
                     None => {
-                        c.err(
+                        c.fail(
                             &[Key("security"), Key(hex_name)],
                             "must be an even number of hexadecimal digits (a text key: \
                              put its octets in key_file)",
@@ -561,14 +410,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                     match std::fs::read(&path) {
                         Ok(k) if !k.is_empty() => Some(k),
                         Ok(_) => {
-                            c.err(
+                            c.fail(
                                 &[Key("security"), Key("key_file")],
                                 format!("{} is empty", path.display()),
                             );
                             None
                         }
                         Err(e) => {
-                            c.err(
+                            c.fail(
                                 &[Key("security"), Key("key_file")],
                                 format!("cannot read {}: {e}", path.display()),
                             );
@@ -578,7 +427,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
                 }
                 (None, None, true) => None,
                 (None, None, false) => {
-                    c.err(
+                    c.fail(
                         &[Key("security"), Key("key_hex")],
                         "missing: give key_hex or key_file (or unauthenticated: true for a lab)",
                     );
@@ -589,7 +438,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         }
     };
     if raw.interfaces.is_empty() {
-        c.err(&[Key("interfaces")], "name at least one interface");
+        c.fail(&[Key("interfaces")], "name at least one interface");
     }
     for (i, iface) in raw.interfaces.iter().enumerate() {
         let name_ok = !iface.name.is_empty()
@@ -598,19 +447,19 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             && iface.name != "."
             && iface.name != "..";
         if !name_ok {
-            c.err(
+            c.fail(
                 &[Key("interfaces"), Index(i), Key("name")],
                 format!("{:?} is not an interface name", iface.name),
             );
         }
         if raw.interfaces[..i].iter().any(|o| o.name == iface.name) {
-            c.err(
+            c.fail(
                 &[Key("interfaces"), Index(i), Key("name")],
                 format!("{} is listed twice", iface.name),
             );
         }
         if iface.name == raw.tunnel.name {
-            c.err(
+            c.fail(
                 &[Key("interfaces"), Index(i), Key("name")],
                 "is the tunnel device's name",
             );
@@ -626,19 +475,19 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         && raw.tunnel.name != "."
         && raw.tunnel.name != "..";
     if !tun_ok {
-        c.err(
+        c.fail(
             &[Key("tunnel"), Key("name")],
             format!("{:?} is not a usable interface name", raw.tunnel.name),
         );
     }
     if !(1280..=65_535).contains(&raw.tunnel.mtu) {
-        c.err(
+        c.fail(
             &[Key("tunnel"), Key("mtu")],
             "must be between 1280 (the IPv6 minimum; below it the kernel removes every IPv6 address) and 65535",
         );
     }
     if !(4..=MAX_LIFETIME_SECS).contains(&raw.binding_lifetime) {
-        c.err(
+        c.fail(
             &[Key("binding_lifetime")],
             format!("must be between 4 and {MAX_LIFETIME_SECS} seconds"),
         );
@@ -648,7 +497,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
     let reserved = |t: u32| t == 0 || (253..=255).contains(&t);
     match last {
         Some(last) if !(raw.routing_table..=last).any(reserved) => {}
-        _ => c.err(
+        _ => c.fail(
             &[Key("routing_table")],
             format!(
                 "tables {}..{} (one per interface) must avoid 0 and the kernel's 253-255",
@@ -658,14 +507,14 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         ),
     }
     if raw.rule_priority == 0 || raw.rule_priority >= 32_766 {
-        c.err(
+        c.fail(
             &[Key("rule_priority")],
             "must be between 1 and 32765 (before the kernel's main-table rule)",
         );
     }
     let sock = &raw.control_socket;
     if !sock.is_absolute() || sock.as_os_str().len() >= 108 {
-        c.err(
+        c.fail(
             &[Key("control_socket")],
             "must be an absolute path shorter than 108 bytes",
         );
@@ -675,7 +524,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
         Some(a) => match a.parse::<std::net::SocketAddr>() {
             Ok(a) => Some(a),
             Err(_) => {
-                c.err(
+                c.fail(
                     &[Key("metrics_listen")],
                     "must be address:port, IPv6 addresses in brackets (\"[::1]:9107\")",
                 );
@@ -690,7 +539,7 @@ pub fn parse(text: &str, base: Option<&Path>) -> Result<Config, Vec<ConfigError>
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
     if !nft_ok {
-        c.err(&[Key("nft_table")], "letters, digits, '_' and '-' only");
+        c.fail(&[Key("nft_table")], "letters, digits, '_' and '-' only");
     }
     if !c.errors.is_empty() {
         return Err(c.errors);
@@ -902,16 +751,5 @@ interfaces:
         let text = GOOD.replace("  spi: 4660\n", "");
         assert_eq!(errors(&text)[0].field, "security.spi");
         assert_eq!(parse_hex("0x00:11"), Some(vec![0, 0x11]));
-    }
-
-    #[test]
-    fn locate_handles_lists() {
-        let text = "a: 1\nlist:\n  - x: 1\n    y: 2\n  - x: 3\n    # c\n    y: 4\nb: 2\n";
-        use Seg::{Index, Key};
-        assert_eq!(locate(text, &[Key("b")]), Some(8));
-        assert_eq!(locate(text, &[Key("list"), Index(1), Key("y")]), Some(7));
-        assert_eq!(locate(text, &[Key("list"), Index(0), Key("x")]), Some(3));
-        assert_eq!(locate(text, &[Key("list"), Index(5)]), Some(2));
-        assert_eq!(locate(text, &[Key("zzz")]), None);
     }
 }

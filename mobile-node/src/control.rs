@@ -186,14 +186,14 @@ mod tests {
 
     #[test]
     fn no_daemon_is_a_clear_error() {
-        let dir = std::env::temp_dir().join(format!("mip6-ctl-{}", std::process::id()));
+        let dir = mip6_common::testing::scratch_dir("ctl");
         let e = query(&dir.join("none.sock")).expect_err("nobody listens");
         assert!(format!("{e:#}").contains("no mip6-mn daemon"), "{e:#}");
     }
 
     #[test]
     fn starting_daemon_answers_error_then_status() {
-        let dir = std::env::temp_dir().join(format!("mip6-ctl2-{}", std::process::id()));
+        let dir = mip6_common::testing::scratch_dir("ctl2");
         let path = dir.join("mn.sock");
         let published: Published = Arc::new(Mutex::new(None));
         let mut server = ControlServer::start(&path, Arc::clone(&published)).expect("listen");

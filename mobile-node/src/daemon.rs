@@ -41,7 +41,10 @@ use mip6_common::movement::{Action as MoveAction, LinkView, Location, Movement, 
 use mip6_common::sys::icmp6::NdSocket;
 use mip6_common::sys::instance::{self, InstanceLock};
 use mip6_common::sys::mn_signal::{ParamProblemFilter, SignalSocket, mh_behind_rh2};
-use mip6_common::sys::netlink::{self, AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec};
+use mip6_common::sys::netlink::{
+    AddrOptions, LinkMonitor, MonitorEvent, Netlink, RouteSpec, ignore_missing,
+};
+use mip6_common::sys::next_ready;
 use mip6_common::wire::dhaad::{DhaadRepr, msg_type};
 use mip6_common::wire::mh::{MhRepr, verify_checksum};
 use std::io;
@@ -143,20 +146,6 @@ impl std::fmt::Debug for Daemon {
             .field("location", &self.movement.location())
             .field("hoa_on", &self.hoa_on)
             .finish_non_exhaustive()
-    }
-}
-
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
     }
 }
 
@@ -469,12 +458,7 @@ impl Daemon {
         // RFC 6275 11.7.1: no binding outlives its care-of address; RAs
         // extend the address, so the limit is taken afresh every turn.
         if let Location::Away { link, coa } = self.movement.location() {
-            let valid = self
-                .ifaces
-                .get(link)
-                .and_then(|f| f.valid_until(&coa))
-                .map(|t| t.saturating_duration_since(now));
-            self.reg.set_coa_lifetime(now, coa, valid);
+            self.limit_to_coa_lifetime(now, link, coa);
         }
         self.reg.handle_timeout(now);
         if let Some(d) = &mut self.dhaad {
@@ -711,14 +695,20 @@ impl Daemon {
         }
     }
 
+    /// Caps the binding at what is left of `coa`'s valid lifetime on
+    /// interface `link` (RFC 6275 11.7.1).
+    fn limit_to_coa_lifetime(&mut self, now: Instant, link: usize, coa: Ipv6Addr) {
+        let valid = self
+            .ifaces
+            .get(link)
+            .and_then(|f| f.valid_until(&coa))
+            .map(|t| t.saturating_duration_since(now));
+        self.reg.set_coa_lifetime(now, coa, valid);
+    }
+
     fn register_coa(&mut self, now: Instant, coa: Ipv6Addr) {
         if let Location::Away { link, .. } = self.movement.location() {
-            let valid = self
-                .ifaces
-                .get(link)
-                .and_then(|f| f.valid_until(&coa))
-                .map(|t| t.saturating_duration_since(now));
-            self.reg.set_coa_lifetime(now, coa, valid);
+            self.limit_to_coa_lifetime(now, link, coa);
         }
         self.reg.handle_new_coa(now, coa);
         if self.reg.state() == RegistrationState::Registered
@@ -853,13 +843,11 @@ impl Daemon {
     fn read_dhaad(&mut self, now: Instant) {
         let mut buf = std::mem::take(&mut self.buf);
         while let Some((_, s)) = &self.dhaad_sock {
-            let r = match s.recv(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "DHAAD socket");
-                    break;
-                }
+            let Some(r) = next_ready(
+                s.recv(&mut buf),
+                |e| tracing::debug!(error = %e, "DHAAD socket"),
+            ) else {
+                break;
             };
             let Some(d) = &mut self.dhaad else {
                 break;
@@ -1050,15 +1038,10 @@ impl Daemon {
     /// Binding Errors. Kernel checksumming is off on this socket.
     fn read_mh(&mut self, now: Instant) {
         let mut buf = std::mem::take(&mut self.buf);
-        loop {
-            let r = match self.mh.recv(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "MH socket");
-                    break;
-                }
-            };
+        while let Some(r) = next_ready(
+            self.mh.recv(&mut buf),
+            |e| tracing::debug!(error = %e, "MH socket"),
+        ) {
             let mh = &buf[..r.len];
             if !verify_checksum(mh, &r.src, &r.dst) {
                 self.counters.mh_dropped += 1;
@@ -1079,15 +1062,10 @@ impl Daemon {
     fn read_rh(&mut self, now: Instant) {
         let mut buf = std::mem::take(&mut self.buf);
         let hoa = self.cfg.home_address;
-        loop {
-            let r = match self.rh.recv(&mut buf) {
-                Ok(r) => r,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => {
-                    tracing::debug!(error = %e, "routing header socket");
-                    break;
-                }
-            };
+        while let Some(r) = next_ready(
+            self.rh.recv(&mut buf),
+            |e| tracing::debug!(error = %e, "routing header socket"),
+        ) {
             let Some(found) = mh_behind_rh2(r.src, r.dst, &buf[..r.len]) else {
                 continue;
             };

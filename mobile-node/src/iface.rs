@@ -23,7 +23,7 @@ use anyhow::Context;
 use mip6_common::addr::{IidGenerator, IidMode, Mac, SecretKey};
 use mip6_common::slaac::{Action, AddrState, EventKind, GeneratorIids, Slaac, SlaacConfig};
 use mip6_common::sys::icmp6::NdSocket;
-use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec};
+use mip6_common::sys::netlink::{self, AddrOptions, Netlink, RouteSpec, RuleSpec, ignore_missing};
 use mip6_common::sys::slaac_io::SlaacIo;
 use mip6_common::wire::nd::{
     ALL_NODES, NdOption, NdOptions, NdRepr, NeighborAdvert, NeighborSolicit,
@@ -80,22 +80,16 @@ pub struct ManagedIface {
 /// How long an RS waits for the kernel to report its source address.
 const RS_SOURCE_WAIT: Duration = Duration::from_millis(200);
 
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
+/// The secret key stable identifiers (RFC 7217) need, from `file` (made
+/// there on first use); `None` for the other modes. The daemon and
+/// `mip6-mn autoconf` load it the same way.
+pub fn secret_for(mode: IidMode, file: &std::path::Path) -> anyhow::Result<Option<SecretKey>> {
+    if mode != IidMode::Stable {
+        return Ok(None);
     }
-}
-
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
+    let key = SecretKey::load_or_create(file)
+        .with_context(|| format!("stable identifiers need a secret key at {}", file.display()))?;
+    Ok(Some(key))
 }
 
 /// `a` with the host bits after `len` cleared.
@@ -130,7 +124,7 @@ fn remove_kernel_autoconf(
     let mut prefixes = BTreeSet::new();
     for a in addrs
         .iter()
-        .filter(|a| !a.flags.permanent() && !is_link_local(&a.addr) && a.scope == 0)
+        .filter(|a| !a.flags.permanent() && !a.addr.is_unicast_link_local() && a.scope == 0)
     {
         ignore_missing(nl.del_address(ifindex, a.addr, a.prefix_len))?;
         removed.push(a.addr);
@@ -163,7 +157,7 @@ impl ManagedIface {
         let saved_link_locals = nl
             .list_addresses(index)?
             .into_iter()
-            .filter(|a| is_link_local(&a.addr))
+            .filter(|a| a.addr.is_unicast_link_local())
             .map(|a| (a.addr, a.prefix_len))
             .collect();
         let journal =
@@ -180,18 +174,7 @@ impl ManagedIface {
             );
         }
         let mode: IidMode = ic.iid_mode.into();
-        let secret = if mode == IidMode::Stable {
-            Some(
-                SecretKey::load_or_create(&cfg.stable_secret_file).with_context(|| {
-                    format!(
-                        "stable identifiers need a secret key at {}",
-                        cfg.stable_secret_file.display()
-                    )
-                })?,
-            )
-        } else {
-            None
-        };
+        let secret = secret_for(mode, &cfg.stable_secret_file)?;
         let mac = Mac::new(io.mac.unwrap_or_default());
         let generator = IidGenerator::new(mode, mac, secret.as_ref(), ic.name.as_bytes())
             .with_context(|| format!("{}: cannot make interface identifiers", ic.name))?;

@@ -89,6 +89,18 @@ impl SharedTunnel {
         Ok(t)
     }
 
+    /// Changes the (care-of address, home agent) pair and applies it; a
+    /// poisoned lock still holds a usable pair.
+    fn update(&self, change: impl FnOnce(&mut (Option<Ipv6Addr>, Option<Ipv6Addr>))) {
+        change(
+            &mut self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        self.apply();
+    }
+
     /// With a care-of address and a home agent the home address is bound
     /// to the home agent; without either nothing is tunnelled (packets are
     /// counted as dropped, not sent from a wrong source).
@@ -110,19 +122,11 @@ impl SharedTunnel {
 
 impl TunnelPlane for SharedTunnel {
     fn set_local(&self, local: Option<Ipv6Addr>) {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .0 = local;
-        self.apply();
+        self.update(|s| s.0 = local);
     }
 
     fn set_peer(&self, peer: Option<Ipv6Addr>) {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .1 = peer;
-        self.apply();
+        self.update(|s| s.1 = peer);
     }
 
     fn shutdown(self: Box<Self>) {

@@ -209,16 +209,9 @@ fn ha_loop(stop: &AtomicBool, state: &Mutex<HaState>) {
         while let Some(a) = cache.poll_action() {
             let mut s = state.lock().expect("state");
             match a {
-                cache::Action::SendBa {
-                    to_coa,
-                    from,
-                    hoa,
-                    ba,
-                    mh_bytes,
-                } => {
-                    let pkt = cache::ba_ipv6_header(from, to_coa, hoa)
-                        .build(&mh_bytes)
-                        .expect("BA packet");
+                cache::Action::SendBa(send) => {
+                    let (to_coa, ba) = (send.to_coa, &send.ba);
+                    let pkt = send.ipv6_header().build(&send.mh_bytes).expect("BA packet");
                     let to = SockAddr::from(SocketAddrV6::new(to_coa, 0, 0, 0));
                     let sent = raw.send_to(&pkt.bytes, &to);
                     s.ba_sent += 1;
@@ -849,7 +842,7 @@ fn daemon_retransmits_a_lost_binding_acknowledgement() {
 
 #[test]
 fn bad_configuration_names_field_and_line() {
-    let dir = std::env::temp_dir().join(format!("mip6-mn-cfg-{}", std::process::id()));
+    let dir = mip6_common::testing::scratch_dir("mn-cfg");
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = dir.join("bad.yaml");
     std::fs::write(
@@ -883,7 +876,7 @@ fn bad_configuration_names_field_and_line() {
 /// root needed), warns about deprecated names, fails on mistakes.
 #[test]
 fn check_validates_a_configuration() {
-    let dir = std::env::temp_dir().join(format!("mip6-mn-check-{}", std::process::id()));
+    let dir = mip6_common::testing::scratch_dir("mn-check");
     std::fs::create_dir_all(&dir).expect("dir");
     let check = |text: &str| {
         let cfg = dir.join("mn.yaml");

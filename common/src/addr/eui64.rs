@@ -4,8 +4,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::{AddrError, InterfaceId};
 
 /// An IEEE 802 48-bit MAC address.
@@ -43,11 +41,7 @@ impl fmt::Display for Mac {
     }
 }
 
-impl fmt::Debug for Mac {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Mac({self})")
-    }
-}
+debug_as_text!(Mac);
 
 impl FromStr for Mac {
     type Err = AddrError;
@@ -74,18 +68,7 @@ impl FromStr for Mac {
     }
 }
 
-impl Serialize for Mac {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Mac {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Mac);
 
 impl InterfaceId {
     /// The modified EUI-64 identifier of a 48-bit MAC (RFC 4291 appendix A):

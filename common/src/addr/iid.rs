@@ -93,11 +93,7 @@ impl fmt::Display for InterfaceId {
     }
 }
 
-impl fmt::Debug for InterfaceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InterfaceId({self})")
-    }
-}
+debug_as_text!(InterfaceId);
 
 impl FromStr for InterfaceId {
     type Err = AddrError;
@@ -163,22 +159,28 @@ mod tests {
 
     #[test]
     fn reserved_registry_edges() {
-        // Subnet-Router Anycast.
-        assert!(iid("0:0:0:0").is_reserved());
-        assert!(!iid("0:0:0:1").is_reserved());
-        // IANA Ethernet block and Proxy Mobile IPv6, both ends and the middle.
-        assert!(!iid("0200:5eff:fdff:ffff").is_reserved());
-        assert!(iid("0200:5eff:fe00:0000").is_reserved());
-        assert!(iid("0200:5eff:fe00:5212").is_reserved());
-        assert!(iid("0200:5eff:fe00:5213").is_reserved());
-        assert!(iid("0200:5eff:fe00:5214").is_reserved());
-        assert!(iid("0200:5eff:feff:ffff").is_reserved());
-        assert!(!iid("0200:5eff:ff00:0000").is_reserved());
-        // RFC 2526 reserved subnet anycast.
-        assert!(!iid("fdff:ffff:ffff:ff7f").is_reserved());
-        assert!(iid("fdff:ffff:ffff:ff80").is_reserved());
-        assert!(iid("fdff:ffff:ffff:fffe").is_reserved());
-        assert!(iid("fdff:ffff:ffff:ffff").is_reserved());
-        assert!(!iid("ffff:ffff:ffff:ffff").is_reserved());
+        let cases = [
+            // Subnet-Router Anycast.
+            ("0:0:0:0", true),
+            ("0:0:0:1", false),
+            // IANA Ethernet block and Proxy Mobile IPv6, both ends and the
+            // middle.
+            ("0200:5eff:fdff:ffff", false),
+            ("0200:5eff:fe00:0000", true),
+            ("0200:5eff:fe00:5212", true),
+            ("0200:5eff:fe00:5213", true),
+            ("0200:5eff:fe00:5214", true),
+            ("0200:5eff:feff:ffff", true),
+            ("0200:5eff:ff00:0000", false),
+            // RFC 2526 reserved subnet anycast.
+            ("fdff:ffff:ffff:ff7f", false),
+            ("fdff:ffff:ffff:ff80", true),
+            ("fdff:ffff:ffff:fffe", true),
+            ("fdff:ffff:ffff:ffff", true),
+            ("ffff:ffff:ffff:ffff", false),
+        ];
+        for (s, reserved) in cases {
+            assert_eq!(iid(s).is_reserved(), reserved, "{s}");
+        }
     }
 }

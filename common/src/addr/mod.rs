@@ -25,6 +25,37 @@
 //! Everything is pure except [`SecretKey::load_or_create`], which persists the
 //! RFC 7217 key. No clocks: lifetimes are durations the caller measures.
 
+/// `Debug` as `Name(text form)`: these values read best as they are
+/// written.
+macro_rules! debug_as_text {
+    ($ty:ident) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{}({self})", stringify!($ty))
+            }
+        }
+    };
+}
+
+/// Serde through the text form (`Display` and `FromStr`), the way
+/// configuration files write these values.
+macro_rules! serde_as_text {
+    ($ty:ident) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <String as serde::Deserialize>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
 mod error;
 mod eui64;
 mod iid;

@@ -4,8 +4,6 @@ use std::fmt;
 use std::net::Ipv6Addr;
 use std::str::FromStr;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
 use super::{AddrError, InterfaceId};
 
 /// Bits in an interface identifier; SLAAC can only combine a prefix of
@@ -93,11 +91,7 @@ impl fmt::Display for Prefix {
     }
 }
 
-impl fmt::Debug for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Prefix({self})")
-    }
-}
+debug_as_text!(Prefix);
 
 impl FromStr for Prefix {
     type Err = AddrError;
@@ -131,18 +125,7 @@ impl FromStr for Prefix {
     }
 }
 
-impl Serialize for Prefix {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Prefix {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
+serde_as_text!(Prefix);
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

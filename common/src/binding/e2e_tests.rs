@@ -120,12 +120,12 @@ impl World {
             while let Some(a) = self.ha.poll_action() {
                 moved = true;
                 match &a {
-                    cache::Action::SendBa {
+                    cache::Action::SendBa(cache::OutgoingBa {
                         from,
                         hoa,
                         mh_bytes,
                         ..
-                    } => {
+                    }) => {
                         assert!(verify_checksum(mh_bytes, from, hoa));
                         if !self.lose_bas {
                             let MhRepr::BindingAck(ba) = MhRepr::parse_bytes(mh_bytes).unwrap()

@@ -110,10 +110,6 @@ fn solicited_node(addr: &Ipv6Addr) -> Ipv6Addr {
     )
 }
 
-fn is_link_local(addr: &Ipv6Addr) -> bool {
-    addr.segments()[0] & 0xffc0 == 0xfe80
-}
-
 fn remaining(until: Option<Instant>, now: Instant) -> Option<Duration> {
     until.map(|t| t.saturating_duration_since(now))
 }
@@ -739,7 +735,7 @@ impl Slaac {
             self.actions.push_back(Action::SetMtu(mtu));
         }
         for p in &ra.prefixes {
-            if is_link_local(&p.prefix) {
+            if p.prefix.is_unicast_link_local() {
                 continue;
             }
             if p.on_link {
@@ -959,27 +955,19 @@ impl Slaac {
         let Some(e) = self.remove_entry(now, idx, AddrState::Duplicate) else {
             return;
         };
+        // The event when this address gets no other identifier.
+        let final_conflict = EventKind::DadConflict {
+            addr: e.info.addr,
+            attempt: e.info.attempt,
+            retry: None,
+        };
         if e.managed {
-            self.event(
-                now,
-                EventKind::DadConflict {
-                    addr: e.info.addr,
-                    attempt: e.info.attempt,
-                    retry: None,
-                },
-            );
+            self.event(now, final_conflict);
             return;
         }
         let kind = self.iids.kind();
         if e.info.link_local && kind == IidKind::Eui64 {
-            self.event(
-                now,
-                EventKind::DadConflict {
-                    addr: e.info.addr,
-                    attempt: e.info.attempt,
-                    retry: None,
-                },
-            );
+            self.event(now, final_conflict);
             self.disabled = true;
             self.clear(now);
             self.actions.push_back(Action::DisableIpv6);

@@ -218,11 +218,7 @@ pub enum Action {
 }
 
 /// Something that happened, with when. Callers measure handovers from these.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: Instant,
-    pub kind: EventKind,
-}
+pub type Event = crate::timed::Timed<EventKind>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {

@@ -41,6 +41,7 @@ use nix::sys::socket::{self, MsgFlags, SockaddrIn6};
 use socket2::{Domain, Socket, Type};
 
 use super::rawsock::{ctx, fd_through, raw_socket, recv_with_info, report_arrival, send_from};
+pub use super::rawsock::{send_to_link, set_opt};
 use crate::wire::checksum::{self, proto};
 
 pub use super::rawsock::RecvInfo;
@@ -52,7 +53,6 @@ pub const MIPV6_TYPES: [u8; 4] = [144, 145, 146, 147];
 
 const ICMPV6_FILTER: libc::c_int = 1; // linux/icmpv6.h
 const IPV6_HEADER_LEN: usize = 40;
-const ETH_P_IPV6: u16 = 0x86dd; // linux/if_ether.h
 
 /// How a multicast packet from `::` reaches the link (from the ARPHRD_*
 /// type of the interface, linux/if_arp.h).
@@ -248,34 +248,8 @@ impl NdSocket {
     /// Sends a whole IPv6 packet through the AF_PACKET socket to link-layer
     /// address `ll[..halen]`.
     fn send_packet(&self, packet: &[u8], ll: &[u8; 8], halen: u8) -> io::Result<usize> {
-        // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
-        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as libc::sa_family_t;
-        sll.sll_protocol = ETH_P_IPV6.to_be();
-        sll.sll_ifindex = i32::try_from(self.ifindex).unwrap_or(0);
-        sll.sll_halen = halen;
-        sll.sll_addr = *ll;
-        loop {
-            // SAFETY: `packet` is readable for its length and `sll` is a
-            // live sockaddr_ll of the length given.
-            let n = unsafe {
-                libc::sendto(
-                    self.packet.as_raw_fd(),
-                    packet.as_ptr().cast(),
-                    packet.len(),
-                    0,
-                    (&raw const sll).cast(),
-                    std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
-                )
-            };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
+        let ll = ll.get(..usize::from(halen)).unwrap_or(ll);
+        send_to_link(&self.packet, self.ifindex, packet, ll)
     }
 
     /// Receives one ICMPv6 message into `buf`. A message longer than `buf`
@@ -287,28 +261,16 @@ impl NdSocket {
     }
 }
 
-/// Sets ICMP6_FILTER on `sock` to pass exactly `types`.
-fn apply_filter(sock: &Socket, types: &[u8]) -> io::Result<()> {
+/// Sets ICMP6_FILTER on `sock` to pass exactly `types`. Public for the
+/// home agent's DHAAD socket, which needs the same filter on a socket of
+/// its own.
+pub fn apply_filter(sock: &impl AsRawFd, types: &[u8]) -> io::Result<()> {
     // struct icmp6_filter: a set bit blocks the type (Linux semantics).
     let mut data = [u32::MAX; 8];
     for &t in types {
         data[usize::from(t >> 5)] &= !(1u32 << (t & 31));
     }
-    // SAFETY: the pointer and length describe `data`, a live [u32; 8] laid
-    // out like struct icmp6_filter.
-    let r = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::IPPROTO_ICMPV6,
-            ICMPV6_FILTER,
-            data.as_ptr().cast(),
-            std::mem::size_of_val(&data) as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    set_opt(sock, libc::IPPROTO_ICMPV6, ICMPV6_FILTER, &data)
 }
 
 /// The ARPHRD_* type of `ifname` (SIOCGIFHWADDR).

@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn second_lock_fails_and_names_the_holder_until_released() {
-        let dir = std::env::temp_dir().join(format!("mip6-lock-{}", std::process::id()));
+        let dir = crate::testing::scratch_dir("lock");
         let path = lock_path(&dir.join("sub/ha.sock"));
         assert!(path.ends_with("ha.sock.lock"));
         let first = InstanceLock::acquire(&path).unwrap();

@@ -55,3 +55,18 @@ mod rawsock;
 pub mod slaac_io;
 pub mod sysctl;
 pub mod tun;
+
+/// One step of draining a non-blocking socket: `Some(packet)`, or `None`
+/// once the socket would block or the read failed (`on_error` logs it in
+/// the caller's own words). Either ends this round of reads; the next
+/// readiness starts another.
+pub fn next_ready<T>(r: std::io::Result<T>, on_error: impl FnOnce(std::io::Error)) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(e) => {
+            on_error(e);
+            None
+        }
+    }
+}

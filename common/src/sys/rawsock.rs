@@ -18,8 +18,9 @@ pub(crate) fn ctx(what: String) -> impl FnOnce(io::Error) -> io::Error {
     move |e| io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
-/// `AsRawFd` and `AsFd` for a socket type through its `Socket` field, so
-/// the daemons can register it with tokio's `AsyncFd` or poll(2).
+/// `AsRawFd` and `AsFd` for a type through the field holding its
+/// descriptor (a `Socket` or an `OwnedFd`), so the daemons can register
+/// it with poll(2).
 macro_rules! fd_through {
     ($ty:ty, $field:ident) => {
         impl std::os::fd::AsRawFd for $ty {
@@ -51,14 +52,27 @@ pub(crate) fn set_int(
     name: libc::c_int,
     value: libc::c_int,
 ) -> io::Result<()> {
-    // SAFETY: the pointer and length describe a live c_int.
+    set_opt(sock, level, name, &value)
+}
+
+/// Sets a socket option by number to the plain-data `value` (a C struct
+/// or integer laid out as the kernel expects): the one `setsockopt` call
+/// behind the options neither socket2 nor nix wraps (ICMP6_FILTER,
+/// IPV6_JOIN_ANYCAST, IPV6_CHECKSUM).
+pub fn set_opt<T: Copy>(
+    sock: &impl AsRawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `value`, alive for the call.
     let r = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             level,
             name,
-            (&raw const value).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            (value as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
         )
     };
     if r < 0 {
@@ -223,6 +237,48 @@ pub(crate) fn send_from(
     loop {
         // SAFETY: msg and everything it points to live across the call.
         let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &raw const msg, 0) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Sends the whole IPv6 `packet` through the AF_PACKET socket `sock` out
+/// of interface `ifindex` to link-layer address `ll` (at most 8 octets): for
+/// packets the IPv6 stack would not send as they are (from `::`, or to a
+/// neighbour whose route leads elsewhere). Returns the octets sent.
+pub fn send_to_link(
+    sock: &impl AsRawFd,
+    ifindex: u32,
+    packet: &[u8],
+    ll: &[u8],
+) -> io::Result<usize> {
+    const ETH_P_IPV6: u16 = 0x86dd; // linux/if_ether.h
+    // SAFETY: sockaddr_ll is plain data; all-zero is a valid value.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as libc::sa_family_t;
+    sll.sll_protocol = ETH_P_IPV6.to_be();
+    sll.sll_ifindex = i32::try_from(ifindex).unwrap_or(0);
+    let halen = ll.len().min(sll.sll_addr.len());
+    sll.sll_halen = halen as u8;
+    sll.sll_addr[..halen].copy_from_slice(&ll[..halen]);
+    loop {
+        // SAFETY: `packet` is readable for its length and `sll` is a live
+        // sockaddr_ll of the length given.
+        let n = unsafe {
+            libc::sendto(
+                sock.as_raw_fd(),
+                packet.as_ptr().cast(),
+                packet.len(),
+                0,
+                (&raw const sll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
         if n >= 0 {
             return Ok(n as usize);
         }

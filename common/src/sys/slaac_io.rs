@@ -3,7 +3,7 @@
 //! [`crate::slaac::Slaac`].
 
 use super::icmp6::NdSocket;
-use super::netlink::{AddrOptions, Netlink, RouteSpec};
+use super::netlink::{AddrOptions, Netlink, RouteSpec, ignore_missing};
 use super::sysctl::SysctlGuard;
 use crate::slaac::from_nd::{dad_probe, ra_info, router_solicit};
 use crate::slaac::{Action, Slaac};
@@ -67,7 +67,7 @@ impl SlaacIo {
         };
         guard.disable_kernel_autoconf(ifname)?;
         for a in nl.list_addresses(ifindex)? {
-            if is_link_local(&a.addr) {
+            if a.addr.is_unicast_link_local() {
                 nl.del_address(ifindex, a.addr, a.prefix_len)?;
             }
         }
@@ -174,7 +174,7 @@ impl SlaacIo {
                         // is the kernel's, and without it nothing can be
                         // sent to a link-local neighbour (ENETUNREACH: an
                         // optimistic address's own Neighbor Advertisement).
-                        noprefixroute: !is_link_local(addr),
+                        noprefixroute: !addr.is_unicast_link_local(),
                         replace: true,
                         ..AddrOptions::default()
                     },
@@ -265,23 +265,4 @@ impl SlaacIo {
 
 fn wire_err(e: crate::wire::Error) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, e)
-}
-
-/// Removing what is already gone (expired, or taken with the link) is fine.
-fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
-    match r {
-        Err(e)
-            if matches!(
-                super::netlink::errno(&e),
-                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
-            ) =>
-        {
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-fn is_link_local(a: &Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
 }

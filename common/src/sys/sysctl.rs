@@ -295,7 +295,7 @@ mod tests {
     /// files stand in for /proc/sys here.
     #[test]
     fn journal_restores_what_a_killed_run_changed() {
-        let dir = std::env::temp_dir().join(format!("mip6-sysctl-{}", std::process::id()));
+        let dir = crate::testing::scratch_dir("sysctl");
         let root = dir.join("proc");
         fs::create_dir_all(&root).expect("dir");
         let (a, b) = (root.join("accept_ra"), root.join("forwarding"));

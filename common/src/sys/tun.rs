@@ -22,7 +22,7 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use super::netlink::Netlink;
 use super::rawsock::ctx;
@@ -199,17 +199,7 @@ impl TunQueue {
     }
 }
 
-impl AsRawFd for TunQueue {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for TunQueue {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+crate::sys::rawsock::fd_through!(TunQueue, fd);
 
 /// A TUN device, deleted by the kernel when this drops (all its queues
 /// close).

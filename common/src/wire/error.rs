@@ -52,3 +52,15 @@ pub(crate) fn need(buf: &[u8], need: usize, what: &'static str) -> Result<()> {
         Ok(())
     }
 }
+
+/// The first `len` bytes of an emit buffer, or `Truncated` saying how many
+/// the caller's buffer lacks: every `emit` writes into exactly the bytes it
+/// needs, so nothing of a larger buffer is touched.
+pub(crate) fn room<'a>(buf: &'a mut [u8], len: usize, what: &'static str) -> Result<&'a mut [u8]> {
+    let have = buf.len();
+    buf.get_mut(..len).ok_or(Error::Truncated {
+        what,
+        need: len,
+        have,
+    })
+}

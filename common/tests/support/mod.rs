@@ -12,8 +12,8 @@ use mip6_common::wire::mh::{
     BuFlags, CareOfTest, CareOfTestInit, HomeTest, HomeTestInit, MhOption, MhRepr,
 };
 use mip6_common::wire::nd::{
-    HomeAgentInfo, NdOption, NdRepr, NeighborAdvert, NeighborSolicit, PrefixInformation,
-    RouterAdvert, RouterSolicit,
+    NdOption, NdRepr, NeighborAdvert, NeighborSolicit, PrefixInformation, RouterAdvert,
+    RouterSolicit,
 };
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -253,24 +253,11 @@ pub fn expectations() -> Vec<Expect> {
             name: "ra_home",
             ip: nd_hdr(ll_router, ip("ff02::1")),
             upper: Upper::Nd(NdRepr::RouterAdvert(RouterAdvert {
-                cur_hop_limit: 64,
                 managed: false,
                 other: true,
-                home_agent: true,
-                router_lifetime: 1800,
                 reachable_time: 30000,
                 retrans_timer: 1000,
-                options: vec![
-                    NdOption::source_mac(ROUTER_MAC),
-                    NdOption::mtu(1500),
-                    NdOption::PrefixInformation(PrefixInformation {
-                        router_address: true,
-                        ..PrefixInformation::new(HA, 64, 86400, 14400)
-                    }),
-                    NdOption::adv_interval(1000),
-                    NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
-                ],
-                ..RouterAdvert::default()
+                ..mip6_common::testing::ha_router_advert(ROUTER_MAC, HA, 1000)
             })),
         },
         Expect {

@@ -236,22 +236,25 @@ pub struct Creds {
     pub nai: Option<String>,
 }
 
-pub fn mn1() -> Creds {
-    Creds {
-        hoa: HOA,
-        spi: SPI,
-        key: KEY.as_bytes().to_vec(),
-        nai: Some(NAI.into()),
+impl Creds {
+    /// A mobile node the test configuration knows: its home address, SPI,
+    /// key and NAI.
+    fn configured(hoa: Ipv6Addr, spi: u32, key: &str, nai: &str) -> Self {
+        Self {
+            hoa,
+            spi,
+            key: key.as_bytes().to_vec(),
+            nai: Some(nai.into()),
+        }
     }
 }
 
+pub fn mn1() -> Creds {
+    Creds::configured(HOA, SPI, KEY, NAI)
+}
+
 pub fn mn2() -> Creds {
-    Creds {
-        hoa: HOA2,
-        spi: SPI2,
-        key: KEY2.as_bytes().to_vec(),
-        nai: Some(NAI2.into()),
-    }
+    Creds::configured(HOA2, SPI2, KEY2, NAI2)
 }
 
 pub fn now_ntp() -> u64 {
@@ -468,4 +471,27 @@ fn next_ba(s: &MnSockets, buf: &mut [u8]) -> Option<BaStatus> {
             Err(e) => panic!("{e}"),
         }
     }
+}
+
+/// Reads a non-blocking socket with `recv` for up to `within`, handing each
+/// packet (what `recv` said, and the buffer it filled) to `pick` until that
+/// returns `Some`; `None` when time runs out first.
+pub fn poll_for<M, T>(
+    within: Duration,
+    mut recv: impl FnMut(&mut [u8]) -> std::io::Result<M>,
+    mut pick: impl FnMut(&M, &[u8]) -> Option<T>,
+) -> Option<T> {
+    let deadline = Instant::now() + within;
+    let mut buf = vec![0u8; 2048];
+    while Instant::now() < deadline {
+        match recv(&mut buf) {
+            Ok(m) => {
+                if let Some(t) = pick(&m, &buf) {
+                    return Some(t);
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+    None
 }

@@ -491,13 +491,13 @@ impl BindingCache {
             _ => ba,
         };
         self.stats.ba_sent += 1;
-        self.actions.push_back(Action::SendBa {
+        self.actions.push_back(Action::SendBa(OutgoingBa {
             to_coa: reply.to,
             from: reply.from,
             hoa: reply.hoa,
             ba,
             mh_bytes,
-        });
+        }));
     }
 
     /// Answers a rejected BU. Errors are acknowledged whatever the A flag.
@@ -616,15 +616,7 @@ impl BindingCache {
         self.timers.remove(&(p.deadline, Timer::Dad, hoa));
         let req = p.req;
         if !ok {
-            let seq = req.reply.sequence;
-            return self.reject(
-                now,
-                &req.reply,
-                req.coa,
-                BaStatus::DUPLICATE_ADDRESS_DETECTION_FAILED,
-                seq,
-                None,
-            );
+            return self.reject_request(now, &req, BaStatus::DUPLICATE_ADDRESS_DETECTION_FAILED);
         }
         self.complete(now, req);
     }
@@ -658,20 +650,19 @@ impl BindingCache {
         brr_at
     }
 
+    /// Refuses a BU held for DAD or for the home prefix's lifetime with
+    /// `status`, as `reject` does for one refused on arrival.
+    fn reject_request(&mut self, now: Instant, req: &Request, status: BaStatus) {
+        let seq = req.reply.sequence;
+        self.reject(now, &req.reply, req.coa, status, seq, None);
+    }
+
     /// Grants the lifetime and creates or updates the binding (RFC 6275
     /// 10.3.1).
     fn complete(&mut self, now: Instant, req: Request) {
         let hoa = req.reply.hoa;
         let Some(remaining) = self.prefix_remaining(&hoa, now) else {
-            let seq = req.reply.sequence;
-            return self.reject(
-                now,
-                &req.reply,
-                req.coa,
-                BaStatus::NOT_HOME_SUBNET,
-                seq,
-                None,
-            );
+            return self.reject_request(now, &req, BaStatus::NOT_HOME_SUBNET);
         };
         let wanted = req.requested.min(self.config.max_lifetime);
         let granted = remaining.map_or(wanted, |r| r.min(wanted));
@@ -682,15 +673,7 @@ impl BindingCache {
         let units = lifetime_from_secs(secs_u32(granted));
         if units == 0 {
             // The home prefix has less than one 4-second unit left.
-            let seq = req.reply.sequence;
-            return self.reject(
-                now,
-                &req.reply,
-                req.coa,
-                BaStatus::NOT_HOME_SUBNET,
-                seq,
-                None,
-            );
+            return self.reject_request(now, &req, BaStatus::NOT_HOME_SUBNET);
         }
         let lifetime = Duration::from_secs(u64::from(lifetime_to_secs(units)));
         let status = if prefix_cut && self.config.prefix_discovery_status {

@@ -262,7 +262,7 @@ fn only_ba(actions: &[Action]) -> (BindingAck, Vec<u8>) {
     let bas: Vec<_> = actions
         .iter()
         .filter_map(|a| match a {
-            Action::SendBa { ba, mh_bytes, .. } => Some((ba.clone(), mh_bytes.clone())),
+            Action::SendBa(b) => Some((b.ba.clone(), b.mh_bytes.clone())),
             _ => None,
         })
         .collect();
@@ -320,11 +320,8 @@ fn valid_bu_creates_the_binding_and_a_signed_ba() {
         lifetime: secs(600),
         link_local: None,
     }));
-    assert!(
-        a.iter()
-            .any(|x| matches!(x, Action::SendBa { to_coa, from, hoa, .. }
-        if *to_coa == COA && *from == HA && *hoa == HOA))
-    );
+    assert!(a.iter().any(|x| matches!(x, Action::SendBa(b)
+        if b.to_coa == COA && b.from == HA && b.hoa == HOA)));
     let info = h.c.binding(&HOA).unwrap().clone();
     assert_eq!(
         (info.coa, info.sequence, info.lifetime),
@@ -1020,7 +1017,7 @@ fn deregistration() {
     assert!(mn_ha_verify(KEY, &HOA, &HOA, &bytes).unwrap());
     assert!(
         a.iter()
-            .any(|x| matches!(x, Action::SendBa { to_coa, .. } if *to_coa == HOA))
+            .any(|x| matches!(x, Action::SendBa(b) if b.to_coa == HOA))
     );
     assert!(h.c.is_empty());
 }

@@ -160,17 +160,8 @@ pub struct BindingInfo {
 /// What the shell must do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Send the finished BA `mh_bytes` (signed when the BU was; checksum
-    /// filled over `from` and `hoa`, the final destination) from `from` to
-    /// `to_coa`, through a type 2 routing header carrying `hoa` when
-    /// `to_coa` differs from it. `ba` is the same message, parsed, for logs.
-    SendBa {
-        to_coa: Ipv6Addr,
-        from: Ipv6Addr,
-        hoa: Ipv6Addr,
-        ba: BindingAck,
-        mh_bytes: Vec<u8>,
-    },
+    /// Send a Binding Acknowledgement, as [`OutgoingBa`] says.
+    SendBa(OutgoingBa),
     /// Send the Binding Error `mh_bytes` (checksum over `from`, `to`) to `to`.
     SendBindingError {
         to: Ipv6Addr,
@@ -217,20 +208,36 @@ pub enum Action {
     },
 }
 
-/// The IPv6 header of a Binding Acknowledgement: from `from` to `to_coa`,
-/// with a type 2 routing header carrying `hoa` when the mobile node is
-/// away (RFC 6275 6.1.8, 9.5.4), for an [`Action::SendBa`].
-pub fn ba_ipv6_header(
-    from: Ipv6Addr,
-    to_coa: Ipv6Addr,
-    hoa: Ipv6Addr,
-) -> crate::wire::exthdr::Ipv6Repr {
-    let mut ip =
-        crate::wire::exthdr::Ipv6Repr::new(from, to_coa, crate::wire::checksum::proto::MOBILITY);
-    if to_coa != hoa {
-        ip.routing_home_address = Some(hoa);
+/// A Binding Acknowledgement to send: the finished `mh_bytes` (signed
+/// when the BU was; checksum filled over `from` and `hoa`, the final
+/// destination) from `from` to `to_coa`, through a type 2 routing header
+/// carrying `hoa` when `to_coa` differs from it. `ba` is the same message,
+/// parsed, for logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingBa {
+    pub to_coa: Ipv6Addr,
+    pub from: Ipv6Addr,
+    pub hoa: Ipv6Addr,
+    pub ba: BindingAck,
+    pub mh_bytes: Vec<u8>,
+}
+
+impl OutgoingBa {
+    /// The IPv6 header the BA goes out with: from `from` to `to_coa`, with
+    /// a type 2 routing header carrying `hoa` when the mobile node is away
+    /// (RFC 6275 6.1.8, 9.5.4). One place, so the daemon, the tests and the
+    /// benches send the same packet.
+    pub fn ipv6_header(&self) -> crate::wire::exthdr::Ipv6Repr {
+        let mut ip = crate::wire::exthdr::Ipv6Repr::new(
+            self.from,
+            self.to_coa,
+            crate::wire::checksum::proto::MOBILITY,
+        );
+        if self.to_coa != self.hoa {
+            ip.routing_home_address = Some(self.hoa);
+        }
+        ip
     }
-    ip
 }
 
 /// Why a binding went away.
@@ -241,11 +248,7 @@ pub enum RemoveReason {
 }
 
 /// Something that happened, with when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: Instant,
-    pub kind: EventKind,
-}
+pub type Event = crate::timed::Timed<EventKind>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {

@@ -194,6 +194,22 @@ impl HomeRegistration {
     }
 
     /// Builds, signs and queues one BU and makes it the one in flight.
+    /// After a sequence number or timestamp resynchronisation: the same
+    /// registration again with a fresh BU and the first timeout, one more
+    /// resync counted.
+    fn resend_resynced(&mut self, now: Instant, out: Outstanding) {
+        let t = self.config.initial_bindack_timeout;
+        self.send_bu(
+            now,
+            out.coa,
+            out.dereg,
+            t,
+            0,
+            out.started_at,
+            out.resyncs + 1,
+        );
+    }
+
     /// Makes one BU the one in flight and sends it, or holds it back until
     /// MAX_UPDATE_RATE allows it (RFC 6275 11.8).
     #[allow(clippy::too_many_arguments)]
@@ -484,16 +500,7 @@ impl HomeRegistration {
                         to: ba.sequence,
                     },
                 );
-                let t = self.config.initial_bindack_timeout;
-                self.send_bu(
-                    now,
-                    out.coa,
-                    out.dereg,
-                    t,
-                    0,
-                    out.started_at,
-                    out.resyncs + 1,
-                );
+                self.resend_resynced(now, out);
             }
             // RFC 4285 6: our timestamp was outside the home agent's
             // window; its BA carries its time.
@@ -513,16 +520,7 @@ impl HomeRegistration {
                     let offset_ns = i64::try_from(mag.as_nanos()).unwrap_or(i64::MAX) * sign;
                     self.event(now, EventKind::TimestampResynchronised { offset_ns });
                 }
-                let t = self.config.initial_bindack_timeout;
-                self.send_bu(
-                    now,
-                    out.coa,
-                    out.dereg,
-                    t,
-                    0,
-                    out.started_at,
-                    out.resyncs + 1,
-                );
+                self.resend_resynced(now, out);
             }
             BaStatus::NOT_HOME_AGENT_FOR_THIS_MOBILE_NODE if out.dereg => {
                 self.deregistered(now, latency);

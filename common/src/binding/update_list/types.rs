@@ -144,11 +144,7 @@ pub enum FailReason {
 
 /// Something that happened, with when. The testbed measures handovers from
 /// these.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Event {
-    pub at: Instant,
-    pub kind: EventKind,
-}
+pub type Event = crate::timed::Timed<EventKind>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {

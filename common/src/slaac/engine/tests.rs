@@ -543,7 +543,7 @@ fn bogus_prefixes_are_ignored() {
         lifetime: None
     }));
     assert!(!a.iter().any(
-        |x| matches!(x, Action::ConfigurePrefixRoute { prefix, .. } if is_link_local(prefix))
+        |x| matches!(x, Action::ConfigurePrefixRoute { prefix, .. } if prefix.is_unicast_link_local())
     ));
 }
 

@@ -117,19 +117,15 @@ pub(super) fn newaddr_request(
     prefix_len: u8,
     opts: &AddrOptions,
 ) -> MsgBuilder {
-    let mut flags = 0;
-    if opts.nodad {
-        flags |= c::IFA_F_NODAD;
-    }
-    if opts.optimistic {
-        flags |= c::IFA_F_OPTIMISTIC;
-    }
-    if opts.home_address {
-        flags |= c::IFA_F_HOMEADDRESS;
-    }
-    if opts.noprefixroute {
-        flags |= c::IFA_F_NOPREFIXROUTE;
-    }
+    let flags = crate::wire::flag_word(
+        0,
+        &[
+            (opts.nodad, c::IFA_F_NODAD),
+            (opts.optimistic, c::IFA_F_OPTIMISTIC),
+            (opts.home_address, c::IFA_F_HOMEADDRESS),
+            (opts.noprefixroute, c::IFA_F_NOPREFIXROUTE),
+        ],
+    );
     let nl_flags = c::NLM_F_ACK
         | c::NLM_F_CREATE
         | if opts.replace {

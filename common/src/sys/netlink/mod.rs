@@ -16,7 +16,7 @@ mod route;
 
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
 use nix::sys::socket::{
@@ -75,6 +75,23 @@ pub fn errno(err: &io::Error) -> Option<i32> {
             .and_then(|e| e.downcast_ref::<NetlinkError>())
             .map(|e| e.errno)
     })
+}
+
+/// Removing what is already gone (an address expired or taken with its
+/// link, a route or link deleted meanwhile) is fine: `Ok` for those errnos,
+/// so the mobile node's clean-up paths share one list of them.
+pub fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
+    match r {
+        Err(e)
+            if matches!(
+                errno(&e),
+                Some(libc::ENOENT | libc::EADDRNOTAVAIL | libc::ESRCH | libc::ENODEV)
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
 }
 
 /// Wraps a local failure (socket call) in the same "operation: cause" form.
@@ -164,17 +181,7 @@ pub struct Netlink {
     buf: Vec<u8>,
 }
 
-impl AsRawFd for Netlink {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for Netlink {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+crate::sys::rawsock::fd_through!(Netlink, fd);
 
 /// What a request expects back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

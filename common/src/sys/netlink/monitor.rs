@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::Ipv6Addr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{self, MsgFlags, sockopt};
@@ -62,17 +62,7 @@ pub struct LinkMonitor {
     pending: VecDeque<MonitorEvent>,
 }
 
-impl AsRawFd for LinkMonitor {
-    fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
-    }
-}
-
-impl AsFd for LinkMonitor {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-}
+crate::sys::rawsock::fd_through!(LinkMonitor, fd);
 
 impl LinkMonitor {
     /// A blocking monitor; see [`LinkMonitor::set_nonblocking`].

@@ -14,6 +14,7 @@ mod tests;
 
 use std::net::Ipv6Addr;
 
+use super::be::be16;
 use super::nd::{self, Icmpv6Packet, NdOption, emit_options, options_len, parse_options};
 use super::{Error, Result};
 
@@ -128,12 +129,6 @@ crate::wire::from_variants!(DhaadRepr {
     PrefixAdvert(MobilePrefixAdvert),
 });
 
-fn be_u16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map_or(0, u16::from_be_bytes)
-}
-
 impl DhaadRepr {
     /// Parses one of the four messages. The checksum is not looked at (see
     /// [`DhaadRepr::parse_verified`]).
@@ -159,8 +154,8 @@ impl DhaadRepr {
         };
         nd::expect_code_zero(packet)?;
         super::error::need(bytes, FIXED_LEN, what)?;
-        let identifier = be_u16(bytes, 4);
-        let word = be_u16(bytes, 6);
+        let identifier = be16(bytes, 4);
+        let word = be16(bytes, 6);
         let rest = bytes.get(FIXED_LEN..).unwrap_or(&[]);
         Ok(match packet.msg_type() {
             msg_type::HAAD_REQUEST => Self::HaadRequest(HaadRequest {
@@ -205,15 +200,13 @@ impl DhaadRepr {
 
     /// Parses a message held in `bytes` (ICMPv6 header first).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::parse(&Icmpv6Packet::new_checked(bytes)?)
+        nd::parse_bytes(bytes, None, Self::parse)
     }
 
     /// Checks the checksum for `src` and `dst` (the home address where the
     /// module docs say so), then parses.
     pub fn parse_verified(bytes: &[u8], src: &Ipv6Addr, dst: &Ipv6Addr) -> Result<Self> {
-        let packet = Icmpv6Packet::new_checked(bytes)?;
-        packet.check_checksum(src, dst)?;
-        Self::parse(&packet)
+        nd::parse_bytes(bytes, Some((src, dst)), Self::parse)
     }
 
     pub fn msg_type(&self) -> u8 {

@@ -10,19 +10,7 @@ use proptest::prelude::*;
 use super::*;
 use crate::wire::nd::{INFINITE_LIFETIME, NdOptions, PrefixInformation, strategies};
 
-fn a(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
-
-fn ha() -> Ipv6Addr {
-    a("2001:db8:1::1")
-}
-fn hoa() -> Ipv6Addr {
-    a("2001:db8:1::100")
-}
-fn coa() -> Ipv6Addr {
-    a("2001:db8:2::100")
-}
+use crate::wire::test_addrs::{a, coa, ha, hoa};
 
 /// Parses with checksum verification, compares, re-emits byte for byte.
 fn check_fixture(bytes: &[u8], src: Ipv6Addr, dst: Ipv6Addr, expected: &DhaadRepr) {
@@ -81,13 +69,17 @@ const PCAP_MPA: [u8; 40] = [
 fn scapy_haad_request() {
     let dst = home_agents_anycast(a("2001:db8:1::"), 64).expect("anycast");
     assert_eq!(dst, a("2001:db8:1:0:fdff:ffff:ffff:fffe"));
-    let expected: DhaadRepr = HaadRequest {
+    check_fixture(&PCAP_HAAD_REQUEST, coa(), dst, &request_1234(false));
+}
+
+/// The fixtures' Request: identifier 0x1234 from the care-of address.
+fn request_1234(mobile_router: bool) -> DhaadRepr {
+    HaadRequest {
         identifier: 0x1234,
-        mobile_router: false,
+        mobile_router,
         reserved: 0,
     }
-    .into();
-    check_fixture(&PCAP_HAAD_REQUEST, coa(), dst, &expected);
+    .into()
 }
 
 #[test]
@@ -149,13 +141,7 @@ const HAAD_REQUEST_R: [u8; 8] = [
 #[test]
 fn haad_request_mobile_router_flag() {
     let dst = a("2001:db8:1:0:fdff:ffff:ffff:fffe");
-    let expected: DhaadRepr = HaadRequest {
-        identifier: 0x1234,
-        mobile_router: true,
-        reserved: 0,
-    }
-    .into();
-    check_fixture(&HAAD_REQUEST_R, coa(), dst, &expected);
+    check_fixture(&HAAD_REQUEST_R, coa(), dst, &request_1234(true));
 }
 
 // RFC 6275 6.8: an unsolicited Mobile Prefix Advertisement (identifier 0)
@@ -279,21 +265,25 @@ fn request_with_trailing_bytes_is_accepted() {
     );
 }
 
+/// `fixture` with octet `at` set to `value`, parsed.
+fn parse_altered(fixture: &[u8], at: usize, value: u8) -> Result<DhaadRepr> {
+    let mut bytes = fixture.to_vec();
+    bytes[at] = value;
+    DhaadRepr::from_bytes(&bytes)
+}
+
 #[test]
 fn mpa_option_errors() {
-    let mut zero = PCAP_MPA;
-    zero[9] = 0;
+    // The prefix option's Length octet.
     assert_eq!(
-        DhaadRepr::from_bytes(&zero),
+        parse_altered(&PCAP_MPA, 9, 0),
         Err(Error::BadLength {
             what: "ND option",
             detail: "option type 3 has length 0".into()
         })
     );
-    let mut overrun = PCAP_MPA;
-    overrun[9] = 5;
     assert_eq!(
-        DhaadRepr::from_bytes(&overrun),
+        parse_altered(&PCAP_MPA, 9, 5),
         Err(Error::OptionOverrun {
             opt_type: 3,
             container: "Mobile Prefix Advertisement"
@@ -317,10 +307,8 @@ fn bad_checksum_is_refused() {
 
 #[test]
 fn wrong_code_and_type_are_refused() {
-    let mut bytes = PCAP_HAAD_REQUEST;
-    bytes[1] = 2;
     assert_eq!(
-        DhaadRepr::from_bytes(&bytes),
+        parse_altered(&PCAP_HAAD_REQUEST, 1, 2),
         Err(Error::Invalid {
             field: "ICMPv6 code",
             value: 2

@@ -14,6 +14,7 @@
 
 use std::net::Ipv6Addr;
 
+pub(crate) use crate::wire::be::addr_at;
 use crate::wire::error::need;
 use crate::wire::{Error, Result};
 
@@ -26,14 +27,6 @@ pub const DATA_LEN: u8 = 16;
 pub const WIRE_LEN: usize = 2 + DATA_LEN as usize;
 /// Alignment requirement 8n+6: puts the address on an 8-octet boundary.
 pub const ALIGN_OFFSET: usize = 6;
-
-/// Reads the 16 octets at `at` as an address, or the unspecified address
-/// when the buffer is shorter (only an unchecked view can be).
-pub(crate) fn addr_at(buf: &[u8], at: usize) -> Ipv6Addr {
-    buf.get(at..at + 16)
-        .and_then(|b| <[u8; 16]>::try_from(b).ok())
-        .map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from)
-}
 
 /// Writes `addr` at `at` if the buffer is long enough.
 pub(crate) fn set_addr_at(buf: &mut [u8], at: usize, addr: &Ipv6Addr) {

@@ -6,8 +6,10 @@ use std::net::Ipv6Addr;
 
 use super::options::{MhOption, emit_options, padded_len, parse_options};
 use super::{MAX_LEN, MhPacket, field, fixed_len, mh_type};
+use crate::wire::be::{be16, octet};
 use crate::wire::checksum::proto;
-use crate::wire::{Error, Result};
+use crate::wire::error::room;
+use crate::wire::{Error, Result, flags_ops};
 
 /// Lifetimes in BU and BA (and the BRA refresh interval) count units of 4
 /// seconds (RFC 6275 6.1.7, 6.1.8, 6.2.4).
@@ -51,18 +53,6 @@ impl BuFlags {
     /// Bulk Binding Update (RFC 6602).
     pub const B: Self = Self(0x0040);
 
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub const fn with(self, other: Self, on: bool) -> Self {
-        if on {
-            Self(self.0 | other.0)
-        } else {
-            Self(self.0 & !other.0)
-        }
-    }
-
     pub const fn ack_requested(self) -> bool {
         self.contains(Self::A)
     }
@@ -80,12 +70,7 @@ impl BuFlags {
     }
 }
 
-impl core::ops::BitOr for BuFlags {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
+flags_ops!(BuFlags);
 
 /// The 8-bit flags octet of a Binding Acknowledgement, kept whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -103,29 +88,12 @@ impl BaFlags {
     /// Bulk Binding Update (RFC 6602).
     pub const B: Self = Self(0x08);
 
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    pub const fn with(self, other: Self, on: bool) -> Self {
-        if on {
-            Self(self.0 | other.0)
-        } else {
-            Self(self.0 & !other.0)
-        }
-    }
-
     pub const fn key_management(self) -> bool {
         self.contains(Self::K)
     }
 }
 
-impl core::ops::BitOr for BaFlags {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
+flags_ops!(BaFlags);
 
 /// Binding Acknowledgement status (RFC 6275 6.1.8 and the IANA "Status
 /// Codes" registry). Values below 128 accept the binding; unknown values are
@@ -324,18 +292,6 @@ fn array8(b: &[u8], at: usize) -> [u8; 8] {
     a
 }
 
-fn be16(b: &[u8], at: usize) -> u16 {
-    let mut v = [0; 2];
-    if let Some(s) = b.get(at..at + 2) {
-        v.copy_from_slice(s);
-    }
-    u16::from_be_bytes(v)
-}
-
-fn octet(b: &[u8], at: usize) -> u8 {
-    b.get(at).copied().unwrap_or(0)
-}
-
 impl MhRepr {
     /// Parses a Mobility Header. Runs the packet's length and field checks
     /// (so an unchecked packet is fine) but not the checksum, whose
@@ -461,12 +417,7 @@ impl MhRepr {
                 detail: format!("{len} octets; the length must be a multiple of 8 up to {MAX_LEN}"),
             });
         }
-        let have = buf.len();
-        let buf = buf.get_mut(..len).ok_or(Error::Truncated {
-            what: "mobility header emit buffer",
-            need: len,
-            have,
-        })?;
+        let buf = room(buf, len, "mobility header emit buffer")?;
         buf.fill(0);
         let header = [proto::NO_NEXT, (len / 8 - 1) as u8, self.mh_type()];
         put(buf, 0, &header);

@@ -5,6 +5,8 @@
 use std::net::Ipv6Addr;
 
 use super::MAX_LEN;
+use crate::wire::be::{be16, be32, be64};
+use crate::wire::error::room;
 use crate::wire::{Error, Result};
 
 /// Mobility option types (IANA "Mobility Options" registry).
@@ -170,30 +172,6 @@ fn min_len(what: &'static str, data: &[u8], min: usize) -> Result<()> {
             detail: format!("option length {}, must be at least {min}", data.len()),
         })
     }
-}
-
-fn be16(b: &[u8], at: usize) -> u16 {
-    let mut v = [0; 2];
-    if let Some(s) = b.get(at..at + 2) {
-        v.copy_from_slice(s);
-    }
-    u16::from_be_bytes(v)
-}
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    let mut v = [0; 4];
-    if let Some(s) = b.get(at..at + 4) {
-        v.copy_from_slice(s);
-    }
-    u32::from_be_bytes(v)
-}
-
-fn be64(b: &[u8], at: usize) -> u64 {
-    let mut v = [0; 8];
-    if let Some(s) = b.get(at..at + 8) {
-        v.copy_from_slice(s);
-    }
-    u64::from_be_bytes(v)
 }
 
 /// Types that parse into a variant other than `Unknown`; an `Unknown` of one
@@ -468,12 +446,7 @@ pub(super) fn emit_options(options: &[MhOption], buf: &mut [u8], start: usize) -
             detail: format!("{end} octets, at most {MAX_LEN} fit"),
         });
     }
-    let have = buf.len();
-    let buf = buf.get_mut(..end).ok_or(Error::Truncated {
-        what: "mobility header emit buffer",
-        need: end,
-        have,
-    })?;
+    let buf = room(buf, end, "mobility header emit buffer")?;
     let mut off = start;
     for (opt, &at) in options.iter().zip(&starts) {
         emit_padding(buf.get_mut(off..).unwrap_or_default(), at - off);

@@ -17,23 +17,7 @@ fn hex(s: &str) -> Vec<u8> {
         .collect()
 }
 
-fn ip(s: &str) -> Ipv6Addr {
-    s.parse().unwrap()
-}
-
-// Addresses of shared/interop/README.md.
-fn ha() -> Ipv6Addr {
-    ip("2001:db8:1::1")
-}
-fn hoa() -> Ipv6Addr {
-    ip("2001:db8:1::100")
-}
-fn coa() -> Ipv6Addr {
-    ip("2001:db8:2::100")
-}
-fn cn() -> Ipv6Addr {
-    ip("2001:db8:3::5")
-}
+use crate::wire::test_addrs::{cn, coa, ha, hoa};
 
 /// One Mobility Header from the pcap: its bytes, the pseudo-header addresses
 /// (HoA from the HAO for a BU, the RH2 address for a BA/BRR, else the IPv6

@@ -169,3 +169,19 @@ pub(crate) fn emit_header(buf: &mut [u8], msg_type: u8) {
         h.copy_from_slice(&[msg_type, 0, 0, 0]);
     }
 }
+
+/// Checks that `bytes` hold an ICMPv6 packet and, with `addrs` (source,
+/// destination of its pseudo-header), that its checksum is right, then
+/// `parse`s it: the byte-level entry of every ICMPv6 message family (ND,
+/// DHAAD and Mobile Prefix).
+pub(crate) fn parse_bytes<'a, M>(
+    bytes: &'a [u8],
+    addrs: Option<(&Ipv6Addr, &Ipv6Addr)>,
+    parse: impl FnOnce(&Icmpv6Packet<&'a [u8]>) -> Result<M>,
+) -> Result<M> {
+    let packet = Icmpv6Packet::new_checked(bytes)?;
+    if let Some((src, dst)) = addrs {
+        packet.check_checksum(src, dst)?;
+    }
+    parse(&packet)
+}

@@ -9,7 +9,8 @@ use std::net::Ipv6Addr;
 
 use super::icmpv6::{self, HEADER_LEN, Icmpv6Packet};
 use super::option::{NdOption, emit_options, options_len, parse_options};
-use crate::wire::{Error, Result};
+use crate::wire::be::{addr_at, be16, be32};
+use crate::wire::{Error, Result, flag_word};
 
 /// ICMPv6 types of the ND messages (RFC 4861 4).
 pub mod msg_type {
@@ -153,20 +154,15 @@ impl RouterAdvert {
     }
 
     fn flags(&self) -> u8 {
-        let mut f = self.reserved | (self.preference.bits() << ra_flag::PRF_SHIFT);
-        if self.managed {
-            f |= ra_flag::MANAGED;
-        }
-        if self.other {
-            f |= ra_flag::OTHER;
-        }
-        if self.home_agent {
-            f |= ra_flag::HOME_AGENT;
-        }
-        if self.proxy {
-            f |= ra_flag::PROXY;
-        }
-        f
+        flag_word(
+            self.reserved | (self.preference.bits() << ra_flag::PRF_SHIFT),
+            &[
+                (self.managed, ra_flag::MANAGED),
+                (self.other, ra_flag::OTHER),
+                (self.home_agent, ra_flag::HOME_AGENT),
+                (self.proxy, ra_flag::PROXY),
+            ],
+        )
     }
 }
 
@@ -261,24 +257,6 @@ crate::wire::from_variants!(NdRepr {
 
 const CONTAINER: &str = "ND message";
 
-fn be_u32(b: &[u8], at: usize) -> u32 {
-    b.get(at..at + 4)
-        .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(0, u32::from_be_bytes)
-}
-
-fn be_u16(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2)
-        .and_then(|s| <[u8; 2]>::try_from(s).ok())
-        .map_or(0, u16::from_be_bytes)
-}
-
-fn addr_at(b: &[u8], at: usize) -> Ipv6Addr {
-    b.get(at..at + 16)
-        .and_then(|s| <[u8; 16]>::try_from(s).ok())
-        .map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from)
-}
-
 impl NdRepr {
     /// Parses an ND message. The checksum is not looked at: it needs the
     /// IP addresses (see [`NdRepr::parse_verified`] and
@@ -306,7 +284,7 @@ impl NdRepr {
         let options = parse_options(bytes.get(fixed..).unwrap_or(&[]), CONTAINER)?;
         Ok(match ty {
             msg_type::ROUTER_SOLICIT => Self::RouterSolicit(RouterSolicit {
-                reserved: be_u32(bytes, 4),
+                reserved: be32(bytes, 4),
                 options,
             }),
             msg_type::ROUTER_ADVERT => {
@@ -321,19 +299,19 @@ impl NdRepr {
                     ),
                     proxy: flags & ra_flag::PROXY != 0,
                     reserved: flags & ra_flag::RESERVED,
-                    router_lifetime: be_u16(bytes, 6),
-                    reachable_time: be_u32(bytes, 8),
-                    retrans_timer: be_u32(bytes, 12),
+                    router_lifetime: be16(bytes, 6),
+                    reachable_time: be32(bytes, 8),
+                    retrans_timer: be32(bytes, 12),
                     options,
                 })
             }
             msg_type::NEIGHBOR_SOLICIT => Self::NeighborSolicit(NeighborSolicit {
-                reserved: be_u32(bytes, 4),
+                reserved: be32(bytes, 4),
                 target: addr_at(bytes, 8),
                 options,
             }),
             msg_type::NEIGHBOR_ADVERT => {
-                let word = be_u32(bytes, 4);
+                let word = be32(bytes, 4);
                 Self::NeighborAdvert(NeighborAdvert {
                     router: word & na_flag::ROUTER != 0,
                     solicited: word & na_flag::SOLICITED != 0,
@@ -344,7 +322,7 @@ impl NdRepr {
                 })
             }
             _ => Self::Redirect(Redirect {
-                reserved: be_u32(bytes, 4),
+                reserved: be32(bytes, 4),
                 target: addr_at(bytes, 8),
                 destination: addr_at(bytes, 24),
                 options,
@@ -354,14 +332,12 @@ impl NdRepr {
 
     /// Parses an ND message held in `bytes` (ICMPv6 header first).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        Self::parse(&Icmpv6Packet::new_checked(bytes)?)
+        icmpv6::parse_bytes(bytes, None, Self::parse)
     }
 
     /// Checks the checksum for `src` and `dst`, then parses.
     pub fn parse_verified(bytes: &[u8], src: &Ipv6Addr, dst: &Ipv6Addr) -> Result<Self> {
-        let packet = Icmpv6Packet::new_checked(bytes)?;
-        packet.check_checksum(src, dst)?;
-        Self::parse(&packet)
+        icmpv6::parse_bytes(bytes, Some((src, dst)), Self::parse)
     }
 
     /// The ICMPv6 type this message is sent with.
@@ -434,16 +410,14 @@ impl NdRepr {
                 put(8, &m.target.octets());
             }
             Self::NeighborAdvert(m) => {
-                let mut word = m.reserved;
-                if m.router {
-                    word |= na_flag::ROUTER;
-                }
-                if m.solicited {
-                    word |= na_flag::SOLICITED;
-                }
-                if m.override_flag {
-                    word |= na_flag::OVERRIDE;
-                }
+                let word = flag_word(
+                    m.reserved,
+                    &[
+                        (m.router, na_flag::ROUTER),
+                        (m.solicited, na_flag::SOLICITED),
+                        (m.override_flag, na_flag::OVERRIDE),
+                    ],
+                );
                 put(4, &word.to_be_bytes());
                 put(8, &m.target.octets());
             }

@@ -24,6 +24,7 @@ mod tests;
 
 use std::net::Ipv6Addr;
 
+pub(crate) use icmpv6::parse_bytes;
 pub use icmpv6::{HEADER_LEN as ICMPV6_HEADER_LEN, Icmpv6Packet, NdPacket};
 pub use message::{
     NdRepr, NeighborAdvert, NeighborSolicit, Redirect, RouterAdvert, RouterPreference,

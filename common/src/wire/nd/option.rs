@@ -11,7 +11,8 @@
 
 use std::net::Ipv6Addr;
 
-use crate::wire::{Error, Result};
+use crate::wire::error::room;
+use crate::wire::{Error, Result, flag_word};
 
 /// ND option type numbers (IANA "IPv6 Neighbor Discovery Option Formats").
 pub mod opt_type {
@@ -148,17 +149,14 @@ impl PrefixInformation {
     }
 
     fn flags(&self) -> u8 {
-        let mut f = self.reserved1;
-        if self.on_link {
-            f |= pi_flag::ON_LINK;
-        }
-        if self.autonomous {
-            f |= pi_flag::AUTONOMOUS;
-        }
-        if self.router_address {
-            f |= pi_flag::ROUTER_ADDRESS;
-        }
-        f
+        flag_word(
+            self.reserved1,
+            &[
+                (self.on_link, pi_flag::ON_LINK),
+                (self.autonomous, pi_flag::AUTONOMOUS),
+                (self.router_address, pi_flag::ROUTER_ADDRESS),
+            ],
+        )
     }
 }
 
@@ -362,12 +360,7 @@ impl NdOption {
             }
             _ => {}
         }
-        let have = buf.len();
-        let out = buf.get_mut(..len).ok_or(Error::Truncated {
-            what: "ND option emit buffer",
-            need: len,
-            have,
-        })?;
+        let out = room(buf, len, "ND option emit buffer")?;
         let (head, data) = out.split_at_mut(OPT_HEADER_LEN);
         // len <= MAX_OPT_LEN was checked above, so the unit count fits.
         head.copy_from_slice(&[self.opt_type(), (len / UNIT) as u8]);

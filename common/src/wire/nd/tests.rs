@@ -11,9 +11,7 @@ use super::strategies;
 use super::*;
 use crate::wire::Error;
 
-fn a(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
+use crate::wire::test_addrs::a;
 
 /// The MN's link-local address (MAC 02:00:00:00:00:01, modified EUI-64).
 fn mn_ll() -> Ipv6Addr {
@@ -52,13 +50,18 @@ const RS: [u8; 16] = [
     0x01, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, // SLLA (4.6.1), Length 1
 ];
 
-#[test]
-fn router_solicitation_fixture() {
-    let expected: NdRepr = RouterSolicit {
+/// The MN's RS of the fixture: its link-layer address and nothing else.
+fn rs_with_slla() -> NdRepr {
+    RouterSolicit {
         reserved: 0,
         options: vec![NdOption::source_mac(MN_MAC)],
     }
-    .into();
+    .into()
+}
+
+#[test]
+fn router_solicitation_fixture() {
+    let expected = rs_with_slla();
     check_fixture(&RS, mn_ll(), ALL_ROUTERS, &expected);
     expected
         .validate(&mn_ll(), &ALL_ROUTERS, 255)
@@ -96,26 +99,14 @@ const RA: [u8; 80] = [
 
 fn ra_repr() -> RouterAdvert {
     RouterAdvert {
-        cur_hop_limit: 64,
         managed: false,
         other: true,
-        home_agent: true,
         preference: RouterPreference::High,
         proxy: false,
         reserved: 0,
-        router_lifetime: 1800,
         reachable_time: 30_000,
         retrans_timer: 1000,
-        options: vec![
-            NdOption::source_mac(HA_MAC),
-            NdOption::mtu(1500),
-            NdOption::PrefixInformation(PrefixInformation {
-                router_address: true,
-                ..PrefixInformation::new(a("2001:db8:1::1"), 64, 86_400, 14_400)
-            }),
-            NdOption::adv_interval(3000),
-            NdOption::HomeAgentInformation(HomeAgentInfo::new(10, 1800)),
-        ],
+        ..crate::testing::ha_router_advert(HA_MAC, a("2001:db8:1::1"), 3000)
     }
 }
 
@@ -562,11 +553,7 @@ fn hop_limit_must_be_255() {
 
 #[test]
 fn rs_from_unspecified_must_not_carry_slla() {
-    let with: NdRepr = RouterSolicit {
-        reserved: 0,
-        options: vec![NdOption::source_mac(MN_MAC)],
-    }
-    .into();
+    let with = rs_with_slla();
     let src = Ipv6Addr::UNSPECIFIED;
     assert!(invalid_field(with.validate(&src, &ALL_ROUTERS, 255)).starts_with("RS from ::"));
     let without: NdRepr = RouterSolicit::default().into();
