@@ -119,6 +119,15 @@ fn tear_down(t: Topo, ha: DataPlane, mn: DataPlane) {
     t.lab.cleanup().expect("cleanup");
 }
 
+/// Waits (up to 5 s) until `name` is gone from `node`.
+fn wait_gone(node: &Node, name: &str) {
+    let t0 = std::time::Instant::now();
+    while link_exists(node, name) {
+        assert!(t0.elapsed() < Duration::from_secs(5), "{name} still exists");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn link_exists(node: &Node, name: &str) -> bool {
     node.output(&["ip", "link", "show", "dev", name])
         .expect("ip link")
@@ -732,8 +741,11 @@ fn auto_falls_back_to_the_tun_path() {
         "{why}"
     );
     dp.shutdown().expect("shutdown");
+    // The kernel deletes a closed TUN device a moment later, not at once.
+    wait_gone(&node, TUN);
     let e = start(PathChoice::Ebpf).expect_err("ebpf refuses");
     assert!(e.to_string().contains("eBPF"), "{e}");
+    wait_gone(&node, TUN);
     let dp = start(PathChoice::Tun).expect("tun starts");
     assert_eq!(
         (dp.path(), dp.path_reason()),
