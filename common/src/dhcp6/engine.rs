@@ -807,6 +807,28 @@ impl Dhcp6 {
         Ok(())
     }
 
+    /// A Reply granted or extended `addr`: the shell (re)configures it
+    /// with these lifetimes, takes the DNS servers it carried, and the
+    /// client is bound.
+    fn install(
+        &mut self,
+        now: Instant,
+        addr: Ipv6Addr,
+        valid: u32,
+        preferred: u32,
+        dns: Option<Vec<Ipv6Addr>>,
+    ) {
+        if let Some(d) = dns {
+            self.set_dns(now, d);
+        }
+        self.actions.push_back(Dhcp6Action::ConfigureAddress {
+            addr,
+            valid: lifetime(valid),
+            preferred: lifetime(preferred),
+        });
+        self.set_state(now, Dhcp6State::Bound);
+    }
+
     fn set_dns(&mut self, now: Instant, servers: Vec<Ipv6Addr>) {
         if servers != self.dns {
             self.dns = servers.clone();
@@ -891,15 +913,7 @@ impl Dhcp6 {
                 rapid_commit,
             },
         );
-        if let Some(d) = a.dns {
-            self.set_dns(now, d);
-        }
-        self.actions.push_back(Dhcp6Action::ConfigureAddress {
-            addr,
-            valid: lifetime(valid),
-            preferred: lifetime(preferred),
-        });
-        self.set_state(now, Dhcp6State::Bound);
+        self.install(now, addr, valid, preferred, a.dns);
         Ok(())
     }
 
@@ -948,15 +962,7 @@ impl Dhcp6 {
                         by: kind.name(),
                     },
                 );
-                if let Some(d) = a.dns {
-                    self.set_dns(now, d);
-                }
-                self.actions.push_back(Dhcp6Action::ConfigureAddress {
-                    addr,
-                    valid: lifetime(valid),
-                    preferred: lifetime(preferred),
-                });
-                self.set_state(now, Dhcp6State::Bound);
+                self.install(now, addr, valid, preferred, a.dns);
             }
             _ => {
                 // The server no longer binds the address to us (NoBinding,

@@ -102,6 +102,25 @@ fn answer_ia(
     m.to_vec().expect("encodes")
 }
 
+/// Starts `c` on a link at `t0` and takes its first Solicit.
+fn first_solicit(c: &mut Dhcp6, t0: Instant) -> Message {
+    c.start(t0, true, false);
+    sent(c).remove(0)
+}
+
+/// Starts `c` and answers its Solicit with an Advertise of preference 255,
+/// which the client takes without waiting for others (RFC 8415 18.2.9): its
+/// Request is queued.
+fn advertised_at_once(c: &mut Dhcp6, t0: Instant) {
+    let sol = first_solicit(c, t0);
+    c.handle_message(
+        t0,
+        SERVER,
+        &answer(&sol, MessageType::Advertise, &[DhcpOption::Preference(255)]),
+    )
+    .expect("advertise");
+}
+
 fn status(code: Status) -> DhcpOption {
     DhcpOption::StatusCode(StatusCode {
         status: code,
@@ -186,14 +205,7 @@ fn four_message_exchange_leases_the_address_and_dns() {
 fn preference_255_is_taken_without_waiting() {
     let mut c = client(false);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
-    c.handle_message(
-        t0,
-        SERVER,
-        &answer(&sol, MessageType::Advertise, &[DhcpOption::Preference(255)]),
-    )
-    .expect("advertise");
+    advertised_at_once(&mut c, t0);
     assert_eq!(sent(&mut c)[0].msg_type(), MessageType::Request);
 }
 
@@ -201,8 +213,7 @@ fn preference_255_is_taken_without_waiting() {
 fn rapid_commit_binds_in_two_messages() {
     let mut c = client(true);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
+    let sol = first_solicit(&mut c, t0);
     assert!(sol.opts().get(OptionCode::RapidCommit).is_some());
     // A Reply without the option is not a committed lease.
     assert!(
@@ -287,14 +298,7 @@ fn jitter_comes_from_the_injected_generator() {
 fn request_gives_up_after_mrc_and_solicits_again() {
     let mut c = client(false);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
-    c.handle_message(
-        t0,
-        SERVER,
-        &answer(&sol, MessageType::Advertise, &[DhcpOption::Preference(255)]),
-    )
-    .expect("advertise");
+    advertised_at_once(&mut c, t0);
     let mut requests = sent(&mut c).len();
     let mut now = t0;
     while c.state() == Dhcp6State::Requesting {
@@ -409,8 +413,7 @@ fn no_binding_on_renew_requests_again() {
 fn zero_t1_t2_mean_half_and_four_fifths_of_preferred() {
     let mut c = client(true);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
+    let sol = first_solicit(&mut c, t0);
     let reply = answer_ia(
         &sol,
         MessageType::Reply,
@@ -557,8 +560,7 @@ fn unanswered_confirm_keeps_the_lease_after_cnf_max_rd() {
 fn foreign_and_malformed_datagrams_are_dropped() {
     let mut c = client(false);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
+    let sol = first_solicit(&mut c, t0);
     let good = answer(&sol, MessageType::Advertise, &[DhcpOption::Preference(255)]);
     // Truncations must never panic (some are valid shorter messages, so a
     // separate client takes them).
@@ -591,8 +593,7 @@ fn foreign_and_malformed_datagrams_are_dropped() {
 fn no_addrs_avail_advertise_is_ignored() {
     let mut c = client(false);
     let t0 = Instant::now();
-    c.start(t0, true, false);
-    let sol = sent(&mut c).remove(0);
+    let sol = first_solicit(&mut c, t0);
     let mut m = Message::new_with_id(MessageType::Advertise, sol.xid());
     let mut opts = DhcpOptions::new();
     opts.insert(sol.opts().get(OptionCode::ClientId).expect("id").clone());
